@@ -1,0 +1,127 @@
+# pingfold — one entry point. See README.md.
+#   make          build everything
+#   make deps     install missing Debian packages (root)
+#   make test     deps + build + every test
+#   make bench    benchmarks (ratios against a baseline measured in the same run)
+#   make fuzz     libFuzzer targets (FUZZ_SECONDS=N)
+# V=1 shows commands.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+Q := $(if $(V),,@)
+msg = $(if $(V),,@printf '  %-8s %s\n' '$(1)' '$(2)';)
+
+OUT      ?= build
+CC       ?= cc
+CLANG    ?= clang
+BPFTOOL  ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+	    -I$(OUT) -I. -MMD -MP -D_GNU_SOURCE
+LDLIBS_BPF := -lbpf -lelf -lz
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
+	      -Wall -Werror -I$(OUT) -I.
+
+COMMON_SRC := $(filter-out %_test.c,$(wildcard common/*.c))
+COMMON_OBJ := $(COMMON_SRC:%.c=$(OUT)/%.o)
+DP_SRC     := agent/datapath.c
+DP_OBJ     := $(DP_SRC:%.c=$(OUT)/%.o)
+
+UNIT_SRC   := $(wildcard tests/unit/*_test.c)
+UNIT_BIN   := $(UNIT_SRC:%.c=$(OUT)/%)
+BPFT_SRC   := $(wildcard tests/bpf/*_test.c)
+BPFT_BIN   := $(BPFT_SRC:%.c=$(OUT)/%)
+TOOLS_SRC  := $(wildcard tests/tools/*.c)
+TOOLS_BIN  := $(TOOLS_SRC:%.c=$(OUT)/%)
+BENCH_SRC  := $(wildcard bench/*.c)
+BENCH_BIN  := $(BENCH_SRC:%.c=$(OUT)/%)
+
+.PHONY: all deps test unit bpftest e2e bench fuzz demo clean
+BINS := $(OUT)/pingfold-dp
+
+all: $(OUT)/pingfold.bpf.o $(OUT)/pingfold.skel.h $(COMMON_OBJ) $(DP_OBJ) \
+	$(BINS) $(TOOLS_BIN)
+
+deps:
+	$(Q)./scripts/deps.sh
+
+# --- BPF ---------------------------------------------------------------
+$(OUT)/vmlinux.h:
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(OUT)/pingfold.bpf.o: bpf/pingfold.bpf.c bpf/pingfold_shared.h \
+		bpf/parse.bpf.h common/hist_shared.h $(OUT)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)llvm-strip -g $@.tmp -o $@ 2>/dev/null || mv $@.tmp $@
+	$(Q)rm -f $@.tmp
+
+$(OUT)/pingfold.skel.h: $(OUT)/pingfold.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name pingfold > $@
+
+# --- userspace ---------------------------------------------------------
+$(OUT)/%.o: %.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(DP_OBJ) $(OUT)/agent/pfdp.o: $(OUT)/pingfold.skel.h
+
+$(OUT)/pingfold-dp: $(OUT)/agent/pfdp.o $(DP_OBJ) $(COMMON_OBJ)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $^ -o $@ $(LDLIBS_BPF) -lm
+
+$(OUT)/tests/unit/%_test: tests/unit/%_test.c $(COMMON_OBJ)
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(COMMON_OBJ) -o $@ -lcriterion -lm
+
+$(OUT)/tests/bpf/%_test: tests/bpf/%_test.c $(DP_OBJ) $(COMMON_OBJ) $(OUT)/pingfold.skel.h
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(DP_OBJ) $(COMMON_OBJ) -o $@ -lcriterion $(LDLIBS_BPF) -lm
+
+# Test tools: standalone programs, no datapath.
+$(OUT)/tests/tools/%: tests/tools/%.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+$(OUT)/bench/%: bench/%.c $(DP_OBJ) $(COMMON_OBJ) $(OUT)/pingfold.skel.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(DP_OBJ) $(COMMON_OBJ) -o $@ $(LDLIBS_BPF) -lm
+
+# --- tests -------------------------------------------------------------
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BIN) $(BPFT_BIN)
+	$(Q)OUT=$(OUT) ./tests/run.sh
+
+unit: all $(UNIT_BIN)
+	$(Q)OUT=$(OUT) ./tests/run.sh unit
+
+bpftest: all $(BPFT_BIN)
+	$(Q)OUT=$(OUT) ./tests/run.sh bpf
+
+e2e: all
+	$(Q)OUT=$(OUT) ./tests/run.sh e2e
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(BENCH_BIN)
+	$(Q)OUT=$(OUT) ./bench/run.sh
+
+demo:
+	@echo "make demo: the simulated fleet is not built yet (issue 5)." >&2
+	@exit 1
+
+clean:
+	$(call msg,CLEAN,$(OUT))
+	$(Q)rm -rf $(OUT)
+
+-include $(shell find $(OUT) -name '*.d' 2>/dev/null)

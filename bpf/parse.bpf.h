@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * Packet parsing for the pingfold datapath (BPF only): Ethernet, up to two
+ * VLAN tags, IPv4, IPv6 with a bounded walk of extension headers, TCP with
+ * its timestamp option, ICMP and ICMPv6 echo. Every read is bounds-checked
+ * against data_end; anything odd is reported, never faults.
+ */
+#ifndef PINGFOLD_PARSE_BPF_H
+#define PINGFOLD_PARSE_BPF_H
+
+#define PF_ETH_P_IP	0x0800
+#define PF_ETH_P_IPV6	0x86DD
+#define PF_ETH_P_8021Q	0x8100
+#define PF_ETH_P_8021AD	0x88A8
+
+#define PF_NEXTHDR_HOP		0
+#define PF_NEXTHDR_TCP		6
+#define PF_NEXTHDR_ROUTING	43
+#define PF_NEXTHDR_FRAGMENT	44
+#define PF_NEXTHDR_AUTH		51
+#define PF_NEXTHDR_DEST		60
+#define PF_NEXTHDR_ICMPV6	58
+#define PF_PROTO_ICMP		1
+
+#define PF_MAX_VLAN		2
+#define PF_MAX_EXTHDR		6
+#define PF_MAX_TCP_OPTS		10
+
+enum pf_parse_res {
+	PF_PARSE_OK,
+	PF_PARSE_NOT_IP,
+	PF_PARSE_TRUNC,
+	PF_PARSE_ODD,
+	PF_PARSE_OTHER_L4,
+	PF_PARSE_NO_TS,
+};
+
+/* What the datapath needs to know of a packet. */
+struct pf_pkt {
+	struct pf_flow_key key;	/* this packet's direction */
+	__u32 id;		/* TSval / ICMP seq to record */
+	__u32 echo;		/* TSecr / ICMP seq to match */
+	__u8 can_record;
+	__u8 can_match;
+	__u8 is_tcp;
+};
+
+struct pf_vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+struct pf_opt_hdr {		/* IPv6 extension header prefix */
+	__u8 nexthdr;
+	__u8 len;
+};
+
+struct pf_frag_hdr {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off;
+	__be32 id;
+};
+
+struct pf_icmp_echo {		/* ICMP and ICMPv6 echo share this layout */
+	__u8 type;
+	__u8 code;
+	__sum16 csum;
+	__be16 id;
+	__be16 seq;
+};
+
+static __always_inline void pf_v4_mapped(__u8 *dst, __be32 a)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &a, 4);
+}
+
+/* Walks Ethernet and VLAN tags; returns the L3 ethertype (network order). */
+static __always_inline int pf_parse_eth(void **pos, void *end, __be16 *proto)
+{
+	struct ethhdr *eth = *pos;
+	__be16 p;
+	int i;
+
+	if ((void *)(eth + 1) > end)
+		return PF_PARSE_TRUNC;
+	p = eth->h_proto;
+	*pos = eth + 1;
+#pragma unroll
+	for (i = 0; i < PF_MAX_VLAN; i++) {
+		struct pf_vlan_hdr *vh = *pos;
+
+		if (p != bpf_htons(PF_ETH_P_8021Q) && p != bpf_htons(PF_ETH_P_8021AD))
+			break;
+		if ((void *)(vh + 1) > end)
+			return PF_PARSE_TRUNC;
+		p = vh->proto;
+		*pos = vh + 1;
+	}
+	if (p == bpf_htons(PF_ETH_P_8021Q) || p == bpf_htons(PF_ETH_P_8021AD))
+		return PF_PARSE_ODD;
+	*proto = p;
+	return PF_PARSE_OK;
+}
+
+/* IPv4: addresses, protocol, L4 length. Fragments are skipped (no L4). */
+static __always_inline int pf_parse_ipv4(void **pos, void *end, struct pf_pkt *pk,
+					 __u8 *l4proto, int *l4len)
+{
+	struct iphdr *iph = *pos;
+	int hlen, tot;
+
+	if ((void *)(iph + 1) > end)
+		return PF_PARSE_TRUNC;
+	if (iph->version != 4 || iph->ihl < 5)
+		return PF_PARSE_ODD;
+	hlen = iph->ihl * 4;
+	if (*pos + hlen > end)
+		return PF_PARSE_TRUNC;
+	if (iph->frag_off & bpf_htons(0x3fff))	/* MF or an offset */
+		return PF_PARSE_ODD;
+	tot = bpf_ntohs(iph->tot_len);
+	if (tot < hlen)
+		return PF_PARSE_ODD;
+	pf_v4_mapped(pk->key.saddr, iph->saddr);
+	pf_v4_mapped(pk->key.daddr, iph->daddr);
+	*l4proto = iph->protocol;
+	*l4len = tot - hlen;
+	*pos += hlen;
+	return PF_PARSE_OK;
+}
+
+/* IPv6 with at most PF_MAX_EXTHDR extension headers before L4. */
+static __always_inline int pf_parse_ipv6(void **pos, void *end, struct pf_pkt *pk,
+					 __u8 *l4proto, int *l4len)
+{
+	struct ipv6hdr *ip6 = *pos;
+	__u8 nh;
+	int len, i;
+
+	if ((void *)(ip6 + 1) > end)
+		return PF_PARSE_TRUNC;
+	if (ip6->version != 6)
+		return PF_PARSE_ODD;
+	__builtin_memcpy(pk->key.saddr, &ip6->saddr, 16);
+	__builtin_memcpy(pk->key.daddr, &ip6->daddr, 16);
+	nh = ip6->nexthdr;
+	len = bpf_ntohs(ip6->payload_len);
+	*pos = ip6 + 1;
+#pragma unroll
+	for (i = 0; i < PF_MAX_EXTHDR; i++) {
+		struct pf_opt_hdr *oh = *pos;
+		struct pf_frag_hdr *fh = *pos;
+		int hl;
+
+		switch (nh) {
+		case PF_NEXTHDR_HOP:
+		case PF_NEXTHDR_ROUTING:
+		case PF_NEXTHDR_DEST:
+		case PF_NEXTHDR_AUTH:
+			if (*pos + 8 > end)
+				return PF_PARSE_TRUNC;
+			if (nh == PF_NEXTHDR_AUTH)
+				hl = (oh->len + 2) * 4;
+			else
+				hl = (oh->len + 1) * 8;
+			nh = oh->nexthdr;
+			break;
+		case PF_NEXTHDR_FRAGMENT:
+			if ((void *)(fh + 1) > end)
+				return PF_PARSE_TRUNC;
+			/* only an atomic fragment (offset 0, no MF) has L4 */
+			if (fh->frag_off & bpf_htons(0xfff9))
+				return PF_PARSE_ODD;
+			hl = 8;
+			nh = fh->nexthdr;
+			break;
+		default:
+			goto done;
+		}
+		*pos += hl;
+		len -= hl;
+	}
+	if (nh == PF_NEXTHDR_HOP || nh == PF_NEXTHDR_ROUTING || nh == PF_NEXTHDR_DEST ||
+	    nh == PF_NEXTHDR_AUTH || nh == PF_NEXTHDR_FRAGMENT)
+		return PF_PARSE_ODD;	/* more extension headers than we walk */
+done:
+	if (len < 0)
+		return PF_PARSE_ODD;
+	*l4proto = nh;
+	*l4len = len;
+	return PF_PARSE_OK;
+}
+
+struct pf_tcp_ts {
+	__u32 tsval;
+	__u32 tsecr;
+};
+
+/*
+ * Finds the timestamp option (kind 8, length 10) in the TCP options at
+ * byte offset optoff of the packet, olen bytes long. A global function:
+ * the verifier checks it once, not once per path through the headers.
+ */
+__noinline int pf_parse_tcp_ts(struct __sk_buff *skb, __u32 optoff, __u32 olen,
+			       struct pf_tcp_ts *ts)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u32 off = 0;
+	__u8 *p;
+	int i;
+
+	if (!ts || optoff > 0x3fff || olen > 40)
+		return -1;
+	for (i = 0; i < PF_MAX_TCP_OPTS; i++) {
+		__u8 kind, len;
+
+		off &= 0x3f;	/* options are at most 40 bytes */
+		p = data + optoff + off;
+		if (off + 1 > olen || (void *)(p + 1) > end)
+			return -1;
+		kind = p[0];
+		if (kind == 0)
+			return -1;
+		if (kind == 1) {
+			off++;
+			continue;
+		}
+		if (off + 2 > olen || (void *)(p + 2) > end)
+			return -1;
+		len = p[1];
+		if (len < 2)
+			return -1;
+		if (kind == 8 && len == 10) {
+			if (off + 10 > olen || (void *)(p + 10) > end)
+				return -1;
+			ts->tsval = bpf_ntohl(*(__be32 *)(p + 2));
+			ts->tsecr = bpf_ntohl(*(__be32 *)(p + 6));
+			return 0;
+		}
+		off += len;
+	}
+	return -1;
+}
+
+static __always_inline int pf_parse_tcp(struct __sk_buff *skb, void *pos, void *end,
+					struct pf_pkt *pk, int l4len)
+{
+	struct tcphdr *th = pos;
+	struct pf_tcp_ts ts;
+	__u32 optoff;
+	int doff;
+
+	if ((void *)(th + 1) > end)
+		return PF_PARSE_TRUNC;
+	doff = th->doff * 4;
+	if (doff < (int)sizeof(*th) || doff > l4len)
+		return PF_PARSE_ODD;
+	if (pos + doff > end)
+		return PF_PARSE_TRUNC;
+	pk->key.sport = th->source;
+	pk->key.dport = th->dest;
+	pk->is_tcp = 1;
+	optoff = (__u32)((void *)(th + 1) - (void *)(long)skb->data);
+	if (pf_parse_tcp_ts(skb, optoff, doff - sizeof(*th), &ts))
+		return PF_PARSE_NO_TS;
+	pk->id = ts.tsval;
+	pk->echo = ts.tsecr;
+	/* pure ACKs are not echoed promptly: only data, SYN or FIN record */
+	pk->can_record = !th->rst && (l4len > doff || th->syn || th->fin);
+	pk->can_match = th->ack && ts.tsecr != 0;
+	return PF_PARSE_OK;
+}
+
+static __always_inline int pf_parse_icmp(void *pos, void *end, struct pf_pkt *pk, int v6)
+{
+	struct pf_icmp_echo *ic = pos;
+	__u8 req = v6 ? 128 : 8, rep = v6 ? 129 : 0;
+
+	if ((void *)(ic + 1) > end)
+		return PF_PARSE_TRUNC;
+	if (ic->type != req && ic->type != rep)
+		return PF_PARSE_OTHER_L4;
+	pk->key.sport = ic->id;
+	pk->key.dport = ic->id;
+	pk->id = bpf_ntohs(ic->seq);
+	pk->echo = pk->id;
+	pk->can_record = ic->type == req;
+	pk->can_match = ic->type == rep;
+	return PF_PARSE_OK;
+}
+
+/* Global, so the verifier checks the parser once (see pf_parse_tcp_ts). */
+__noinline int pf_parse(struct __sk_buff *skb, struct pf_pkt *pk)
+{
+	void *end = (void *)(long)skb->data_end;
+	void *pos = (void *)(long)skb->data;
+	__be16 proto;
+	__u8 l4;
+	int l4len, r, v6;
+
+	if (!pk)
+		return PF_PARSE_ODD;
+	r = pf_parse_eth(&pos, end, &proto);
+	if (r)
+		return r;
+	if (proto == bpf_htons(PF_ETH_P_IP)) {
+		v6 = 0;
+		r = pf_parse_ipv4(&pos, end, pk, &l4, &l4len);
+	} else if (proto == bpf_htons(PF_ETH_P_IPV6)) {
+		v6 = 1;
+		r = pf_parse_ipv6(&pos, end, pk, &l4, &l4len);
+	} else {
+		return PF_PARSE_NOT_IP;
+	}
+	if (r)
+		return r;
+	pk->key.proto = l4;
+	if (l4 == PF_NEXTHDR_TCP)
+		return pf_parse_tcp(skb, pos, end, pk, l4len);
+	if ((!v6 && l4 == PF_PROTO_ICMP) || (v6 && l4 == PF_NEXTHDR_ICMPV6))
+		return pf_parse_icmp(pos, end, pk, v6);
+	return PF_PARSE_OTHER_L4;
+}
+
+#endif /* PINGFOLD_PARSE_BPF_H */

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * pingfold datapath: passive RTT from TCP timestamps and ICMP echo, folded
+ * in the kernel into per-customer histograms (see docs/datapath.md).
+ *
+ * A packet that carries a new TSval (or an ICMP echo request) towards B has
+ * its time stored; the first packet coming back from B that echoes it
+ * (TSecr, or the echo reply) yields one RTT sample: observation point ->
+ * B -> observation point. If B is a customer, that is B's access half; if
+ * the other end A is a customer, it is A's internet half.
+ *
+ * The programs never drop or modify packets and return TC_ACT_UNSPEC, so
+ * the next filter (an existing shaper pipeline) still runs.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "bpf/pingfold_shared.h"
+#include "bpf/parse.bpf.h"
+
+#define TC_ACT_UNSPEC	(-1)
+#define PF_CAS_TRIES	4
+
+/* Tunables, set by the loader before load. */
+const volatile __u64 pf_rate_limit_ns = 10 * 1000 * 1000;
+
+/* Sizes below are defaults; the loader sets them from its options. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct pf_lpm_key);
+	__type(value, struct pf_cust_val);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} customers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pf_cust_hist);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} hists SEC(".maps");
+
+/* One bit per customer slot with samples since the reader last looked. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 16384 / 64);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} dirty SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct pf_flow_key);
+	__type(value, struct pf_flow_state);
+	__uint(max_entries, 1 << 20);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct pf_pkt_key);
+	__type(value, __u64);
+	__uint(max_entries, 1 << 20);
+} tstamps SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, PF_STAT_MAX);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pf_meta);
+	__uint(max_entries, 1);
+} meta SEC(".maps");
+
+static __always_inline void pf_stat(__u32 id)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &id);
+
+	if (v)
+		(*v)++;
+}
+
+static __always_inline void pf_atomic_max(__u64 *p, __u64 v)
+{
+	__u64 old = *p;
+	int i;
+
+	for (i = 0; i < PF_CAS_TRIES && v > old; i++) {
+		__u64 prev = __sync_val_compare_and_swap(p, old, v);
+
+		if (prev == old)
+			break;
+		old = prev;
+	}
+}
+
+/*
+ * Adds one sample to a customer's half. Order matters to the reader:
+ * min/max first, then the slot counter, then the dirty bits.
+ * Global functions (here and below) are verified once each, which keeps
+ * the verifier's work far from its limit (see docs/datapath.md).
+ */
+__noinline int pf_account(__u32 cust, __u32 half, __u64 rtt)
+{
+	struct pf_cust_hist *h = bpf_map_lookup_elem(&hists, &cust);
+	struct pf_hist_half *hh;
+	__u32 s, w;
+	__u64 bit, *d;
+
+	if (!h) {
+		pf_stat(PF_STAT_BAD_SLOT);
+		return -1;
+	}
+	hh = &h->half[half & 1];
+	s = pf_hist_slot(rtt);
+	if (s >= PF_HIST_NSLOTS)
+		return -1;
+	pf_atomic_max(&hh->max_ns, rtt);
+	pf_atomic_max(&hh->min_inv, ~rtt);
+	__sync_fetch_and_add(&hh->slots[s], 1);
+	__sync_fetch_and_add(&hh->sum_ns, rtt);
+	bit = 1ULL << (s & 63);
+	w = (s / 64) & (PF_HIST_MASK_WORDS - 1);
+	if (!(hh->mask[w] & bit))
+		__sync_fetch_and_or(&hh->mask[w], bit);
+	w = cust / 64;
+	bit = 1ULL << (cust & 63);
+	d = bpf_map_lookup_elem(&dirty, &w);
+	if (d && !(*d & bit))
+		__sync_fetch_and_or(d, bit);
+	pf_stat(PF_STAT_SAMPLES);
+	return 0;
+}
+
+static __always_inline __u32 pf_customer(const __u8 *addr)
+{
+	struct pf_lpm_key k = { .prefixlen = 128 };
+	struct pf_cust_val *v;
+
+	__builtin_memcpy(k.addr, addr, 16);
+	v = bpf_map_lookup_elem(&customers, &k);
+	return v ? v->slot : PF_SLOT_NONE;
+}
+
+static __always_inline __u32 pf_gen(void)
+{
+	__u32 zero = 0;
+	struct pf_meta *m = bpf_map_lookup_elem(&meta, &zero);
+
+	return m ? m->gen : 0;
+}
+
+static __always_inline void pf_lookup_customers(const struct pf_flow_key *k,
+						struct pf_flow_state *st, __u32 gen)
+{
+	st->slot_src = pf_customer(k->saddr);
+	st->slot_dst = pf_customer(k->daddr);
+	st->gen = gen;
+}
+
+/* The customers at both ends of a flow direction, cached in its state. */
+static __always_inline struct pf_flow_state *
+pf_flow_get(const struct pf_flow_key *k, struct pf_flow_state *tmp, int create)
+{
+	struct pf_flow_state *st = bpf_map_lookup_elem(&flows, k);
+	__u32 gen = pf_gen();
+	long err;
+
+	if (st) {
+		if (st->gen != gen)
+			pf_lookup_customers(k, st, gen);
+		return st;
+	}
+	__builtin_memset(tmp, 0, sizeof(*tmp));
+	pf_lookup_customers(k, tmp, gen);
+	if (!create)
+		return tmp;
+	err = bpf_map_update_elem(&flows, k, tmp, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST */)
+		pf_stat(PF_STAT_FLOW_FULL);
+	st = bpf_map_lookup_elem(&flows, k);
+	return st ? st : tmp;
+}
+
+/* This packet echoes a timestamp stored for the reverse direction? */
+__noinline int pf_match(const struct pf_pkt *pk, __u64 now)
+{
+	struct pf_flow_state tmp, *st;
+	struct pf_pkt_key k;
+	__u64 *ts, t0;
+
+	if (!pk)
+		return -1;
+	__builtin_memcpy(k.flow.saddr, pk->key.daddr, 16);
+	__builtin_memcpy(k.flow.daddr, pk->key.saddr, 16);
+	k.flow.sport = pk->key.dport;
+	k.flow.dport = pk->key.sport;
+	k.flow.proto = pk->key.proto;
+	__builtin_memset(k.flow.pad, 0, sizeof(k.flow.pad));
+	k.id = pk->echo;
+	ts = bpf_map_lookup_elem(&tstamps, &k);
+	if (!ts)
+		return 0;
+	t0 = *ts;
+	/* only the CPU whose delete succeeds takes the sample */
+	if (bpf_map_delete_elem(&tstamps, &k))
+		return 0;
+	if (now <= t0)
+		return 0;
+	pf_stat(PF_STAT_MATCHED);
+	st = pf_flow_get(&k.flow, &tmp, 0);
+	if (st->slot_dst != PF_SLOT_NONE)
+		pf_account(st->slot_dst, PF_HALF_ACCESS, now - t0);
+	if (st->slot_src != PF_SLOT_NONE)
+		pf_account(st->slot_src, PF_HALF_INTERNET, now - t0);
+	return 1;
+}
+
+/* Stores the time of the first packet carrying a new TSval / echo request. */
+__noinline int pf_record(const struct pf_pkt *pk, __u64 now)
+{
+	struct pf_flow_state tmp, *st;
+	struct pf_pkt_key k;
+	long err;
+
+	if (!pk)
+		return -1;
+	st = pf_flow_get(&pk->key, &tmp, 1);
+	if (st->slot_src == PF_SLOT_NONE && st->slot_dst == PF_SLOT_NONE) {
+		pf_stat(PF_STAT_NO_CUSTOMER);
+		return 0;
+	}
+	if (pk->is_tcp) {
+		if (st->last_record_ns && (__s32)(pk->id - st->last_id) <= 0)
+			return 0;	/* not a new TSval (wrap-aware) */
+		st->last_id = pk->id;
+		if (st->last_record_ns && now - st->last_record_ns < pf_rate_limit_ns) {
+			pf_stat(PF_STAT_RATE_LIMITED);
+			return 0;
+		}
+	}
+	k.flow = pk->key;
+	k.id = pk->id;
+	err = bpf_map_update_elem(&tstamps, &k, &now, BPF_NOEXIST);
+	if (err) {
+		if (err != -17 /* EEXIST */)
+			pf_stat(PF_STAT_TS_FULL);
+		return 0;
+	}
+	st->last_record_ns = now;
+	pf_stat(PF_STAT_RECORDED);
+	return 1;
+}
+
+static __always_inline void pf_handle(struct __sk_buff *skb)
+{
+	struct pf_pkt pk = {};
+	__u64 now;
+	int r;
+
+	pf_stat(PF_STAT_PACKETS);
+	r = pf_parse(skb, &pk);
+	switch (r) {
+	case PF_PARSE_OK:
+		break;
+	case PF_PARSE_NOT_IP:
+		pf_stat(PF_STAT_NOT_IP);
+		return;
+	case PF_PARSE_TRUNC:
+		pf_stat(PF_STAT_TRUNCATED);
+		return;
+	case PF_PARSE_NO_TS:
+		pf_stat(PF_STAT_PARSED);
+		pf_stat(PF_STAT_TCP_NO_TS);
+		return;
+	case PF_PARSE_OTHER_L4:
+		pf_stat(PF_STAT_OTHER_L4);
+		return;
+	default:
+		pf_stat(PF_STAT_ODD);
+		return;
+	}
+	pf_stat(PF_STAT_PARSED);
+	now = bpf_ktime_get_ns();
+	if (pk.can_match)
+		pf_match(&pk, now);
+	if (pk.can_record)
+		pf_record(&pk, now);
+}
+
+SEC("tc")
+int pf_tc_ingress(struct __sk_buff *skb)
+{
+	pf_handle(skb);
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc")
+int pf_tc_egress(struct __sk_buff *skb)
+{
+	pf_handle(skb);
+	return TC_ACT_UNSPEC;
+}
+
+/* Baseline for benchmarks: the cost of an empty tc program. */
+SEC("tc")
+int pf_tc_empty(struct __sk_buff *skb)
+{
+	return TC_ACT_UNSPEC;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * What the pingfold datapath (bpf/pingfold.bpf.c) and userspace both see:
+ * map keys and values, counter ids. Fixed-size fields only.
+ * Include <linux/types.h> (userspace) or vmlinux.h (BPF) first.
+ */
+#ifndef PINGFOLD_SHARED_H
+#define PINGFOLD_SHARED_H
+
+#include "../common/hist_shared.h"
+
+/* Halves of the path, seen from the shaper (see docs/datapath.md). */
+enum pf_half {
+	PF_HALF_ACCESS = 0,	/* shaper -> customer -> shaper */
+	PF_HALF_INTERNET = 1,	/* shaper -> remote host -> shaper */
+	PF_NHALVES = 2,
+};
+
+#define PF_SLOT_NONE	0xffffffffU
+
+/* Customer trie key: IPv4 stored as ::ffff:a.b.c.d with prefixlen + 96. */
+struct pf_lpm_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+struct pf_cust_val {
+	__u32 slot;		/* index into the hists map */
+};
+
+/*
+ * One half of one customer's histogram in the kernel. Counters are
+ * cumulative and only ever grow (atomic adds); the reader diffs them
+ * against its own last snapshot, so no sample is counted twice or lost.
+ * min/max are reset by the reader (atomic exchange); min is stored
+ * inverted so that zero-initialised memory means "no sample".
+ * mask has one bit per slot touched since the reader last cleared it.
+ */
+struct pf_hist_half {
+	__u64 sum_ns;
+	__u64 min_inv;		/* ~min; 0 = none */
+	__u64 max_ns;		/* 0 = none */
+	__u64 mask[PF_HIST_MASK_WORDS];
+	__u64 slots[PF_HIST_NSLOTS];
+};
+
+struct pf_cust_hist {
+	struct pf_hist_half half[PF_NHALVES];
+};
+
+/* A direction of a flow; IPv4 addresses are v4-mapped. ICMP: ports = id. */
+struct pf_flow_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+/* A timestamped packet: flow direction + TSval (TCP) or sequence (ICMP). */
+struct pf_pkt_key {
+	struct pf_flow_key flow;
+	__u32 id;
+};
+
+struct pf_flow_state {
+	__u64 last_record_ns;	/* when a timestamp was last stored */
+	__u32 last_id;		/* last TSval stored */
+	__u32 gen;		/* customer-list generation of the slots */
+	__u32 slot_src;		/* customer slot of saddr, or PF_SLOT_NONE */
+	__u32 slot_dst;
+};
+
+/* Global state shared by the programs and the agent (one entry). */
+struct pf_meta {
+	__u32 gen;		/* bumped by userspace after a customer change */
+	__u32 pad;
+	__u64 epoch;		/* datapath instance id, set at creation */
+};
+
+/* Diagnostic counters (per-CPU array, indexed by these). */
+enum pf_stat {
+	PF_STAT_PACKETS,	/* every packet the programs saw */
+	PF_STAT_PARSED,		/* IPv4/IPv6 with TCP or ICMP parsed fully */
+	PF_STAT_NOT_IP,		/* not IPv4/IPv6 (ARP, ...) */
+	PF_STAT_TRUNCATED,	/* ended before a header it announced */
+	PF_STAT_ODD,		/* fragments, too many VLAN tags / ext headers, bad lengths */
+	PF_STAT_OTHER_L4,	/* IP but neither TCP nor ICMP echo */
+	PF_STAT_TCP_NO_TS,	/* TCP without the timestamp option */
+	PF_STAT_NO_CUSTOMER,	/* neither address is a customer */
+	PF_STAT_RECORDED,	/* timestamps stored */
+	PF_STAT_RATE_LIMITED,	/* new TSval skipped by the per-flow rate limit */
+	PF_STAT_MATCHED,	/* echoes matched to a stored timestamp */
+	PF_STAT_SAMPLES,	/* histogram increments (customer-half samples) */
+	PF_STAT_FLOW_FULL,	/* flow map update failed */
+	PF_STAT_TS_FULL,	/* timestamp map update failed */
+	PF_STAT_BAD_SLOT,	/* customer slot outside the hists map */
+	PF_STAT_MAX,
+};
+
+#endif /* PINGFOLD_SHARED_H */
