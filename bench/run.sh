@@ -1,0 +1,89 @@
+#!/bin/bash
+# make bench: datapath cost, as ratios against baselines measured in the
+# same run (see docs/benchmarks.md).
+#  1. ns per packet by BPF_PROG_TEST_RUN on crafted packets, against an
+#     empty tc program (build/bench/dp_bench).
+#  2. Forwarding throughput through a shaper namespace with the datapath
+#     attached, against the same path with nothing attached, alternately,
+#     TSO/GSO off; plus ns per invocation from the kernel's bpf_stats.
+set -u
+OUT=${OUT:-build}
+ROUNDS=${BENCH_ROUNDS:-3}
+SECS=${BENCH_SECS:-4}
+
+echo "== datapath: BPF_PROG_TEST_RUN"
+if [ -x "$OUT"/bench/dp_bench ]; then "$OUT"/bench/dp_bench || exit 1; else echo "(dp_bench not built)"; fi
+
+echo
+echo "== datapath: forwarding throughput through the shaper namespace"
+. "$(dirname "$0")/../tests/e2e/lib.sh"
+PFDP=$TOPO_ROOT/$OUT/pingfold-dp
+[[ $OUT == /* ]] && PFDP=$OUT/pingfold-dp
+
+topo_setup nooffload nodelay || exit 1
+topo_add_customer 198.18.1.10
+topo_add_server 198.19.0.1
+topo_iperf_server 5201 || exit 1
+
+old_stats=$(sysctl -n kernel.bpf_stats_enabled)
+trap 'sysctl -qw kernel.bpf_stats_enabled=$old_stats; topo_cleanup' EXIT
+
+# gbps STREAMS: one iperf3 run from the customer, received rate in Gbit/s
+gbps() {
+	topo_exec cli iperf3 -c 198.19.0.1 -B 198.18.1.10 -p 5201 -t "$SECS" \
+		-P "$1" -J 2>/dev/null |
+		awk -F'[:,]' '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { printf "%.3f\n", $2 / 1e9; exit }'
+}
+
+# prog_ns ID: run_time_ns / run_cnt of loaded program ID
+prog_ns() {
+	bpftool prog show id "$1" 2>/dev/null |
+		awk '{ for (i = 1; i < NF; i++) { if ($i == "run_time_ns") t = $(i + 1); if ($i == "run_cnt") c = $(i + 1) } }
+		     END { if (c > 0) printf "%.0f ns/packet (%d runs)", t / c, c; else print "no runs" }'
+}
+
+median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# Start / stop pingfold-dp on the shaper's customer-facing interface.
+dp_start() {
+	DP_LOG=$TOPO_DIR/pfdp-$RANDOM.log
+	topo_bg shp "$DP_LOG" "$PFDP" -i "$SHP_CUST_IF" -c 0=198.18.1.0/24 -f 65536
+	DP_PID=$TOPO_LAST_PID
+	for _ in $(seq 100); do grep -q '^ready' "$DP_LOG" && break; sleep 0.05; done
+}
+dp_stop() { kill -TERM "$DP_PID"; wait "$DP_PID" 2>/dev/null; }
+
+sysctl -qw kernel.bpf_stats_enabled=0
+for streams in 1 4; do
+	off=() on=()
+	for r in $(seq "$ROUNDS"); do
+		# alternate the order so drift does not favour one side
+		if [ $((r % 2)) -eq 1 ]; then
+			off+=("$(gbps "$streams")"); dp_start; on+=("$(gbps "$streams")"); dp_stop
+		else
+			dp_start; on+=("$(gbps "$streams")"); dp_stop; off+=("$(gbps "$streams")")
+		fi
+	done
+	moff=$(printf '%s\n' "${off[@]}" | median)
+	mon=$(printf '%s\n' "${on[@]}" | median)
+	printf '%d stream(s): median without %s Gbit/s, with datapath %s Gbit/s\n' "$streams" "$moff" "$mon"
+	printf '  rounds without: %s\n  rounds with:    %s\n' "${off[*]}" "${on[*]}"
+	awk -v a="$mon" -v b="$moff" -v s="$streams" \
+		'BEGIN { printf "  ratio with/without (%d stream): %.3f   (target >= 0.97)\n", s, a / b }'
+done
+
+echo
+echo "== datapath: ns per invocation under iperf3 traffic (kernel bpf_stats)"
+sysctl -qw kernel.bpf_stats_enabled=1
+for streams in 1 4; do
+	dp_start
+	ids=$(bpftool prog show 2>/dev/null | awk -F: '/ name pf_tc_(ingress|egress) / { print $1 }' | tail -n 2)
+	gbps "$streams" >/dev/null
+	for id in $ids; do
+		printf '%d stream(s): %s %s\n' "$streams" \
+			"$(bpftool prog show id "$id" | awk '{ for (i = 1; i < NF; i++) if ($i == "name") print $(i + 1) }')" \
+			"$(prog_ns "$id")"
+	done
+	dp_stop
+done
+echo "  (reference on these VMs: ePPing's aggregation mode ~550-600 ns/packet)"
