@@ -22,6 +22,8 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
 	    -I$(OUT) -I. -MMD -MP -D_GNU_SOURCE
 LDLIBS_BPF := -lbpf -lelf -lz
+# common/ needs these (wire codec, network.json); nng has no pkg-config file
+LDLIBS_COMMON := -lmsgpackc -ljson-c -lnng -lm
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	      -Wall -Werror -I$(OUT) -I.
 
@@ -34,13 +36,14 @@ UNIT_SRC   := $(wildcard tests/unit/*_test.c)
 UNIT_BIN   := $(UNIT_SRC:%.c=$(OUT)/%)
 BPFT_SRC   := $(wildcard tests/bpf/*_test.c)
 BPFT_BIN   := $(BPFT_SRC:%.c=$(OUT)/%)
-TOOLS_SRC  := $(wildcard tests/tools/*.c)
+TOOLS_SRC  := tests/tools/delayline.c
 TOOLS_BIN  := $(TOOLS_SRC:%.c=$(OUT)/%)
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:%.c=$(OUT)/%)
 
 .PHONY: all deps test unit bpftest e2e bench fuzz demo clean
 BINS := $(OUT)/pingfold-dp
+AGENT_OBJ := $(OUT)/agent/agent.o $(OUT)/agent/ring.o $(OUT)/agent/main.o
 
 all: $(OUT)/pingfold.bpf.o $(OUT)/pingfold.skel.h $(COMMON_OBJ) $(DP_OBJ) \
 	$(BINS) $(TOOLS_BIN)
@@ -71,32 +74,36 @@ $(OUT)/%.o: %.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(DP_OBJ) $(OUT)/agent/pfdp.o: $(OUT)/pingfold.skel.h
+$(DP_OBJ) $(OUT)/agent/pfdp.o $(AGENT_OBJ): $(OUT)/pingfold.skel.h
+
+$(OUT)/pingfold-agent: $(AGENT_OBJ) $(DP_OBJ) $(COMMON_OBJ)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON) -lpthread
 
 $(OUT)/pingfold-dp: $(OUT)/agent/pfdp.o $(DP_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $^ -o $@ $(LDLIBS_BPF) -lm
+	$(Q)$(CC) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON)
 
 $(OUT)/tests/unit/%_test: tests/unit/%_test.c $(COMMON_OBJ)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< $(COMMON_OBJ) -o $@ -lcriterion -lm
+	$(Q)$(CC) $(CFLAGS) $< $(COMMON_OBJ) -o $@ -lcriterion $(LDLIBS_COMMON)
 
 $(OUT)/tests/bpf/%_test: tests/bpf/%_test.c $(DP_OBJ) $(COMMON_OBJ) $(OUT)/pingfold.skel.h
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< $(DP_OBJ) $(COMMON_OBJ) -o $@ -lcriterion $(LDLIBS_BPF) -lm
+	$(Q)$(CC) $(CFLAGS) $< $(DP_OBJ) $(COMMON_OBJ) -o $@ -lcriterion $(LDLIBS_BPF) $(LDLIBS_COMMON)
 
-# Test tools: standalone programs, no datapath.
-$(OUT)/tests/tools/%: tests/tools/%.c
+# Test tools: programs over common/, no datapath.
+$(OUT)/tests/tools/%: tests/tools/%.c $(COMMON_OBJ)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< -o $@
+	$(Q)$(CC) $(CFLAGS) $< $(COMMON_OBJ) -o $@ $(LDLIBS_COMMON)
 
 $(OUT)/bench/%: bench/%.c $(DP_OBJ) $(COMMON_OBJ) $(OUT)/pingfold.skel.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< $(DP_OBJ) $(COMMON_OBJ) -o $@ $(LDLIBS_BPF) -lm
+	$(Q)$(CC) $(CFLAGS) $< $(DP_OBJ) $(COMMON_OBJ) -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON)
 
 # --- tests -------------------------------------------------------------
 test: deps

@@ -4,6 +4,7 @@
  * memory layout and why reads are exact.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -32,6 +33,16 @@ struct pf_shadow {
 	struct pf_shadow_half half[PF_NHALVES];
 };
 
+/* Head of the reader state file; the shadow array follows at one page. */
+#define PF_STATE_MAGIC "PFSTATE1"
+struct pf_state_hdr {
+	char magic[8];
+	uint32_t version;
+	uint32_t max_customers;
+	uint64_t epoch;
+	uint64_t committed_seq;
+};
+
 struct pf_attach {
 	int ifindex;
 	char name[IF_NAMESIZE];
@@ -49,11 +60,16 @@ struct pf_dp {
 	__u64 *dirty;
 	size_t dirty_len;
 	uint32_t dirty_words;
-	struct pf_shadow *shadow;
-	size_t shadow_len;
+	struct pf_state_hdr *state;	/* mmap of the state file, or anonymous */
+	size_t state_len;
+	struct pf_shadow *shadow;	/* inside the same mapping */
+	bool state_kept;		/* state file matched the maps */
+	bool full_pending;		/* next read compares every slot */
+	struct pf_dp_upd *staged;	/* shadow updates of the last read */
+	size_t nstaged, cap_staged;
 	struct hist_sparse scratch;
 	int ncpus;
-	uint64_t *percpu;
+	struct pf_stats *percpu;
 	struct pf_attach att[PF_DP_MAX_IFACES];
 	int natt;
 };
@@ -180,8 +196,79 @@ static void *map_mmap(struct bpf_map *map, size_t *len)
 	return p;
 }
 
-/* A new datapath instance gets an epoch; a reused one keeps its own. */
-static int init_meta(struct pf_dp *dp)
+static size_t state_size(uint32_t max_customers)
+{
+	size_t pg = sysconf(_SC_PAGESIZE);
+
+	return pg + (size_t)max_customers * sizeof(struct pf_shadow);
+}
+
+/*
+ * The reader's state: a file (kept across agent restarts, so a restarted
+ * reader knows what was already reported) or anonymous memory.
+ */
+static int map_state(struct pf_dp *dp)
+{
+	size_t len = state_size(dp->o.max_customers);
+	struct stat st;
+	int fd = -1, flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	bool existed = false;
+
+	if (dp->o.state_path) {
+		fd = open(dp->o.state_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0 || fstat(fd, &st)) {
+			pr_err("reader state %s: %s", dp->o.state_path, strerror(errno));
+			goto fail;
+		}
+		existed = (size_t)st.st_size == len;
+		if (!existed && ftruncate(fd, 0) == 0 && ftruncate(fd, len)) {
+			pr_err("reader state %s: cannot size to %zu bytes: %s", dp->o.state_path,
+			       len, strerror(errno));
+			goto fail;
+		}
+		flags = MAP_SHARED;
+	}
+	dp->state = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
+	if (dp->state == MAP_FAILED) {
+		dp->state = NULL;
+		pr_err("cannot map %zu bytes of reader state: %s", len, strerror(errno));
+		goto fail;
+	}
+	if (fd >= 0)
+		close(fd);
+	dp->state_len = len;
+	dp->shadow = (void *)((char *)dp->state + sysconf(_SC_PAGESIZE));
+	dp->state_kept = existed && !memcmp(dp->state->magic, PF_STATE_MAGIC, 8) &&
+			 dp->state->version == 1 &&
+			 dp->state->max_customers == dp->o.max_customers;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -errno ?: -EIO;
+}
+
+static int map_memory(struct pf_dp *dp)
+{
+	int err;
+
+	dp->hists = map_mmap(dp->skel->maps.hists, &dp->hists_len);
+	if (!dp->hists)
+		return -ENOMEM;
+	dp->dirty = map_mmap(dp->skel->maps.dirty, &dp->dirty_len);
+	if (!dp->dirty)
+		return -ENOMEM;
+	err = map_state(dp);
+	if (err)
+		return err;
+	dp->ncpus = libbpf_num_possible_cpus();
+	if (dp->ncpus <= 0)
+		return dp->ncpus ?: -EINVAL;
+	dp->percpu = calloc(dp->ncpus, sizeof(*dp->percpu));
+	return dp->percpu ? 0 : -ENOMEM;
+}
+
+static int set_epoch(struct pf_dp *dp, bool renew)
 {
 	int fd = bpf_map__fd(dp->skel->maps.meta);
 	struct pf_meta m;
@@ -190,7 +277,7 @@ static int init_meta(struct pf_dp *dp)
 
 	if (bpf_map_lookup_elem(fd, &zero, &m))
 		return -errno;
-	if (m.epoch == 0) {
+	if (m.epoch == 0 || renew) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		m.epoch = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 		if (bpf_map_update_elem(fd, &zero, &m, BPF_ANY))
@@ -202,27 +289,46 @@ static int init_meta(struct pf_dp *dp)
 
 static int read_all(struct pf_dp *dp, bool full, pf_dp_delta_fn cb, void *ctx);
 
-static int map_memory(struct pf_dp *dp)
+/*
+ * Ties the reader state to the maps. Kept state of the same epoch: the
+ * next read compares every slot, so whatever the datapath counted since
+ * the last committed read is reported, once. New maps: zero state. Maps
+ * that outlived their state: their counts so far cannot be told apart
+ * from reported ones, so they become the baseline, and a new epoch tells
+ * receivers that the sequence starts again.
+ */
+static int init_state(struct pf_dp *dp)
 {
-	dp->hists = map_mmap(dp->skel->maps.hists, &dp->hists_len);
-	if (!dp->hists)
-		return -ENOMEM;
-	dp->dirty = map_mmap(dp->skel->maps.dirty, &dp->dirty_len);
-	if (!dp->dirty)
-		return -ENOMEM;
-	dp->shadow_len = (size_t)dp->o.max_customers * sizeof(struct pf_shadow);
-	dp->shadow = mmap(NULL, dp->shadow_len, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (dp->shadow == MAP_FAILED) {
-		dp->shadow = NULL;
-		pr_err("cannot allocate %zu bytes of reader state", dp->shadow_len);
-		return -ENOMEM;
+	bool kept = dp->reused && dp->state_kept;
+	int err;
+
+	err = set_epoch(dp, false);
+	if (err)
+		return err;
+	if (kept && dp->state->epoch == dp->epoch) {
+		dp->full_pending = true;
+		return 0;
 	}
-	dp->ncpus = libbpf_num_possible_cpus();
-	if (dp->ncpus <= 0)
-		return dp->ncpus ?: -EINVAL;
-	dp->percpu = calloc(dp->ncpus, sizeof(uint64_t));
-	return dp->percpu ? 0 : -ENOMEM;
+	dp->state_kept = false;
+	memset(dp->shadow, 0, (size_t)dp->o.max_customers * sizeof(struct pf_shadow));
+	if (dp->reused) {
+		if (dp->o.state_path)
+			pr_warn("reader state %s does not match the pinned maps: counts so far "
+				"are taken as reported, new epoch", dp->o.state_path);
+		err = read_all(dp, true, NULL, NULL);
+		if (!err)
+			err = pf_dp_commit_read(dp, 0);
+		if (!err)
+			err = set_epoch(dp, true);
+		if (err)
+			return err;
+	}
+	memcpy(dp->state->magic, PF_STATE_MAGIC, 8);
+	dp->state->version = 1;
+	dp->state->max_customers = dp->o.max_customers;
+	dp->state->epoch = dp->epoch;
+	dp->state->committed_seq = 0;
+	return 0;
 }
 
 int pf_dp_open(struct pf_dp **dpp, const struct pf_dp_opts *o)
@@ -270,10 +376,7 @@ int pf_dp_open(struct pf_dp **dpp, const struct pf_dp_opts *o)
 		goto out_destroy;
 	}
 	err = map_memory(dp);
-	err = err ?: init_meta(dp);
-	/* reused maps: what they hold was read by an earlier reader or is lost */
-	if (!err && dp->reused)
-		err = read_all(dp, true, NULL, NULL);
+	err = err ?: init_state(dp);
 	if (err)
 		goto out_close;
 	*dpp = dp;
@@ -297,6 +400,16 @@ bool pf_dp_reused(const struct pf_dp *dp)
 uint64_t pf_dp_epoch(const struct pf_dp *dp)
 {
 	return dp->epoch;
+}
+
+uint64_t pf_dp_committed_seq(const struct pf_dp *dp)
+{
+	return dp->state->committed_seq;
+}
+
+bool pf_dp_state_kept(const struct pf_dp *dp)
+{
+	return dp->state_kept;
 }
 
 uint32_t pf_dp_max_customers(const struct pf_dp *dp)
@@ -323,7 +436,7 @@ static void tc_detach_one(struct pf_dp *dp, int ifindex, enum bpf_tc_attach_poin
 	bpf_tc_detach(&hook, &opts);
 }
 
-int pf_dp_attach(struct pf_dp *dp, const char *ifname)
+int pf_dp_attach(struct pf_dp *dp, const char *ifname, bool *created)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 	struct pf_attach *a;
@@ -347,6 +460,8 @@ int pf_dp_attach(struct pf_dp *dp, const char *ifname)
 		return err;
 	}
 	a->created_hook = !err;
+	if (created)
+		*created = a->created_hook;
 	a->ifindex = ifindex;
 	snprintf(a->name, sizeof(a->name), "%s", ifname);
 	err = tc_attach_one(dp, ifindex, BPF_TC_INGRESS,
@@ -390,6 +505,29 @@ int pf_dp_detach(struct pf_dp *dp, const char *ifname)
 	return -ENOENT;
 }
 
+int pf_dp_detach_ifname(const char *ifname, uint32_t tc_priority, bool remove_clsact)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	struct pf_dp dp = { .o = { .tc_priority = tc_priority } };
+	int ifindex = if_nametoindex(ifname);
+
+	if (!ifindex)
+		return -ENODEV;
+	tc_detach_one(&dp, ifindex, BPF_TC_INGRESS);
+	tc_detach_one(&dp, ifindex, BPF_TC_EGRESS);
+	hook.ifindex = ifindex;
+	if (remove_clsact)
+		bpf_tc_hook_destroy(&hook);
+	return 0;
+}
+
+void pf_dp_release(struct pf_dp *dp)
+{
+	if (dp)
+		dp->natt = 0;
+	pf_dp_close(dp);
+}
+
 void pf_dp_close(struct pf_dp *dp)
 {
 	if (!dp)
@@ -400,8 +538,9 @@ void pf_dp_close(struct pf_dp *dp)
 		munmap(dp->hists, dp->hists_len);
 	if (dp->dirty)
 		munmap(dp->dirty, dp->dirty_len);
-	if (dp->shadow)
-		munmap(dp->shadow, dp->shadow_len);
+	if (dp->state)
+		munmap(dp->state, dp->state_len);
+	free(dp->staged);
 	free(dp->percpu);
 	pingfold__destroy(dp->skel);
 	free(dp);
@@ -468,6 +607,29 @@ int pf_dp_prefix_del(struct pf_dp *dp, const struct prefix *p)
 	return 0;
 }
 
+int pf_dp_prefix_each(struct pf_dp *dp, pf_dp_prefix_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(dp->skel->maps.customers);
+	struct pf_lpm_key k, next;
+	struct pf_cust_val v;
+	struct prefix p;
+	void *prev = NULL;
+	int err;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &v))
+			continue;	/* deleted meanwhile */
+		memcpy(p.addr, k.addr, 16);
+		p.len = (uint8_t)k.prefixlen;
+		err = fn(ctx, &p, v.slot);
+		if (err)
+			return err;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
 int pf_dp_commit(struct pf_dp *dp)
 {
 	int fd = bpf_map__fd(dp->skel->maps.meta);
@@ -485,16 +647,16 @@ int pf_dp_commit(struct pf_dp *dp)
 int pf_dp_stats(struct pf_dp *dp, uint64_t out[PF_STAT_MAX])
 {
 	int fd = bpf_map__fd(dp->skel->maps.stats);
-	__u32 i;
-	int c;
+	__u32 zero = 0;
+	int c, i;
 
-	for (i = 0; i < PF_STAT_MAX; i++) {
-		if (bpf_map_lookup_elem(fd, &i, dp->percpu))
-			return -errno;
+	if (bpf_map_lookup_elem(fd, &zero, dp->percpu))
+		return -errno;
+	for (i = 0; i < PF_STAT_MAX; i++)
 		out[i] = 0;
-		for (c = 0; c < dp->ncpus; c++)
-			out[i] += dp->percpu[c];
-	}
+	for (c = 0; c < dp->ncpus; c++)
+		for (i = 0; i < PF_STAT_MAX; i++)
+			out[i] += dp->percpu[c].c[i];
 	return 0;
 }
 
@@ -514,6 +676,27 @@ static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
  * there is a delta, and clamped into its first/last slot, since a sample
  * racing the read may have set them while its count lands next time.
  */
+static int stage(struct pf_dp *dp, uint32_t cust, int half, uint32_t slot, uint64_t v)
+{
+	struct pf_dp_upd *u;
+
+	if (dp->nstaged == dp->cap_staged) {
+		size_t cap = dp->cap_staged ? dp->cap_staged * 2 : 4096;
+
+		u = realloc(dp->staged, cap * sizeof(*u));
+		if (!u)
+			return -ENOMEM;
+		dp->staged = u;
+		dp->cap_staged = cap;
+	}
+	u = &dp->staged[dp->nstaged++];
+	u->cust = cust;
+	u->half = (uint16_t)half;
+	u->slot = (uint16_t)slot;
+	u->value = v;
+	return 0;
+}
+
 static int read_half(struct pf_dp *dp, uint32_t cust, int half, bool full,
 		     pf_dp_delta_fn cb, void *ctx)
 {
@@ -537,7 +720,8 @@ static int read_half(struct pf_dp *dp, uint32_t cust, int half, bool full,
 			d = cur - sh->slots[s];
 			if (!d)
 				continue;
-			sh->slots[s] = cur;
+			if (stage(dp, cust, half, s, cur))
+				return -ENOMEM;
 			sp->idx[n] = (uint16_t)s;
 			sp->cnt[n] = d;
 			sp->count += d;
@@ -549,7 +733,8 @@ static int read_half(struct pf_dp *dp, uint32_t cust, int half, bool full,
 		return 0;
 	cur = __atomic_load_n(&hh->sum_ns, __ATOMIC_ACQUIRE);
 	sp->sum = cur - sh->sum;
-	sh->sum = cur;
+	if (stage(dp, cust, half, PF_DP_UPD_SUM, cur))
+		return -ENOMEM;
 	mn = ~xchg(&hh->min_inv, 0);
 	mx = xchg(&hh->max_ns, 0);
 	sp->min = clamp(mn, hist_slot_lo(sp->idx[0]), hist_slot_hi(sp->idx[0]));
@@ -584,7 +769,57 @@ static int read_all(struct pf_dp *dp, bool full, pf_dp_delta_fn cb, void *ctx)
 
 int pf_dp_read(struct pf_dp *dp, pf_dp_delta_fn cb, void *ctx)
 {
-	return read_all(dp, false, cb, ctx);
+	int err;
+
+	if (dp->nstaged)
+		return -EBUSY;	/* the previous read is not committed */
+	err = read_all(dp, dp->full_pending, cb, ctx);
+	if (!err) {
+		dp->full_pending = false;
+		return 0;
+	}
+	/*
+	 * Stopped: the dirty and mask bits cleared so far are gone, but the
+	 * shadow is untouched, so a full comparison next time finds it all.
+	 */
+	dp->nstaged = 0;
+	dp->full_pending = true;
+	return err;
+}
+
+const struct pf_dp_upd *pf_dp_staged(const struct pf_dp *dp, size_t *n)
+{
+	*n = dp->nstaged;
+	return dp->staged;
+}
+
+int pf_dp_apply(struct pf_dp *dp, const struct pf_dp_upd *u, size_t n, uint64_t seq)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct pf_shadow_half *sh;
+
+		if (u[i].cust >= dp->o.max_customers || u[i].half >= PF_NHALVES ||
+		    u[i].slot > PF_DP_UPD_SUM)
+			return -EINVAL;
+		sh = &dp->shadow[u[i].cust].half[u[i].half];
+		if (u[i].slot == PF_DP_UPD_SUM)
+			sh->sum = u[i].value;
+		else
+			sh->slots[u[i].slot] = u[i].value;
+	}
+	__atomic_store_n(&dp->state->committed_seq, seq, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int pf_dp_commit_read(struct pf_dp *dp, uint64_t seq)
+{
+	int err = pf_dp_apply(dp, dp->staged, dp->nstaged, seq);
+
+	if (!err)
+		dp->nstaged = 0;
+	return err;
 }
 
 int pf_dp_prog_fd(struct pf_dp *dp, const char *name)

@@ -29,6 +29,16 @@ struct pf_dp_opts {
 	uint64_t rate_limit_ns;	/* per flow, between stored TSvals */
 	uint32_t tc_priority;
 	bool load_empty;	/* also load the empty baseline program */
+	const char *state_path;	/* reader state file; NULL: in memory only */
+};
+
+/* A shadow update staged by a read: absolute, so applying it twice is harmless. */
+#define PF_DP_UPD_SUM PF_HIST_NSLOTS	/* slot value meaning "the sum" */
+struct pf_dp_upd {
+	uint32_t cust;
+	uint16_t half;
+	uint16_t slot;
+	uint64_t value;
 };
 
 struct pf_dp;
@@ -44,19 +54,30 @@ void pf_dp_opts_default(struct pf_dp_opts *o);
 int pf_dp_open(struct pf_dp **dpp, const struct pf_dp_opts *o);
 /* Detaches what this handle attached; pinned maps stay. */
 void pf_dp_close(struct pf_dp *dp);
+/* Frees the handle but leaves the programs attached (they keep counting). */
+void pf_dp_release(struct pf_dp *dp);
 /* True when pf_dp_open found and reused pinned maps. */
 bool pf_dp_reused(const struct pf_dp *dp);
 uint64_t pf_dp_epoch(const struct pf_dp *dp);
 
-/* Attach to ingress and egress of ifname (clsact; created if missing). */
-int pf_dp_attach(struct pf_dp *dp, const char *ifname);
+/*
+ * Attach to ingress and egress of ifname (clsact; created if missing),
+ * replacing a filter of ours already there. *created tells whether this
+ * call made the clsact qdisc (may be NULL).
+ */
+int pf_dp_attach(struct pf_dp *dp, const char *ifname, bool *created);
 int pf_dp_detach(struct pf_dp *dp, const char *ifname);
+/* Removes our filters from ifname without a handle; the qdisc too if asked. */
+int pf_dp_detach_ifname(const char *ifname, uint32_t tc_priority, bool remove_clsact);
 /* Removes the pinned maps under pin_dir (after close, to undo everything). */
 int pf_dp_unpin(const char *pin_dir);
 
 /* Customer trie: prefix -> slot. Call pf_dp_commit() after a batch. */
 int pf_dp_prefix_set(struct pf_dp *dp, const struct prefix *p, uint32_t slot);
 int pf_dp_prefix_del(struct pf_dp *dp, const struct prefix *p);
+/* Calls fn for every prefix in the trie (e.g. pinned by an earlier agent). */
+typedef int (*pf_dp_prefix_fn)(void *ctx, const struct prefix *p, uint32_t slot);
+int pf_dp_prefix_each(struct pf_dp *dp, pf_dp_prefix_fn fn, void *ctx);
 /* Makes flows re-resolve their customers (after the trie changed). */
 int pf_dp_commit(struct pf_dp *dp);
 uint32_t pf_dp_max_customers(const struct pf_dp *dp);
@@ -66,14 +87,28 @@ int pf_dp_stats(struct pf_dp *dp, uint64_t out[PF_STAT_MAX]);
 const char *pf_dp_stat_name(enum pf_stat s);
 
 /*
- * Reads every customer-half with samples since the previous read and
- * calls cb with the exact delta (count = sum of slot deltas). Each sample
- * is reported exactly once over successive reads. A non-zero return of cb
- * stops the walk and is returned; deltas already passed stay consumed.
+ * Reads every customer-half with samples since the last committed read
+ * and calls cb with the exact delta (count = sum of slot deltas). The
+ * reader's own record of what was reported changes only with
+ * pf_dp_commit_read(): a read that is never committed (the process died)
+ * is found again by the next reader on the same state file. Each sample
+ * is reported exactly once over successive committed reads. A non-zero
+ * return of cb stops the walk and is returned (commit nothing then).
+ * -EBUSY if the previous read was not committed.
  */
 typedef int (*pf_dp_delta_fn)(void *ctx, uint32_t slot, enum pf_half half,
 			      const struct hist_sparse *delta);
 int pf_dp_read(struct pf_dp *dp, pf_dp_delta_fn cb, void *ctx);
+/* Makes the last read's updates the reader's record; seq is stored with them. */
+int pf_dp_commit_read(struct pf_dp *dp, uint64_t seq);
+/* The last read's updates (to journal them before committing). */
+const struct pf_dp_upd *pf_dp_staged(const struct pf_dp *dp, size_t *n);
+/* Applies journaled updates (idempotent) and records seq as committed. */
+int pf_dp_apply(struct pf_dp *dp, const struct pf_dp_upd *u, size_t n, uint64_t seq);
+/* Sequence number stored with the last commit (0: none in this epoch). */
+uint64_t pf_dp_committed_seq(const struct pf_dp *dp);
+/* True when the state file matched the pinned maps (a restart). */
+bool pf_dp_state_kept(const struct pf_dp *dp);
 
 /* For tests and benchmarks. */
 int pf_dp_prog_fd(struct pf_dp *dp, const char *name);

@@ -129,6 +129,7 @@ static int run(struct pf_dp *dp, struct pfdp *st, uint64_t secs, uint64_t interv
 	for (;;) {
 		sleep_ms(interval_ms);
 		err = pf_dp_read(dp, on_delta, st);
+		err = err ?: pf_dp_commit_read(dp, st->polls + 1);
 		if (err) {
 			pr_err("reading deltas: %s", strerror(-err));
 			return err;
@@ -250,7 +251,7 @@ int main(int argc, char **argv)
 		err = add_customer(dp, custs[i]);
 	err = err ?: pf_dp_commit(dp);
 	for (i = 0; i < nif && !err; i++)
-		err = pf_dp_attach(dp, ifaces[i]);
+		err = pf_dp_attach(dp, ifaces[i], NULL);
 	if (!err) {
 		signal(SIGINT, on_signal);
 		signal(SIGTERM, on_signal);

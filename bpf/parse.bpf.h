@@ -219,7 +219,9 @@ __noinline int pf_parse_tcp_ts(struct __sk_buff *skb, __u32 optoff, __u32 olen,
 	for (i = 0; i < PF_MAX_TCP_OPTS; i++) {
 		__u8 kind, len;
 
-		off &= 0x3f;	/* options are at most 40 bytes */
+		/* an option running past the options ends the walk (as in Linux) */
+		if (off > 40)
+			return -1;
 		p = data + optoff + off;
 		if (off + 1 > olen || (void *)(p + 1) > end)
 			return -1;

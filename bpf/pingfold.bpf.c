@@ -67,8 +67,8 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
-	__type(value, __u64);
-	__uint(max_entries, PF_STAT_MAX);
+	__type(value, struct pf_stats);
+	__uint(max_entries, 1);
 } stats SEC(".maps");
 
 struct {
@@ -78,12 +78,19 @@ struct {
 	__uint(max_entries, 1);
 } meta SEC(".maps");
 
+static __always_inline struct pf_stats *pf_stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
 static __always_inline void pf_stat(__u32 id)
 {
-	__u64 *v = bpf_map_lookup_elem(&stats, &id);
+	struct pf_stats *st = pf_stats();
 
-	if (v)
-		(*v)++;
+	if (st && id < PF_STAT_MAX)
+		st->c[id]++;
 }
 
 static __always_inline void pf_atomic_max(__u64 *p, __u64 v)
@@ -102,7 +109,9 @@ static __always_inline void pf_atomic_max(__u64 *p, __u64 v)
 
 /*
  * Adds one sample to a customer's half. Order matters to the reader:
- * min/max first, then the slot counter, then the dirty bits.
+ * min/max first, then the slot counter and the sum, then the dirty bits
+ * (a read between the slot and the sum puts them in adjacent deltas; see
+ * docs/datapath.md).
  * Global functions (here and below) are verified once each, which keeps
  * the verifier's work far from its limit (see docs/datapath.md).
  */
@@ -164,9 +173,13 @@ static __always_inline void pf_lookup_customers(const struct pf_flow_key *k,
 	st->gen = gen;
 }
 
-/* The customers at both ends of a flow direction, cached in its state. */
+/*
+ * The state of this flow direction, created on its first packet (also for
+ * flows with no customer, so their packets cost one lookup, not two trie
+ * walks). Falls back to *tmp when the map refuses the entry.
+ */
 static __always_inline struct pf_flow_state *
-pf_flow_get(const struct pf_flow_key *k, struct pf_flow_state *tmp, int create)
+pf_flow_get(const struct pf_flow_key *k, struct pf_flow_state *tmp)
 {
 	struct pf_flow_state *st = bpf_map_lookup_elem(&flows, k);
 	__u32 gen = pf_gen();
@@ -179,8 +192,6 @@ pf_flow_get(const struct pf_flow_key *k, struct pf_flow_state *tmp, int create)
 	}
 	__builtin_memset(tmp, 0, sizeof(*tmp));
 	pf_lookup_customers(k, tmp, gen);
-	if (!create)
-		return tmp;
 	err = bpf_map_update_elem(&flows, k, tmp, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST */)
 		pf_stat(PF_STAT_FLOW_FULL);
@@ -188,12 +199,14 @@ pf_flow_get(const struct pf_flow_key *k, struct pf_flow_state *tmp, int create)
 	return st ? st : tmp;
 }
 
-/* This packet echoes a timestamp stored for the reverse direction? */
-__noinline int pf_match(const struct pf_pkt *pk, __u64 now)
+/*
+ * This packet, from B to A, echoes an id stored for A -> B? The sample is
+ * B's access half (B = this packet's source) and A's internet half.
+ */
+__noinline int pf_match(const struct pf_pkt *pk, __u32 cust_b, __u32 cust_a)
 {
-	struct pf_flow_state tmp, *st;
 	struct pf_pkt_key k;
-	__u64 *ts, t0;
+	__u64 *ts, t0, now;
 
 	if (!pk)
 		return -1;
@@ -211,87 +224,110 @@ __noinline int pf_match(const struct pf_pkt *pk, __u64 now)
 	/* only the CPU whose delete succeeds takes the sample */
 	if (bpf_map_delete_elem(&tstamps, &k))
 		return 0;
+	now = bpf_ktime_get_ns();
 	if (now <= t0)
 		return 0;
 	pf_stat(PF_STAT_MATCHED);
-	st = pf_flow_get(&k.flow, &tmp, 0);
-	if (st->slot_dst != PF_SLOT_NONE)
-		pf_account(st->slot_dst, PF_HALF_ACCESS, now - t0);
-	if (st->slot_src != PF_SLOT_NONE)
-		pf_account(st->slot_src, PF_HALF_INTERNET, now - t0);
+	if (cust_b != PF_SLOT_NONE)
+		pf_account(cust_b, PF_HALF_ACCESS, now - t0);
+	if (cust_a != PF_SLOT_NONE)
+		pf_account(cust_a, PF_HALF_INTERNET, now - t0);
 	return 1;
 }
 
-/* Stores the time of the first packet carrying a new TSval / echo request. */
-__noinline int pf_record(const struct pf_pkt *pk, __u64 now)
+/* Stores the time of this packet under (flow direction, id). */
+__noinline int pf_store(const struct pf_flow_key *fk, __u32 id, __u64 now)
 {
-	struct pf_flow_state tmp, *st;
 	struct pf_pkt_key k;
 	long err;
 
-	if (!pk)
+	if (!fk)
 		return -1;
-	st = pf_flow_get(&pk->key, &tmp, 1);
-	if (st->slot_src == PF_SLOT_NONE && st->slot_dst == PF_SLOT_NONE) {
-		pf_stat(PF_STAT_NO_CUSTOMER);
-		return 0;
-	}
-	if (pk->is_tcp) {
-		if (st->last_record_ns && (__s32)(pk->id - st->last_id) <= 0)
-			return 0;	/* not a new TSval (wrap-aware) */
-		st->last_id = pk->id;
-		if (st->last_record_ns && now - st->last_record_ns < pf_rate_limit_ns) {
-			pf_stat(PF_STAT_RATE_LIMITED);
-			return 0;
-		}
-	}
-	k.flow = pk->key;
-	k.id = pk->id;
+	k.flow = *fk;
+	k.id = id;
 	err = bpf_map_update_elem(&tstamps, &k, &now, BPF_NOEXIST);
 	if (err) {
 		if (err != -17 /* EEXIST */)
 			pf_stat(PF_STAT_TS_FULL);
 		return 0;
 	}
-	st->last_record_ns = now;
 	pf_stat(PF_STAT_RECORDED);
 	return 1;
 }
 
+/*
+ * Per packet: one flow-state lookup. Only the first packet carrying a new
+ * TSecr is matched, only the first carrying a new TSval may be stored
+ * (wrap-aware, after the rate limit); ICMP echoes always are.
+ */
+__noinline int pf_process(const struct pf_pkt *pk)
+{
+	struct pf_flow_state tmp, *st;
+	__u64 now;
+
+	if (!pk)
+		return -1;
+	st = pf_flow_get(&pk->key, &tmp);
+	if (st->slot_src == PF_SLOT_NONE && st->slot_dst == PF_SLOT_NONE) {
+		pf_stat(PF_STAT_NO_CUSTOMER);
+		return 0;
+	}
+	if (pk->can_match && (!pk->is_tcp || !st->seen_echo || pk->echo != st->last_echo)) {
+		st->last_echo = pk->echo;
+		st->seen_echo = 1;
+		pf_match(pk, st->slot_src, st->slot_dst);
+	}
+	if (!pk->can_record)
+		return 0;
+	if (pk->is_tcp) {
+		if (st->seen_id && (__s32)(pk->id - st->last_id) <= 0)
+			return 0;	/* not a new TSval */
+		st->last_id = pk->id;
+		st->seen_id = 1;
+	}
+	now = bpf_ktime_get_ns();
+	if (pk->is_tcp && st->last_record_ns && now - st->last_record_ns < pf_rate_limit_ns) {
+		pf_stat(PF_STAT_RATE_LIMITED);
+		return 0;
+	}
+	if (pf_store(&pk->key, pk->id, now))
+		st->last_record_ns = now;
+	return 0;
+}
+
 static __always_inline void pf_handle(struct __sk_buff *skb)
 {
+	struct pf_stats *stats = pf_stats();
 	struct pf_pkt pk = {};
-	__u64 now;
-	int r;
+	__u32 r;
 
-	pf_stat(PF_STAT_PACKETS);
 	r = pf_parse(skb, &pk);
+	if (!stats)
+		return;
+	stats->c[PF_STAT_PACKETS]++;
 	switch (r) {
 	case PF_PARSE_OK:
+		stats->c[PF_STAT_PARSED]++;
 		break;
 	case PF_PARSE_NOT_IP:
-		pf_stat(PF_STAT_NOT_IP);
+		stats->c[PF_STAT_NOT_IP]++;
 		return;
 	case PF_PARSE_TRUNC:
-		pf_stat(PF_STAT_TRUNCATED);
+		stats->c[PF_STAT_TRUNCATED]++;
 		return;
 	case PF_PARSE_NO_TS:
-		pf_stat(PF_STAT_PARSED);
-		pf_stat(PF_STAT_TCP_NO_TS);
+		stats->c[PF_STAT_PARSED]++;
+		stats->c[PF_STAT_TCP_NO_TS]++;
 		return;
 	case PF_PARSE_OTHER_L4:
-		pf_stat(PF_STAT_OTHER_L4);
+		stats->c[PF_STAT_OTHER_L4]++;
 		return;
 	default:
-		pf_stat(PF_STAT_ODD);
+		stats->c[PF_STAT_ODD]++;
 		return;
 	}
-	pf_stat(PF_STAT_PARSED);
-	now = bpf_ktime_get_ns();
-	if (pk.can_match)
-		pf_match(&pk, now);
-	if (pk.can_record)
-		pf_record(&pk, now);
+	if (pk.can_match || pk.can_record)
+		pf_process(&pk);
 }
 
 SEC("tc")

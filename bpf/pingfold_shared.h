@@ -64,12 +64,22 @@ struct pf_pkt_key {
 	__u32 id;
 };
 
+/*
+ * Per flow direction: the customers at both ends (cached, valid while gen
+ * matches the trie's), and what was last seen, so that only the first
+ * packet with a new TSval can be stored and only the first with a new
+ * TSecr is looked up.
+ */
 struct pf_flow_state {
-	__u64 last_record_ns;	/* when a timestamp was last stored */
-	__u32 last_id;		/* last TSval stored */
+	__u64 last_record_ns;	/* when a timestamp was last stored; 0 = never */
+	__u32 last_id;		/* last TSval seen */
+	__u32 last_echo;	/* last TSecr looked up */
 	__u32 gen;		/* customer-list generation of the slots */
 	__u32 slot_src;		/* customer slot of saddr, or PF_SLOT_NONE */
 	__u32 slot_dst;
+	__u8 seen_id;		/* last_id / last_echo are valid */
+	__u8 seen_echo;
+	__u8 pad[2];
 };
 
 /* Global state shared by the programs and the agent (one entry). */
@@ -79,7 +89,7 @@ struct pf_meta {
 	__u64 epoch;		/* datapath instance id, set at creation */
 };
 
-/* Diagnostic counters (per-CPU array, indexed by these). */
+/* Diagnostic counters: one per-CPU struct pf_stats, indexed by these. */
 enum pf_stat {
 	PF_STAT_PACKETS,	/* every packet the programs saw */
 	PF_STAT_PARSED,		/* IPv4/IPv6 with TCP or ICMP parsed fully */
@@ -97,6 +107,10 @@ enum pf_stat {
 	PF_STAT_TS_FULL,	/* timestamp map update failed */
 	PF_STAT_BAD_SLOT,	/* customer slot outside the hists map */
 	PF_STAT_MAX,
+};
+
+struct pf_stats {
+	__u64 c[PF_STAT_MAX];
 };
 
 #endif /* PINGFOLD_SHARED_H */

@@ -1,0 +1,1585 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * The datapath (bpf/pingfold.bpf.c) through the loader (agent/datapath.c),
+ * on crafted frames run by BPF_PROG_TEST_RUN. Times come from
+ * bpf_ktime_get_ns(), so an RTT is the real time between the recording run
+ * and the echo run: each sample is checked against the window
+ * [time slept between them, wall time around both runs].
+ *
+ * Every step checks every counter (what moved and that nothing else did)
+ * and every customer-half the reader reports (where samples landed and
+ * that nothing landed anywhere else).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "agent/datapath.h"
+#include "pkt.h"
+#include "pkt.c"
+
+#define MS(x)		((uint64_t)(x) * 1000000ULL)
+#define ETH_MIN		14
+
+/* Customers (see setup) and hosts; only 198.18.0.0/15 and 2001:db8::/32. */
+#define R4A	"198.19.1.1"		/* remote, no customer */
+#define R4B	"198.19.2.2"		/* remote, no customer */
+#define C4_0	"198.19.100.9"		/* slot 0: 198.19.100.0/24 */
+#define C4_1	"198.18.1.10"		/* slot 1: 198.18.0.0/16 */
+#define C4_1B	"198.18.6.7"		/* slot 1 */
+#define C4_1C	"198.18.4.255"		/* slot 1, next to slot 2's /24 */
+#define C4_2	"198.18.5.7"		/* slot 2: 198.18.5.0/24 */
+#define C4_2B	"198.18.5.255"		/* slot 2 */
+#define R6A	"2001:db8:ff::1"	/* remote */
+#define R6B	"2001:db8:ff::2"	/* remote */
+#define C6_3	"2001:db8:1::10"	/* slot 3: 2001:db8:1::/48 */
+#define C6_3B	"2001:db8:1:6::7"	/* slot 3 */
+#define C6_4	"2001:db8:1:5::7"	/* slot 4: 2001:db8:1:5::/64 */
+
+static const struct {
+	const char *pfx;
+	uint32_t slot;
+} customers[] = {
+	{ "198.19.100.0/24", 0 },
+	{ "198.18.0.0/16", 1 },
+	{ "198.18.5.0/24", 2 },
+	{ "2001:db8:1::/48", 3 },
+	{ "2001:db8:1:5::/64", 4 },
+};
+
+static struct pf_dp *dp;
+static int prog_in, prog_eg;
+
+/* --- setup --------------------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000ULL, .tv_nsec = ns % 1000000000ULL };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+		;
+}
+
+static void sleep_until(uint64_t t)
+{
+	uint64_t now = now_ns();
+
+	if (now < t)
+		sleep_ns(t - now);
+}
+
+static void set_customer(const char *pfx, uint32_t slot)
+{
+	struct prefix p;
+	const char *why;
+
+	cr_assert_eq(prefix_parse(pfx, &p, &why), 0, "%s: %s", pfx, why);
+	cr_assert_eq(pf_dp_prefix_set(dp, &p, slot), 0, "cannot add %s", pfx);
+}
+
+static void del_customer(const char *pfx)
+{
+	struct prefix p;
+	const char *why;
+
+	cr_assert_eq(prefix_parse(pfx, &p, &why), 0, "%s: %s", pfx, why);
+	cr_assert_eq(pf_dp_prefix_del(dp, &p), 0, "cannot delete %s", pfx);
+}
+
+static void dp_start(bool default_rate_limit)
+{
+	struct pf_dp_opts o;
+	size_t i;
+	int err;
+
+	pf_dp_opts_default(&o);
+	cr_assert_eq(o.rate_limit_ns, MS(10), "default rate limit is not 10 ms");
+	o.pin_dir = NULL;
+	o.max_flows = 4096;
+	o.max_customers = 64;
+	o.max_prefixes = 64;
+	if (!default_rate_limit)
+		o.rate_limit_ns = 0;
+	err = pf_dp_open(&dp, &o);
+	cr_assert_eq(err, 0, "pf_dp_open: %s", strerror(-err));
+	for (i = 0; i < sizeof(customers) / sizeof(customers[0]); i++)
+		set_customer(customers[i].pfx, customers[i].slot);
+	cr_assert_eq(pf_dp_commit(dp), 0);
+	prog_in = pf_dp_prog_fd(dp, "pf_tc_ingress");
+	prog_eg = pf_dp_prog_fd(dp, "pf_tc_egress");
+	cr_assert_geq(prog_in, 0, "no pf_tc_ingress program");
+	cr_assert_geq(prog_eg, 0, "no pf_tc_egress program");
+}
+
+static void setup_default(void)
+{
+	dp_start(true);
+}
+
+static void setup_norl(void)
+{
+	dp_start(false);
+}
+
+static void teardown(void)
+{
+	pf_dp_close(dp);
+	dp = NULL;
+}
+
+TestSuite(dp, .init = setup_default, .fini = teardown, .timeout = 20);
+TestSuite(dp0, .init = setup_norl, .fini = teardown, .timeout = 20);
+
+/* --- running frames ------------------------------------------------------ */
+
+/*
+ * Runs one frame; 0 or -errno of the test run. When it ran, the program
+ * must have returned TC_ACT_UNSPEC and left the frame as it was.
+ */
+static int run_raw(int prog, const uint8_t *data, size_t len)
+{
+	static uint8_t out[PKT_MAX + 256];
+	int err;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = data, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+	memset(out, 0xee, sizeof(out));
+	err = bpf_prog_test_run_opts(prog, &o);
+	if (err)
+		return err;
+	cr_assert_eq((int32_t)o.retval, -1, "program returned %d, not TC_ACT_UNSPEC",
+		     (int32_t)o.retval);
+	cr_assert_eq(o.data_size_out, len, "frame of %zu bytes came out with %u", len,
+		     o.data_size_out);
+	cr_assert(memcmp(out, data, len) == 0, "the program modified a %zu-byte frame", len);
+	return 0;
+}
+
+static void run_on(int prog, const struct pkt_spec *s)
+{
+	uint8_t f[PKT_MAX];
+	size_t n = pkt_build(s, f, sizeof(f));
+	int err = run_raw(prog, f, n);
+
+	cr_assert_eq(err, 0, "test run of a %zu-byte frame: %s", n, strerror(-err));
+}
+
+static void run(const struct pkt_spec *s)
+{
+	run_on(prog_in, s);
+}
+
+/* --- counters -------------------------------------------------------------- */
+
+/* Expected counter deltas, in enum pf_stat order; unnamed ones must stay. */
+struct st {
+	uint64_t packets, parsed, not_ip, truncated, odd, other_l4, tcp_no_ts,
+		 no_customer, recorded, rate_limited, matched, samples, flow_full,
+		 ts_full, bad_slot;
+};
+_Static_assert(sizeof(struct st) == PF_STAT_MAX * sizeof(uint64_t),
+	       "struct st must list every pf_stat");
+_Static_assert(PF_STAT_PACKETS == 0 && PF_STAT_RECORDED == 8 && PF_STAT_BAD_SLOT == 14,
+	       "struct st follows enum pf_stat");
+
+static uint64_t st_mark[PF_STAT_MAX];
+
+static void stats_read(uint64_t out[PF_STAT_MAX])
+{
+	cr_assert_eq(pf_dp_stats(dp, out), 0, "pf_dp_stats failed");
+}
+
+/* Counters moved by exactly exp since the last check. */
+static void stats_expect(const char *what, const struct st *exp)
+{
+	const uint64_t *e = (const uint64_t *)exp;
+	uint64_t cur[PF_STAT_MAX];
+	char bad[1024] = "";
+	size_t n = 0;
+	int i;
+
+	stats_read(cur);
+	for (i = 0; i < PF_STAT_MAX; i++) {
+		uint64_t d = cur[i] - st_mark[i];
+
+		if (d != e[i] && n < sizeof(bad))
+			n += snprintf(bad + n, sizeof(bad) - n, " %s=%" PRIu64 " (want %" PRIu64 ")",
+				      pf_dp_stat_name(i), d, e[i]);
+	}
+	memcpy(st_mark, cur, sizeof(cur));
+	cr_assert(bad[0] == '\0', "%s: counters moved wrongly:%s", what, bad);
+}
+
+#define EXPECT_STATS(what, ...)	stats_expect(what, &(const struct st){ __VA_ARGS__ })
+
+/* --- reading deltas -------------------------------------------------------- */
+
+#define MAX_GOT	32
+
+struct got {
+	uint32_t cust;
+	int half;
+	struct hist_sparse h;
+};
+
+static struct {
+	int n;
+	struct got g[MAX_GOT];
+} D;
+
+static int collect(void *ctx, uint32_t cust, enum pf_half half, const struct hist_sparse *d)
+{
+	(void)ctx;
+	if (D.n == MAX_GOT)
+		return -E2BIG;
+	D.g[D.n].cust = cust;
+	D.g[D.n].half = half;
+	D.g[D.n].h = *d;
+	D.n++;
+	return 0;
+}
+
+static const char *half_name(int half)
+{
+	return half == PF_HALF_ACCESS ? "access" : half == PF_HALF_INTERNET ? "internet" : "?";
+}
+
+static const char *deltas_str(void)
+{
+	static char buf[2048];
+	size_t n = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < D.n && n < sizeof(buf); i++)
+		n += snprintf(buf + n, sizeof(buf) - n, " [slot %u %s: count %" PRIu64 " sum %" PRIu64
+			      " min %" PRIu64 " max %" PRIu64 "]", D.g[i].cust,
+			      half_name(D.g[i].half), D.g[i].h.count, D.g[i].h.sum, D.g[i].h.min,
+			      D.g[i].h.max);
+	return D.n ? buf : " none";
+}
+
+static uint64_t read_seq;
+
+/* One committed pf_dp_read into D; every delta must be well-formed and unique. */
+static void read_deltas(void)
+{
+	int i, j, err;
+
+	memset(&D, 0, sizeof(D));
+	err = pf_dp_read(dp, collect, NULL);
+	cr_assert_eq(err, 0, "pf_dp_read: %d", err);
+	err = pf_dp_commit_read(dp, ++read_seq);
+	cr_assert_eq(err, 0, "pf_dp_commit_read: %d", err);
+	for (i = 0; i < D.n; i++) {
+		const struct hist_sparse *h = &D.g[i].h;
+		uint64_t c = 0;
+		uint32_t e;
+
+		cr_assert_lt(D.g[i].cust, 64u, "delta for slot %u beyond the datapath", D.g[i].cust);
+		cr_assert(D.g[i].half == PF_HALF_ACCESS || D.g[i].half == PF_HALF_INTERNET);
+		cr_assert_gt(h->count, 0, "empty delta passed to the callback:%s", deltas_str());
+		for (e = 0; e < h->n; e++)
+			c += h->cnt[e];
+		cr_assert_eq(c, h->count, "count %" PRIu64 " is not the sum of slots %" PRIu64,
+			     h->count, c);
+		cr_assert_eq(hist_sparse_validate(h), 0, "malformed delta:%s", deltas_str());
+		for (j = 0; j < i; j++)
+			cr_assert(D.g[j].cust != D.g[i].cust || D.g[j].half != D.g[i].half,
+				  "customer-half reported twice in one read:%s", deltas_str());
+	}
+}
+
+static const struct hist_sparse *delta_of(uint32_t cust, int half)
+{
+	int i;
+
+	for (i = 0; i < D.n; i++)
+		if (D.g[i].cust == cust && D.g[i].half == half)
+			return &D.g[i].h;
+	return NULL;
+}
+
+static uint64_t deltas_total(void)
+{
+	uint64_t t = 0;
+	int i;
+
+	for (i = 0; i < D.n; i++)
+		t += D.g[i].h.count;
+	return t;
+}
+
+/* Bounds of an RTT: at least what was slept, at most the time around both runs. */
+struct win {
+	uint64_t lo, hi;
+};
+
+/* Count of samples of h whose slot lies in the slots of w. */
+static uint64_t count_in(const struct hist_sparse *h, struct win w)
+{
+	uint32_t lo = pf_hist_slot(w.lo), hi = pf_hist_slot(w.hi), e;
+	uint64_t c = 0;
+
+	for (e = 0; e < h->n; e++)
+		if (h->idx[e] >= lo && h->idx[e] <= hi)
+			c += h->cnt[e];
+	return c;
+}
+
+/* h holds exactly count samples, all inside w. */
+static void expect_hist(const struct hist_sparse *h, uint64_t count, struct win w,
+			const char *where)
+{
+	cr_assert_eq(h->count, count, "%s: %" PRIu64 " samples, expected %" PRIu64 ":%s", where,
+		     h->count, count, deltas_str());
+	cr_assert_eq(count_in(h, w), count,
+		     "%s: samples outside slots %u..%u (window %" PRIu64 "..%" PRIu64 " ns):%s",
+		     where, pf_hist_slot(w.lo), pf_hist_slot(w.hi), w.lo, w.hi, deltas_str());
+	cr_assert(h->min >= w.lo && h->max <= w.hi,
+		  "%s: min %" PRIu64 " / max %" PRIu64 " outside %" PRIu64 "..%" PRIu64, where,
+		  h->min, h->max, w.lo, w.hi);
+	cr_assert(h->sum >= count * w.lo && h->sum <= count * w.hi,
+		  "%s: sum %" PRIu64 " outside %" PRIu64 "..%" PRIu64, where, h->sum,
+		  count * w.lo, count * w.hi);
+	if (count == 1)
+		cr_assert(h->min == h->sum && h->max == h->sum,
+			  "%s: one sample but min %" PRIu64 " max %" PRIu64 " sum %" PRIu64, where,
+			  h->min, h->max, h->sum);
+}
+
+struct want {
+	uint32_t cust;
+	int half;
+	uint64_t count;
+	struct win w;
+};
+
+/* The next read reports exactly these customer-halves, and nothing else. */
+static void expect_deltas(const struct want *w, int n)
+{
+	char where[64];
+	int i;
+
+	read_deltas();
+	cr_assert_eq(D.n, n, "%d customer-halves got samples, expected %d:%s", D.n, n,
+		     deltas_str());
+	for (i = 0; i < n; i++) {
+		const struct hist_sparse *h = delta_of(w[i].cust, w[i].half);
+
+		snprintf(where, sizeof(where), "slot %u %s", w[i].cust, half_name(w[i].half));
+		cr_assert(h != NULL, "%s got no sample:%s", where, deltas_str());
+		expect_hist(h, w[i].count, w[i].w, where);
+	}
+}
+
+#define EXPECT_DELTAS(...)						\
+	do {								\
+		const struct want w_[] = { __VA_ARGS__ };		\
+		expect_deltas(w_, (int)(sizeof(w_) / sizeof(w_[0])));	\
+	} while (0)
+
+static void expect_no_deltas(const char *what)
+{
+	read_deltas();
+	cr_assert_eq(D.n, 0, "%s: samples where none were due:%s", what, deltas_str());
+}
+
+/* Records with rec, sleeps, echoes with echo: the window of the sample. */
+static struct win rtt_run(int prog_rec, const struct pkt_spec *rec, int prog_echo,
+			  const struct pkt_spec *echo, uint64_t sleep)
+{
+	uint64_t t0 = now_ns();
+
+	run_on(prog_rec, rec);
+	sleep_ns(sleep);
+	run_on(prog_echo, echo);
+	return (struct win){ sleep, now_ns() - t0 };
+}
+
+/* One timestamp and its echo: one sample, in cust's half and nowhere else. */
+static void one_rtt(const struct pkt_spec *rec, uint32_t cust, int half, uint64_t sleep)
+{
+	struct pkt_spec echo = pkt_echo(rec);
+	uint64_t t0 = now_ns();
+	struct win w;
+
+	run(rec);
+	EXPECT_STATS("record", .packets = 1, .parsed = 1, .recorded = 1);
+	sleep_ns(sleep);
+	run(&echo);
+	w = (struct win){ sleep, now_ns() - t0 };
+	EXPECT_STATS("echo", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
+	EXPECT_DELTAS({ cust, half, 1, w });
+}
+
+/* A TCP data segment from src to dst carrying TSval tsval. */
+#define DATA(s, d, sp, dp_, ts)						\
+	((struct pkt_spec){ .src = (s), .dst = (d), .sport = (sp), .dport = (dp_),	\
+			    .flags = PKT_ACK | PKT_PSH, .tsval = (ts), .tsecr = 7,	\
+			    .payload = 100 })
+
+static void set_tags(struct pkt_spec *s, const uint16_t *tpid, int n)
+{
+	memcpy(s->tpid, tpid, n * sizeof(*tpid));
+	s->ntags = n;
+}
+
+static void set_ext(struct pkt_spec *s, const struct pkt_ext *e, int n)
+{
+	memcpy(s->ext, e, n * sizeof(*e));
+	s->next = n;
+}
+
+/* --- 1. Ethernet, VLAN tags ------------------------------------------------ */
+
+Test(dp, ipv4_plain_and_vlan_tags)
+{
+	static const struct {
+		const char *name;
+		uint16_t tpid[2];
+		int n;
+	} enc[] = {
+		{ "plain Ethernet", { 0 }, 0 },
+		{ "802.1Q", { 0x8100 }, 1 },
+		{ "QinQ: 802.1ad + 802.1Q", { 0x88a8, 0x8100 }, 2 },
+		{ "double 802.1Q", { 0x8100, 0x8100 }, 2 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(enc) / sizeof(enc[0]); i++) {
+		struct pkt_spec rec = DATA(R4A, C4_1, 443, (uint16_t)(40001 + i), 1000);
+
+		cr_log_info("%s", enc[i].name);
+		set_tags(&rec, enc[i].tpid, enc[i].n);
+		one_rtt(&rec, 1, PF_HALF_ACCESS, MS(3));
+	}
+}
+
+Test(dp, three_tags_are_odd)
+{
+	static const uint16_t three[] = { 0x88a8, 0x8100, 0x8100 };
+	static const uint16_t two[] = { 0x88a8, 0x8100 };
+	struct pkt_spec rec = DATA(R4A, C4_1, 443, 40001, 1000), echo;
+	uint64_t t0;
+
+	set_tags(&rec, three, 3);
+	echo = pkt_echo(&rec);
+	run(&rec);
+	EXPECT_STATS("3-tag record", .packets = 1, .odd = 1);
+	run(&echo);
+	EXPECT_STATS("3-tag echo", .packets = 1, .odd = 1);
+	/* nothing was stored: the same echo with two tags matches nothing */
+	set_tags(&echo, two, 2);
+	run(&echo);
+	EXPECT_STATS("2-tag echo of a 3-tag record", .packets = 1, .parsed = 1);
+	expect_no_deltas("three tags");
+
+	/* a 3-tag echo of a good record does not consume it */
+	set_tags(&rec, two, 2);
+	rec.tsval = 2000;
+	echo = pkt_echo(&rec);
+	t0 = now_ns();
+	run(&rec);
+	EXPECT_STATS("2-tag record", .packets = 1, .parsed = 1, .recorded = 1);
+	sleep_ns(MS(3));
+	set_tags(&echo, three, 3);
+	run(&echo);
+	EXPECT_STATS("3-tag echo", .packets = 1, .odd = 1);
+	set_tags(&echo, two, 2);
+	run(&echo);
+	EXPECT_STATS("2-tag echo", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
+	EXPECT_DELTAS({ 1, PF_HALF_ACCESS, 1, { MS(3), now_ns() - t0 } });
+}
+
+/* --- IPv4 options, fragments ----------------------------------------------- */
+
+Test(dp, ipv4_options_and_fragments)
+{
+	static const uint16_t frag[] = { 0x2000 /* MF */, 0x0010 /* offset 128 */, 0x2010 };
+	struct pkt_spec rec = DATA(R4A, C4_1, 443, 40001, 1000), echo;
+	struct pkt_spec opt = DATA(R4A, C4_1, 443, 40009, 1000);
+	size_t i;
+
+	opt.ip_optlen = 8;
+	one_rtt(&opt, 1, PF_HALF_ACCESS, MS(3));
+
+	for (i = 0; i < sizeof(frag) / sizeof(frag[0]); i++) {
+		rec.ip_frag = frag[i];
+		run(&rec);
+		EXPECT_STATS("fragment", .packets = 1, .odd = 1);
+	}
+	echo = pkt_echo(&rec);
+	echo.ip_frag = 0;
+	run(&echo);
+	EXPECT_STATS("echo of fragments", .packets = 1, .parsed = 1);
+	expect_no_deltas("IPv4 fragments");
+	/* DF alone is not a fragment */
+	rec.ip_frag = 0x4000;
+	rec.tsval = 2000;
+	rec.sport = 444;
+	one_rtt(&rec, 1, PF_HALF_ACCESS, MS(1));
+}
+
+/* --- 2. IPv6 --------------------------------------------------------------- */
+
+Test(dp, ipv6_plain_and_extension_headers)
+{
+	static const struct pkt_ext four[] = {
+		{ 0, 8, 0 },	/* hop-by-hop */
+		{ 60, 16, 0 },	/* destination options */
+		{ 43, 24, 0 },	/* routing */
+		{ 44, 8, 0 },	/* atomic fragment */
+	};
+	static const struct pkt_ext six[] = {
+		{ 0, 8, 0 }, { 60, 16, 0 }, { 43, 24, 0 }, { 51, 24, 0 }, { 44, 8, 0 }, { 60, 8, 0 },
+	};
+	struct pkt_spec rec = DATA(R6A, C6_3, 443, 40001, 1000);
+
+	one_rtt(&rec, 3, PF_HALF_ACCESS, MS(3));
+	rec.sport = 444;
+	set_ext(&rec, four, 4);
+	one_rtt(&rec, 3, PF_HALF_ACCESS, MS(3));
+	rec.sport = 445;
+	set_ext(&rec, six, 6);
+	one_rtt(&rec, 3, PF_HALF_ACCESS, MS(3));
+}
+
+Test(dp, ipv6_seven_extension_headers_are_odd)
+{
+	static const struct pkt_ext ext[] = {
+		{ 0, 8, 0 }, { 60, 16, 0 }, { 43, 24, 0 }, { 51, 24, 0 }, { 44, 8, 0 }, { 60, 8, 0 },
+		{ 60, 8, 0 },
+	};
+	struct pkt_spec rec = DATA(R6A, C6_3, 443, 40001, 1000), echo;
+
+	set_ext(&rec, ext, 7);
+	echo = pkt_echo(&rec);
+	run(&rec);
+	EXPECT_STATS("7 ext record", .packets = 1, .odd = 1);
+	run(&echo);
+	EXPECT_STATS("7 ext echo", .packets = 1, .odd = 1);
+	echo.next = 0;
+	run(&echo);
+	EXPECT_STATS("plain echo", .packets = 1, .parsed = 1);
+	expect_no_deltas("7 extension headers");
+}
+
+Test(dp, ipv6_non_atomic_fragments_are_skipped)
+{
+	static const uint16_t frag[] = { 185 << 3 /* offset 1480 */, 1 /* first, M */, 185 << 3 | 1 };
+	struct pkt_ext ext[] = { { 0, 8, 0 }, { 44, 8, 0 } };
+	struct pkt_spec rec = DATA(R6A, C6_3, 443, 40001, 1000), echo;
+	uint64_t t0;
+	size_t i;
+
+	for (i = 0; i < sizeof(frag) / sizeof(frag[0]); i++) {
+		ext[1].frag_off = frag[i];
+		set_ext(&rec, ext, 2);
+		run(&rec);
+		EXPECT_STATS("non-atomic fragment record", .packets = 1, .odd = 1);
+	}
+	echo = pkt_echo(&rec);
+	echo.next = 0;
+	run(&echo);
+	EXPECT_STATS("plain echo", .packets = 1, .parsed = 1);
+	expect_no_deltas("fragment records");
+
+	/* a fragment echoing a good record does not consume it */
+	rec.next = 0;
+	rec.tsval = 2000;
+	echo = pkt_echo(&rec);
+	t0 = now_ns();
+	run(&rec);
+	EXPECT_STATS("plain record", .packets = 1, .parsed = 1, .recorded = 1);
+	sleep_ns(MS(3));
+	ext[1].frag_off = 185 << 3;
+	set_ext(&echo, ext, 2);
+	run(&echo);
+	EXPECT_STATS("fragment echo", .packets = 1, .odd = 1);
+	ext[1].frag_off = 0;
+	set_ext(&echo, ext, 2);
+	run(&echo);
+	EXPECT_STATS("atomic fragment echo", .packets = 1, .parsed = 1, .matched = 1,
+		     .samples = 1);
+	EXPECT_DELTAS({ 3, PF_HALF_ACCESS, 1, { MS(3), now_ns() - t0 } });
+}
+
+/* --- malformed headers, other protocols ------------------------------------ */
+
+Test(dp, malformed_headers_and_other_protocols)
+{
+	struct pkt_spec good = DATA(R4A, C4_1, 443, 40001, 1000), s;
+	struct pkt_spec good6 = DATA(R6A, C6_3, 443, 40001, 1000);
+	static const struct pkt_ext hop16[] = { { 0, 16, 0 } };
+
+	s = good;
+	s.ip_version = 6;
+	run(&s);
+	EXPECT_STATS("IPv4 ethertype, version 6", .packets = 1, .odd = 1);
+	s = good;
+	s.ip_ihl = 4;
+	run(&s);
+	EXPECT_STATS("IHL 4", .packets = 1, .odd = 1);
+	s = good;
+	s.ip_totlen = 19;
+	run(&s);
+	EXPECT_STATS("total length below header length", .packets = 1, .odd = 1);
+	s = good;
+	s.doff = 4;
+	run(&s);
+	EXPECT_STATS("TCP data offset 4", .packets = 1, .odd = 1);
+	s = good;
+	s.payload = 0;
+	s.ip_totlen = 20 + 24;	/* the TCP header is 32 bytes */
+	run(&s);
+	EXPECT_STATS("TCP header beyond the IP length", .packets = 1, .odd = 1);
+	s = good6;
+	s.ip_version = 4;
+	run(&s);
+	EXPECT_STATS("IPv6 ethertype, version 4", .packets = 1, .odd = 1);
+	s = good6;
+	set_ext(&s, hop16, 1);
+	s.ip_totlen = 8;
+	run(&s);
+	EXPECT_STATS("IPv6 payload shorter than its extension headers", .packets = 1, .odd = 1);
+	s = good6;
+	s.ip_totlen = 24;	/* the TCP header is 32 bytes */
+	s.payload = 0;
+	run(&s);
+	EXPECT_STATS("TCP header beyond the IPv6 payload", .packets = 1, .odd = 1);
+
+	s = DATA(R4A, C4_1, 53, 40001, 0);
+	s.ethertype = 0x0806;
+	run(&s);
+	EXPECT_STATS("ARP", .packets = 1, .not_ip = 1);
+	s = (struct pkt_spec){ .src = R4A, .dst = C4_1, .proto = 17, .sport = 53, .dport = 40001,
+			       .payload = 40 };
+	run(&s);
+	EXPECT_STATS("UDP", .packets = 1, .other_l4 = 1);
+	s = (struct pkt_spec){ .src = R4A, .dst = C4_1, .proto = 1, .icmp_type = 3 };
+	run(&s);
+	EXPECT_STATS("ICMP unreachable", .packets = 1, .other_l4 = 1);
+	s = (struct pkt_spec){ .src = R6A, .dst = C6_3, .proto = 58, .icmp_type = 135 };
+	run(&s);
+	EXPECT_STATS("ICMPv6 neighbour solicitation", .packets = 1, .other_l4 = 1);
+	s = (struct pkt_spec){ .src = R4A, .dst = C4_1, .proto = 1, .icmp_type = 128 };
+	run(&s);
+	EXPECT_STATS("ICMPv6 type in ICMPv4", .packets = 1, .other_l4 = 1);
+	s = (struct pkt_spec){ .src = R6A, .dst = C6_3, .proto = 1, .icmp_type = 8 };
+	run(&s);
+	EXPECT_STATS("ICMPv4 in IPv6", .packets = 1, .other_l4 = 1);
+	expect_no_deltas("malformed headers, other protocols");
+}
+
+/* --- 3. truncation --------------------------------------------------------- */
+
+/*
+ * The shortest frame BPF_PROG_TEST_RUN accepts: an Ethernet header, and
+ * for an untagged IPv4/IPv6 ethertype the IP header too (6.x kernels).
+ */
+static size_t kernel_min_len(const uint8_t *f, size_t n)
+{
+	uint16_t proto = n >= ETH_MIN ? (uint16_t)(f[12] << 8 | f[13]) : 0;
+
+	return ETH_MIN + (proto == 0x0800 ? 20 : proto == 0x86dd ? 40 : 0);
+}
+
+static void cut(const uint8_t *f, size_t n, size_t len, const char *what)
+{
+	char msg[96];
+	int err = run_raw(prog_in, f, len);
+
+	snprintf(msg, sizeof(msg), "%s cut to %zu bytes", what, len);
+	if (len < kernel_min_len(f, n) && err == -EINVAL) {
+		stats_expect(msg, &(struct st){ 0 });
+		return;
+	}
+	cr_assert_eq(err, 0, "%s: test run: %s", msg, strerror(-err));
+	EXPECT_STATS(msg, .packets = 1, .truncated = 1);
+}
+
+/*
+ * rec and its echo cut at every length: inside the headers, nothing is
+ * stored or matched and the cut counts as truncated; inside the payload
+ * (the IP header says how long it is) the TSval is no longer new. The
+ * whole frames still give their one sample.
+ */
+static void truncation(const struct pkt_spec *rec, uint32_t cust, int half)
+{
+	struct pkt_spec echo = pkt_echo(rec);
+	uint8_t f[PKT_MAX], e[PKT_MAX];
+	size_t fn = pkt_build(rec, f, sizeof(f)), en = pkt_build(&echo, e, sizeof(e));
+	size_t hdr = pkt_l4_end(rec), len;
+	uint64_t t0;
+
+	cr_assert_eq(en, pkt_l4_end(&echo), "the echo is headers only");
+	cr_assert_lt(hdr, fn, "the record carries a payload");
+	for (len = 0; len < hdr; len++)
+		cut(f, fn, len, "record");
+	t0 = now_ns();
+	cr_assert_eq(run_raw(prog_in, f, fn), 0);
+	EXPECT_STATS("whole record", .packets = 1, .parsed = 1, .recorded = 1);
+	for (len = hdr; len < fn; len++) {
+		cr_assert_eq(run_raw(prog_in, f, len), 0);
+		EXPECT_STATS("record cut in its payload", .packets = 1, .parsed = 1);
+	}
+	sleep_ns(MS(3));
+	for (len = 0; len < en; len++)
+		cut(e, en, len, "echo");
+	cr_assert_eq(run_raw(prog_in, e, en), 0);
+	EXPECT_STATS("whole echo", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
+	EXPECT_DELTAS({ cust, half, 1, { MS(3), now_ns() - t0 } });
+}
+
+Test(dp, truncated_tcp)
+{
+	static const uint16_t tag[] = { 0x8100 };
+	static const uint16_t qinq[] = { 0x88a8, 0x8100 };
+	static const struct pkt_ext ext[] = {
+		{ 0, 8, 0 }, { 60, 16, 0 }, { 43, 24, 0 }, { 51, 24, 0 }, { 44, 8, 0 },
+	};
+	struct pkt_spec rec = DATA(R4A, C4_1, 443, 40001, 1000);
+
+	rec.payload = 20;
+	truncation(&rec, 1, PF_HALF_ACCESS);
+	/* tagged frames: the kernel runs cuts inside the IP header too */
+	rec = DATA(C4_1, R4A, 40002, 443, 1000);
+	set_tags(&rec, tag, 1);
+	rec.ip_optlen = 12;
+	rec.payload = 20;
+	truncation(&rec, 1, PF_HALF_INTERNET);
+	rec = DATA(R6A, C6_3, 443, 40001, 1000);
+	set_tags(&rec, qinq, 2);
+	set_ext(&rec, ext, 5);
+	rec.payload = 20;
+	truncation(&rec, 3, PF_HALF_ACCESS);
+}
+
+Test(dp, truncated_icmp)
+{
+	static const uint16_t tag[] = { 0x8100 };
+	struct pkt_spec rec = { .src = R4A, .dst = C4_1, .proto = 1, .icmp_type = 8,
+				.icmp_id = 0x4242, .icmp_seq = 1, .payload = 56 };
+
+	set_tags(&rec, tag, 1);
+	truncation(&rec, 1, PF_HALF_ACCESS);
+	rec = (struct pkt_spec){ .src = C6_4, .dst = R6A, .proto = 58, .icmp_type = 128,
+				 .icmp_id = 0x4242, .icmp_seq = 1, .payload = 56 };
+	set_tags(&rec, tag, 1);
+	truncation(&rec, 4, PF_HALF_INTERNET);
+	rec.ntags = 0;
+	rec.icmp_seq = 2;
+	truncation(&rec, 4, PF_HALF_INTERNET);
+}
+
+/* --- 4. TCP options --------------------------------------------------------- */
+
+Test(dp, tcp_without_timestamp)
+{
+	static const uint8_t syn_opts[] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7, 4, 2 };
+	static const uint8_t sack[] = { 1, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 2 };
+	struct pkt_spec rec = DATA(R4A, C4_1, 443, 40001, 1000), s, echo;
+
+	s = rec;
+	s.no_ts = 1;
+	run(&s);
+	EXPECT_STATS("no options", .packets = 1, .parsed = 1, .tcp_no_ts = 1);
+	s.flags = PKT_SYN;
+	s.payload = 0;
+	s.opts = syn_opts;
+	s.optlen = sizeof(syn_opts);
+	run(&s);
+	EXPECT_STATS("SYN without timestamp", .packets = 1, .parsed = 1, .tcp_no_ts = 1);
+	s = rec;
+	s.opts = sack;
+	s.optlen = sizeof(sack);
+	run(&s);
+	EXPECT_STATS("SACK, no timestamp", .packets = 1, .parsed = 1, .tcp_no_ts = 1);
+	echo = pkt_echo(&rec);
+	run(&echo);
+	EXPECT_STATS("echo of the TSval never sent", .packets = 1, .parsed = 1);
+	expect_no_deltas("TCP without timestamps");
+}
+
+struct opt_layout {
+	const char *name;
+	uint8_t b[40];
+	size_t len, ts_at;
+	int syn;
+};
+
+/* Timestamp options among others, as stacks and middleboxes send them. */
+static const struct opt_layout ts_layouts[] = {
+	{ "Linux SYN: MSS, SACKOK, TS, NOP, WS",
+	  { 2, 4, 5, 0xb4, 4, 2, 8, 10, [16] = 1, 3, 3, 7 }, 20, 6, 1 },
+	{ "macOS SYN: MSS, NOP, WS, NOP, NOP, TS, SACKOK, EOL",
+	  { 2, 4, 5, 0xb4, 1, 3, 3, 6, 1, 1, 8, 10, [20] = 4, 2, 0, 0 }, 24, 10, 1 },
+	{ "MSS, SACKOK, NOP, WS, NOP, NOP, TS",
+	  { 2, 4, 5, 0xb4, 4, 2, 1, 3, 3, 7, 1, 1, 8, 10 }, 22, 12, 1 },
+	{ "options blanked to NOPs by a middlebox",
+	  { 2, 4, 5, 0xb4, 1, 1, 1, 1, 1, 1, 8, 10 }, 20, 10, 1 },
+	{ "NOP, NOP, SACK (2 blocks), NOP, NOP, TS",
+	  { 1, 1, 5, 18, [20] = 1, 1, 8, 10 }, 32, 22, 0 },
+	{ "NOP, TS, NOP (unaligned)", { 1, 8, 10, [11] = 1 }, 12, 1, 0 },
+	{ "experimental option (kind 254), NOP, NOP, TS",
+	  { 254, 6, 0xf9, 0x89, 0, 0, 1, 1, 8, 10 }, 18, 8, 0 },
+};
+
+Test(dp, tcp_timestamp_after_other_options)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ts_layouts) / sizeof(ts_layouts[0]); i++) {
+		const struct opt_layout *l = &ts_layouts[i];
+		struct pkt_spec rec = DATA(R4A, C4_1, 443, (uint16_t)(41000 + i),
+					   (uint32_t)(5000 + i));
+		uint8_t o[40];
+
+		memcpy(o, l->b, sizeof(o));
+		pkt_opt_ts(o + l->ts_at, rec.tsval, rec.tsecr);
+		rec.opts = o;
+		rec.optlen = l->len;
+		if (l->syn) {
+			rec.flags = PKT_SYN;
+			rec.payload = 0;
+		}
+		cr_log_info("layout: %s", l->name);
+		one_rtt(&rec, 1, PF_HALF_ACCESS, MS(1));
+	}
+}
+
+/* rec's options hide its timestamp: no record, and its echo matches nothing. */
+static void expect_ts_hidden(const char *what, const uint8_t *opts, size_t len, uint16_t sport)
+{
+	struct pkt_spec rec = DATA(R4A, C4_1, sport, 40001, 1000), echo;
+
+	rec.opts = opts;
+	rec.optlen = len;
+	echo = pkt_echo(&rec);
+	run(&rec);
+	EXPECT_STATS(what, .packets = 1, .parsed = 1, .tcp_no_ts = 1);
+	run(&echo);
+	EXPECT_STATS("echo of a hidden TSval", .packets = 1, .parsed = 1);
+	expect_no_deltas(what);
+}
+
+#define TS_BYTES	8, 10, 0, 0, 0x03, 0xe8, 0, 0, 0, 7	/* TSval 1000, TSecr 7 */
+
+Test(dp, tcp_malformed_options_hide_timestamp)
+{
+	static const uint8_t eol[] = { 0, 1, TS_BYTES };
+	static const uint8_t len0[] = { 254, 0, 1, 1, TS_BYTES };
+	static const uint8_t len1[] = { 254, 1, 1, 1, TS_BYTES };
+	static const uint8_t badlen[] = { 8, 8, 0, 0, 0x03, 0xe8, 0, 0, 1, 1 };
+	static const uint8_t overrun[] = { 254, 30, TS_BYTES };
+	static const uint8_t ts_cut[] = { 1, 1, 8, 10, 0, 0, 0x03, 0xe8 };
+
+	expect_ts_hidden("EOL before the timestamp", eol, sizeof(eol), 501);
+	expect_ts_hidden("option of length 0", len0, sizeof(len0), 502);
+	expect_ts_hidden("option of length 1", len1, sizeof(len1), 503);
+	expect_ts_hidden("timestamp option of length 8", badlen, sizeof(badlen), 504);
+	expect_ts_hidden("option longer than the options", overrun, sizeof(overrun), 505);
+	expect_ts_hidden("timestamp cut by the end of the options", ts_cut, sizeof(ts_cut), 506);
+}
+
+/*
+ * An option whose length runs past the options by 64 bytes or more: TCP
+ * (RFC 9293 3.1, Linux tcp_parse_options) stops parsing there, so the
+ * packet has no timestamp; the bytes inside it are not options.
+ */
+Test(dp, tcp_option_length_past_64_hides_timestamp)
+{
+	static const uint8_t wrap[40] = { 254, 66, TS_BYTES, [12] = 1, 1, 1, 1, 1, 1, 1, 1, 1,
+					  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+					  1, 1 };
+
+	expect_ts_hidden("option of length 66 in 40 bytes of options", wrap, sizeof(wrap), 507);
+}
+
+/* --- 5. ICMP echo ------------------------------------------------------------ */
+
+/* A request, stray replies that must match nothing, the reply, a repeat. */
+static void icmp_echo(const char *src, const char *dst, uint8_t proto, uint8_t req,
+		      uint32_t cust, int half)
+{
+	struct pkt_spec rq = { .src = src, .dst = dst, .proto = proto, .icmp_type = req,
+			       .icmp_id = 0x4242, .icmp_seq = 7, .payload = 56 };
+	struct pkt_spec rp = pkt_echo(&rq), s;
+	uint64_t t0 = now_ns();
+	struct win w;
+
+	run(&rq);
+	EXPECT_STATS("request", .packets = 1, .parsed = 1, .recorded = 1);
+	run(&rq);
+	EXPECT_STATS("same request again", .packets = 1, .parsed = 1);
+	sleep_ns(MS(3));
+	s = rp;
+	s.icmp_seq = 8;
+	run(&s);
+	EXPECT_STATS("reply with another seq", .packets = 1, .parsed = 1);
+	s = rp;
+	s.icmp_id = 0x4243;
+	run(&s);
+	EXPECT_STATS("reply with another id", .packets = 1, .parsed = 1);
+	s = rp;
+	s.src = src;
+	s.dst = dst;
+	run(&s);
+	EXPECT_STATS("reply in the request's direction", .packets = 1, .parsed = 1);
+	run(&rp);
+	w = (struct win){ MS(3), now_ns() - t0 };
+	EXPECT_STATS("reply", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
+	run(&rp);
+	EXPECT_STATS("same reply again", .packets = 1, .parsed = 1);
+	EXPECT_DELTAS({ cust, half, 1, w });
+}
+
+Test(dp, icmp_echo_v4_v6)
+{
+	icmp_echo(R4A, C4_1, 1, 8, 1, PF_HALF_ACCESS);
+	icmp_echo(R6A, C6_3, 58, 128, 3, PF_HALF_ACCESS);
+	/* customers pinging out */
+	icmp_echo(C4_0, R4B, 1, 8, 0, PF_HALF_INTERNET);
+	icmp_echo(C6_4, R6B, 58, 128, 4, PF_HALF_INTERNET);
+}
+
+Test(dp, icmp_outstanding_requests_match_by_seq)
+{
+	static const uint16_t order[] = { 2, 1, 3 };
+	struct pkt_spec rq = { .src = R4A, .dst = C4_2, .proto = 1, .icmp_type = 8,
+			       .icmp_id = 9, .payload = 56 }, rp;
+	uint64_t t0 = now_ns();
+	uint16_t seq;
+	size_t i;
+
+	for (seq = 1; seq <= 3; seq++) {
+		rq.icmp_seq = seq;
+		run(&rq);
+	}
+	EXPECT_STATS("3 requests", .packets = 3, .parsed = 3, .recorded = 3);
+	sleep_ns(MS(3));
+	rp = pkt_echo(&rq);
+	for (i = 0; i < 3; i++) {
+		rp.icmp_seq = order[i];
+		run(&rp);
+	}
+	EXPECT_STATS("3 replies", .packets = 3, .parsed = 3, .matched = 3, .samples = 3);
+	EXPECT_DELTAS({ 2, PF_HALF_ACCESS, 3, { MS(3), now_ns() - t0 } });
+}
+
+/* --- 6. customers ------------------------------------------------------------ */
+
+Test(dp, lpm_longest_prefix_wins)
+{
+	static const struct {
+		const char *dst;
+		uint32_t slot;
+	} to[] = {
+		{ C4_2, 2 }, { C4_2B, 2 }, { C4_1B, 1 }, { C4_1C, 1 },
+		{ C6_4, 4 }, { C6_3B, 3 }, { C4_0, 0 },
+		{ "198.18.7.9", 6 }, { "198.18.7.8", 1 },
+		{ "2001:db8:1:5::9", 7 }, { "2001:db8:1:5::8", 4 },
+	};
+	enum { N = sizeof(to) / sizeof(to[0]) };
+	struct pkt_spec rec[N], echo;
+	uint64_t t0;
+	struct win w;
+	int i;
+
+	/* host routes inside the /16 and the /64 */
+	set_customer("198.18.7.9/32", 6);
+	set_customer("2001:db8:1:5::9/128", 7);
+	cr_assert_eq(pf_dp_commit(dp), 0);
+	t0 = now_ns();
+
+	for (i = 0; i < N; i++) {
+		rec[i] = DATA(strchr(to[i].dst, ':') ? R6A : R4A, to[i].dst, 443,
+			      (uint16_t)(42000 + i), (uint32_t)(100 + i));
+		run(&rec[i]);
+	}
+	EXPECT_STATS("records", .packets = N, .parsed = N, .recorded = N);
+	sleep_ns(MS(3));
+	for (i = 0; i < N; i++) {
+		echo = pkt_echo(&rec[i]);
+		run(&echo);
+	}
+	w = (struct win){ MS(3), now_ns() - t0 };
+	EXPECT_STATS("echoes", .packets = N, .parsed = N, .matched = N, .samples = N);
+	EXPECT_DELTAS({ 2, PF_HALF_ACCESS, 2, w }, { 1, PF_HALF_ACCESS, 3, w },
+		      { 4, PF_HALF_ACCESS, 2, w }, { 3, PF_HALF_ACCESS, 1, w },
+		      { 0, PF_HALF_ACCESS, 1, w }, { 6, PF_HALF_ACCESS, 1, w },
+		      { 7, PF_HALF_ACCESS, 1, w });
+}
+
+Test(dp, customer_sends_internet_half)
+{
+	struct pkt_spec rec = DATA(C4_1, R4A, 40001, 443, 1000);
+	struct pkt_spec rec6 = DATA(C6_3, R6A, 40001, 443, 1000);
+
+	one_rtt(&rec, 1, PF_HALF_INTERNET, MS(3));
+	one_rtt(&rec6, 3, PF_HALF_INTERNET, MS(3));
+}
+
+Test(dp, between_two_customers_each_gets_one)
+{
+	struct pkt_spec rec = DATA(C4_1B, C4_2, 40001, 443, 1000), echo = pkt_echo(&rec);
+	struct win w;
+
+	/* slot 1 sends, slot 2 echoes: access of slot 2, internet of slot 1 */
+	w = rtt_run(prog_in, &rec, prog_in, &echo, MS(3));
+	EXPECT_STATS("1 -> 2", .packets = 2, .parsed = 2, .recorded = 1, .matched = 1,
+		     .samples = 2);
+	EXPECT_DELTAS({ 2, PF_HALF_ACCESS, 1, w }, { 1, PF_HALF_INTERNET, 1, w });
+	cr_assert_eq(delta_of(2, PF_HALF_ACCESS)->sum, delta_of(1, PF_HALF_INTERNET)->sum,
+		     "one RTT, two different values:%s", deltas_str());
+
+	/* and the other way round */
+	rec = DATA(C4_2, C4_1B, 443, 40001, 5000);
+	echo = pkt_echo(&rec);
+	w = rtt_run(prog_in, &rec, prog_in, &echo, MS(3));
+	EXPECT_STATS("2 -> 1", .packets = 2, .parsed = 2, .recorded = 1, .matched = 1,
+		     .samples = 2);
+	EXPECT_DELTAS({ 1, PF_HALF_ACCESS, 1, w }, { 2, PF_HALF_INTERNET, 1, w });
+	cr_assert_eq(delta_of(1, PF_HALF_ACCESS)->sum, delta_of(2, PF_HALF_INTERNET)->sum,
+		     "one RTT, two different values:%s", deltas_str());
+}
+
+Test(dp, handshake_samples_both_halves)
+{
+	struct pkt_spec syn = { .src = R4A, .dst = C4_1, .sport = 50000, .dport = 443,
+				.flags = PKT_SYN, .tsval = 500, .tsecr = 0 };
+	struct pkt_spec synack = { .src = C4_1, .dst = R4A, .sport = 443, .dport = 50000,
+				   .flags = PKT_SYN | PKT_ACK, .tsval = 9000, .tsecr = 500 };
+	struct pkt_spec ack = { .src = R4A, .dst = C4_1, .sport = 50000, .dport = 443,
+				.flags = PKT_ACK, .tsval = 501, .tsecr = 9000 };
+	uint64_t t0, t1, t2;
+
+	t0 = now_ns();
+	run(&syn);
+	EXPECT_STATS("SYN", .packets = 1, .parsed = 1, .recorded = 1);
+	sleep_ns(MS(3));
+	t1 = now_ns();
+	run(&synack);
+	EXPECT_STATS("SYN-ACK", .packets = 1, .parsed = 1, .matched = 1, .samples = 1,
+		     .recorded = 1);
+	t2 = now_ns();
+	sleep_ns(MS(30));
+	run(&ack);
+	EXPECT_STATS("ACK", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
+	EXPECT_DELTAS({ 1, PF_HALF_ACCESS, 1, { MS(3), t2 - t0 } },
+		      { 1, PF_HALF_INTERNET, 1, { MS(30), now_ns() - t1 } });
+}
+
+Test(dp, no_customer_records_nothing)
+{
+	struct pkt_spec recs[] = {
+		DATA(R4A, R4B, 443, 40001, 1000),
+		DATA(R6A, R6B, 443, 40001, 1000),
+		{ .src = R4A, .dst = R4B, .proto = 1, .icmp_type = 8, .icmp_id = 1, .icmp_seq = 1 },
+		{ .src = R6B, .dst = R6A, .proto = 58, .icmp_type = 128, .icmp_id = 1, .icmp_seq = 1 },
+	};
+	struct pkt_spec echo;
+	size_t i;
+
+	for (i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+		run(&recs[i]);
+		EXPECT_STATS("no customer", .packets = 1, .parsed = 1, .no_customer = 1);
+		echo = pkt_echo(&recs[i]);
+		run(&echo);
+		EXPECT_STATS("echo between non-customers", .packets = 1, .parsed = 1,
+			     .no_customer = 1);
+	}
+	expect_no_deltas("no customer");
+}
+
+Test(dp0, customer_change_after_commit)
+{
+	struct pkt_spec rec = DATA(R4A, "198.19.3.3", 443, 40001, 100), echo;
+	uint64_t t0;
+
+	run(&rec);
+	EXPECT_STATS("not yet a customer", .packets = 1, .parsed = 1, .no_customer = 1);
+	set_customer("198.19.3.0/24", 5);
+	cr_assert_eq(pf_dp_commit(dp), 0);
+	rec.tsval = 101;
+	t0 = now_ns();
+	run(&rec);
+	EXPECT_STATS("now a customer", .packets = 1, .parsed = 1, .recorded = 1);
+	sleep_ns(MS(3));
+	echo = pkt_echo(&rec);
+	run(&echo);
+	EXPECT_STATS("echo", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
+	EXPECT_DELTAS({ 5, PF_HALF_ACCESS, 1, { MS(3), now_ns() - t0 } });
+
+	rec.tsval = 102;
+	run(&rec);
+	EXPECT_STATS("record before removal", .packets = 1, .parsed = 1, .recorded = 1);
+	del_customer("198.19.3.0/24");
+	cr_assert_eq(pf_dp_commit(dp), 0);
+	echo = pkt_echo(&rec);
+	run(&echo);
+	EXPECT_STATS("echo after removal", .packets = 1, .parsed = 1, .no_customer = 1);
+	rec.tsval = 103;
+	run(&rec);
+	EXPECT_STATS("no longer a customer", .packets = 1, .parsed = 1, .no_customer = 1);
+	expect_no_deltas("removed customer");
+}
+
+Test(dp, slot_outside_hists_is_counted)
+{
+	int fd = pf_dp_map_fd(dp, "customers");
+	struct pf_lpm_key k = { .prefixlen = 96 + 24,
+				.addr = { [10] = 0xff, [11] = 0xff, 198, 19, 7, 0 } };
+	struct pf_cust_val v = { .slot = 100 };
+	struct pkt_spec rec = DATA(R4A, "198.19.7.7", 443, 40001, 100), echo;
+	struct prefix p;
+	const char *why;
+
+	cr_assert_eq(prefix_parse("198.19.8.0/24", &p, &why), 0);
+	cr_assert_eq(pf_dp_prefix_set(dp, &p, 64), -ERANGE, "slot 64 of 64 accepted");
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+	cr_assert_eq(pf_dp_commit(dp), 0);
+	run(&rec);
+	EXPECT_STATS("record", .packets = 1, .parsed = 1, .recorded = 1);
+	echo = pkt_echo(&rec);
+	run(&echo);
+	EXPECT_STATS("echo", .packets = 1, .parsed = 1, .matched = 1, .bad_slot = 1);
+	expect_no_deltas("bad slot");
+}
+
+/* --- rate limit, TSval rules, pure ACKs ------------------------------------ */
+
+Test(dp, rate_limit_default_10ms)
+{
+	struct pkt_spec rec = DATA(R4A, C4_1, 443, 40001, 100), echo;
+	const struct hist_sparse *h;
+	uint64_t t100, t102, tend;
+	uint32_t ts;
+
+	t100 = now_ns();
+	run(&rec);
+	EXPECT_STATS("TSval 100", .packets = 1, .parsed = 1, .recorded = 1);
+	rec.tsval = 101;
+	run(&rec);
+	cr_assert_lt(now_ns() - t100, MS(10), "too slow to test the rate limit");
+	EXPECT_STATS("TSval 101 within 10 ms", .packets = 1, .parsed = 1, .rate_limited = 1);
+	sleep_until(t100 + MS(11));
+	rec.tsval = 102;
+	t102 = now_ns();
+	run(&rec);
+	EXPECT_STATS("TSval 102 after 11 ms", .packets = 1, .parsed = 1, .recorded = 1);
+	/* the limit runs from the last stored TSval, not the last seen */
+	rec.tsval = 103;
+	run(&rec);
+	cr_assert_lt(now_ns() - t102, MS(10), "too slow to test the rate limit");
+	EXPECT_STATS("TSval 103 within 10 ms of 102", .packets = 1, .parsed = 1,
+		     .rate_limited = 1);
+	sleep_ns(MS(3));
+	for (ts = 100; ts <= 103; ts++) {
+		rec.tsval = ts;
+		echo = pkt_echo(&rec);
+		run(&echo);
+	}
+	tend = now_ns();
+	EXPECT_STATS("echoes of 100..103", .packets = 4, .parsed = 4, .matched = 2, .samples = 2);
+	read_deltas();
+	cr_assert_eq(D.n, 1, "samples in other customer-halves:%s", deltas_str());
+	h = delta_of(1, PF_HALF_ACCESS);
+	cr_assert(h != NULL && h->count == 2, "expected 2 samples:%s", deltas_str());
+	cr_assert(h->min >= MS(3) && h->min <= tend - t102, "TSval 102's RTT:%s", deltas_str());
+	cr_assert(h->max >= MS(14) && h->max <= tend - t100, "TSval 100's RTT:%s", deltas_str());
+	cr_assert(h->sum == h->min + h->max, "sum of two samples:%s", deltas_str());
+}
+
+Test(dp0, rate_limit_zero_records_every_new_tsval)
+{
+	struct pkt_spec rec = DATA(R4A, C4_1, 443, 40001, 100), echo;
+	uint64_t t0 = now_ns();
+	uint32_t ts;
+
+	for (ts = 100; ts < 105; ts++) {
+		rec.tsval = ts;
+		run(&rec);
+	}
+	EXPECT_STATS("5 TSvals at once", .packets = 5, .parsed = 5, .recorded = 5);
+	sleep_ns(MS(3));
+	for (ts = 100; ts < 105; ts++) {
+		rec.tsval = ts;
+		echo = pkt_echo(&rec);
+		run(&echo);
+	}
+	EXPECT_STATS("5 echoes", .packets = 5, .parsed = 5, .matched = 5, .samples = 5);
+	EXPECT_DELTAS({ 1, PF_HALF_ACCESS, 5, { MS(3), now_ns() - t0 } });
+}
+
+Test(dp0, same_tsval_records_once_echo_matches_once)
+{
+	struct pkt_spec rec = DATA(R4A, C4_1, 443, 40001, 100), echo;
+	uint64_t t0 = now_ns();
+
+	run(&rec);
+	EXPECT_STATS("TSval 100", .packets = 1, .parsed = 1, .recorded = 1);
+	sleep_ns(MS(3));
+	run(&rec);
+	EXPECT_STATS("TSval 100 again", .packets = 1, .parsed = 1);
+	rec.tsval = 99;
+	run(&rec);
+	EXPECT_STATS("older TSval 99", .packets = 1, .parsed = 1);
+	echo = pkt_echo(&rec);
+	run(&echo);
+	EXPECT_STATS("echo of 99", .packets = 1, .parsed = 1);
+	rec.tsval = 100;
+	echo = pkt_echo(&rec);
+	run(&echo);
+	EXPECT_STATS("echo of 100", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
+	/* the RTT runs from the first packet with TSval 100 */
+	EXPECT_DELTAS({ 1, PF_HALF_ACCESS, 1, { MS(3), now_ns() - t0 } });
+	run(&echo);
+	EXPECT_STATS("echo of 100 again", .packets = 1, .parsed = 1);
+	echo.payload = 50;	/* data echoing it, and carrying a TSval of its own */
+	run(&echo);
+	EXPECT_STATS("data echoing 100", .packets = 1, .parsed = 1, .recorded = 1);
+	expect_no_deltas("repeated echoes");
+}
+
+Test(dp0, tsval_wraparound)
+{
+	static const uint32_t newer[] = { 0xfffffffeU, 0xffffffffU, 0x00000001U, 0x00000002U };
+	struct pkt_spec rec = DATA(R4A, C4_1, 443, 40001, 0), echo;
+	uint64_t t0 = now_ns();
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		rec.tsval = newer[i];
+		run(&rec);
+		EXPECT_STATS("newer TSval across the wrap", .packets = 1, .parsed = 1,
+			     .recorded = 1);
+	}
+	rec.tsval = 0xfffffff0U;
+	run(&rec);
+	EXPECT_STATS("TSval from before the wrap", .packets = 1, .parsed = 1);
+	rec.tsval = 0x00000001U;
+	run(&rec);
+	EXPECT_STATS("TSval 1 again", .packets = 1, .parsed = 1);
+	sleep_ns(MS(3));
+	for (i = 0; i < 4; i++) {
+		rec.tsval = newer[i];
+		echo = pkt_echo(&rec);
+		run(&echo);
+	}
+	rec.tsval = 0xfffffff0U;
+	echo = pkt_echo(&rec);
+	run(&echo);
+	EXPECT_STATS("echoes", .packets = 5, .parsed = 5, .matched = 4, .samples = 4);
+	EXPECT_DELTAS({ 1, PF_HALF_ACCESS, 4, { MS(3), now_ns() - t0 } });
+}
+
+Test(dp0, only_data_syn_fin_record)
+{
+	struct pkt_spec ack = DATA(R4A, C4_1, 443, 40010, 100);
+	struct pkt_spec padded, fin, syn, rst, echo;
+	uint64_t t0 = now_ns();
+
+	ack.flags = PKT_ACK;
+	ack.payload = 0;
+	run(&ack);
+	EXPECT_STATS("pure ACK", .packets = 1, .parsed = 1);
+	padded = ack;
+	padded.tsval = 101;
+	padded.flags = PKT_ACK | PKT_PSH;
+	padded.trailer = 6;	/* Ethernet padding is not payload */
+	run(&padded);
+	EXPECT_STATS("pure ACK with Ethernet padding", .packets = 1, .parsed = 1);
+	fin = ack;
+	fin.dport = 40011;
+	fin.tsval = 200;
+	fin.flags = PKT_FIN | PKT_ACK;
+	run(&fin);
+	EXPECT_STATS("FIN", .packets = 1, .parsed = 1, .recorded = 1);
+	syn = ack;
+	syn.dport = 40012;
+	syn.tsval = 300;
+	syn.tsecr = 0;
+	syn.flags = PKT_SYN;
+	run(&syn);
+	EXPECT_STATS("SYN", .packets = 1, .parsed = 1, .recorded = 1);
+	rst = ack;
+	rst.dport = 40013;
+	rst.tsval = 400;
+	rst.flags = PKT_RST | PKT_ACK;
+	rst.payload = 10;
+	run(&rst);
+	EXPECT_STATS("RST with data", .packets = 1, .parsed = 1);
+	sleep_ns(MS(3));
+	echo = pkt_echo(&ack);
+	run(&echo);
+	echo = pkt_echo(&padded);
+	run(&echo);
+	echo = pkt_echo(&rst);
+	run(&echo);
+	EXPECT_STATS("echoes of what was not recorded", .packets = 3, .parsed = 3);
+	echo = pkt_echo(&fin);
+	run(&echo);
+	echo = pkt_echo(&syn);
+	run(&echo);
+	EXPECT_STATS("echoes of FIN and SYN", .packets = 2, .parsed = 2, .matched = 2,
+		     .samples = 2);
+	EXPECT_DELTAS({ 1, PF_HALF_ACCESS, 2, { MS(3), now_ns() - t0 } });
+}
+
+/* --- 7. the reader ----------------------------------------------------------- */
+
+Test(dp0, reader_deltas_are_exact)
+{
+	enum { N = 12 };
+	struct pkt_spec rec = DATA(R4A, C4_1, 443, 40001, 0), echo;
+	const struct hist_sparse *h;
+	uint64_t t0, t1, t2;
+	struct win w1, w2;
+	int i;
+
+	t0 = now_ns();
+	for (i = 0; i < N; i++) {
+		rec.tsval = 1000 + i;
+		run(&rec);
+	}
+	sleep_ns(MS(3));
+	for (i = 0; i < N / 2; i++) {
+		rec.tsval = 1000 + i;
+		echo = pkt_echo(&rec);
+		run(&echo);
+	}
+	t1 = now_ns();
+	sleep_ns(MS(30));
+	for (i = N / 2; i < N; i++) {
+		rec.tsval = 1000 + i;
+		echo = pkt_echo(&rec);
+		run(&echo);
+	}
+	t2 = now_ns();
+	EXPECT_STATS("N records and echoes", .packets = 2 * N, .parsed = 2 * N, .recorded = N,
+		     .matched = N, .samples = N);
+	w1 = (struct win){ MS(3), t1 - t0 };
+	w2 = (struct win){ MS(33), t2 - t0 };
+	cr_assert_lt(pf_hist_slot(w1.hi), pf_hist_slot(w2.lo), "too slow: windows overlap");
+
+	read_deltas();
+	cr_assert_eq(D.n, 1, "samples in other customer-halves:%s", deltas_str());
+	h = delta_of(1, PF_HALF_ACCESS);
+	cr_assert(h != NULL, "no delta for slot 1 access:%s", deltas_str());
+	cr_assert_eq(h->count, N, "count %" PRIu64 ", expected %d", h->count, N);
+	cr_assert_eq(count_in(h, w1), N / 2, "the 3 ms samples:%s", deltas_str());
+	cr_assert_eq(count_in(h, w2), N / 2, "the 33 ms samples:%s", deltas_str());
+	cr_assert(h->min >= w1.lo && h->min <= w1.hi, "min %" PRIu64, h->min);
+	cr_assert(h->max >= w2.lo && h->max <= w2.hi, "max %" PRIu64, h->max);
+	cr_assert(h->sum >= N / 2 * (w1.lo + w2.lo) && h->sum <= N / 2 * (w1.hi + w2.hi),
+		  "sum %" PRIu64, h->sum);
+	cr_assert(h->sum >= N * h->min && h->sum <= N * h->max,
+		  "sum %" PRIu64 " inconsistent with min/max", h->sum);
+
+	expect_no_deltas("second read");
+	EXPECT_STATS("reads move no counter", .packets = 0);
+
+	/* the next delta holds only what came after */
+	rec.tsval = 5000;
+	echo = pkt_echo(&rec);
+	w1 = rtt_run(prog_in, &rec, prog_in, &echo, MS(1));
+	EXPECT_STATS("one more", .packets = 2, .parsed = 2, .recorded = 1, .matched = 1,
+		     .samples = 1);
+	EXPECT_DELTAS({ 1, PF_HALF_ACCESS, 1, w1 });
+	expect_no_deltas("read after the last one");
+}
+
+/* Samples in many customer-halves (TSvals from ts); returns how many. */
+static uint64_t mixed_samples(uint32_t ts)
+{
+	struct pkt_spec recs[] = {
+		DATA(R4A, C4_1, 443, 40001, ts),	/* 1 access */
+		DATA(C4_1, R4A, 40002, 443, ts),	/* 1 internet */
+		DATA(C4_1B, C4_2, 40003, 443, ts),	/* 2 access, 1 internet */
+		DATA(R6A, C6_3, 443, 40004, ts),	/* 3 access (x3) */
+		DATA(R6A, C6_3, 443, 40004, ts + 1),
+		DATA(R6A, C6_3, 443, 40004, ts + 2),
+		{ .src = C4_0, .dst = R4B, .proto = 1, .icmp_type = 8, .icmp_id = 3,
+		  .icmp_seq = (uint16_t)ts },		/* 0 internet */
+	};
+	enum { N = sizeof(recs) / sizeof(recs[0]) };
+	struct pkt_spec echo;
+	int i;
+
+	for (i = 0; i < N; i++)
+		run(&recs[i]);
+	for (i = 0; i < N; i++) {
+		echo = pkt_echo(&recs[i]);
+		run(&echo);
+	}
+	EXPECT_STATS("mixed", .packets = 2 * N, .parsed = 2 * N, .recorded = N, .matched = N,
+		     .samples = N + 1);
+	return N + 1;
+}
+
+Test(dp0, reader_totals_match_counters)
+{
+	uint64_t before[PF_STAT_MAX], after[PF_STAT_MAX], n;
+	const struct win any = { 0, MS(1000) };
+
+	stats_read(before);
+	n = mixed_samples(100);
+	stats_read(after);
+	EXPECT_DELTAS({ 1, PF_HALF_ACCESS, 1, any }, { 1, PF_HALF_INTERNET, 2, any },
+		      { 2, PF_HALF_ACCESS, 1, any }, { 3, PF_HALF_ACCESS, 3, any },
+		      { 0, PF_HALF_INTERNET, 1, any });
+	cr_assert_eq(deltas_total(), n, "deltas sum to %" PRIu64 ", expected %" PRIu64,
+		     deltas_total(), n);
+	cr_assert_eq(deltas_total(), after[PF_STAT_SAMPLES] - before[PF_STAT_SAMPLES]);
+	expect_no_deltas("second read");
+	n = mixed_samples(200);
+	read_deltas();
+	cr_assert_eq(deltas_total(), n, "second batch: deltas sum to %" PRIu64, deltas_total());
+}
+
+Test(dp0, read_must_be_committed)
+{
+	struct pkt_spec rec = DATA(R4A, C4_1, 443, 40001, 100), echo = pkt_echo(&rec);
+
+	rtt_run(prog_in, &rec, prog_in, &echo, MS(1));
+	memset(&D, 0, sizeof(D));
+	cr_assert_eq(pf_dp_read(dp, collect, NULL), 0);
+	cr_assert_eq(D.n, 1, "first read:%s", deltas_str());
+	cr_assert_eq(pf_dp_read(dp, collect, NULL), -EBUSY, "read over an uncommitted one");
+	cr_assert_eq(D.n, 1, "a refused read reported:%s", deltas_str());
+	cr_assert_eq(pf_dp_commit_read(dp, 1), 0);
+	expect_no_deltas("after the commit");
+}
+
+static int stop_at_first(void *ctx, uint32_t cust, enum pf_half half,
+			 const struct hist_sparse *d)
+{
+	int *calls = ctx;
+
+	(void)cust;
+	(void)half;
+	(void)d;
+	(*calls)++;
+	return 7;
+}
+
+/*
+ * A read stopped by its callback is not committed ("commit nothing
+ * then"), so the next read must report every sample, once.
+ */
+Test(dp0, read_stopped_by_callback_loses_nothing)
+{
+	struct pkt_spec recs[] = {
+		DATA(R4A, C4_1, 443, 40001, 100),	/* slot 1 access */
+		DATA(C4_1, R4A, 40002, 443, 100),	/* slot 1 internet */
+		DATA(R4A, C4_2, 443, 40003, 100),	/* slot 2 access */
+	};
+	struct pkt_spec echo;
+	int calls = 0, err;
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		run(&recs[i]);
+	for (i = 0; i < 3; i++) {
+		echo = pkt_echo(&recs[i]);
+		run(&echo);
+	}
+	EXPECT_STATS("three customer-halves", .packets = 6, .parsed = 6, .recorded = 3,
+		     .matched = 3, .samples = 3);
+	err = pf_dp_read(dp, stop_at_first, &calls);
+	cr_assert_eq(err, 7, "the callback's stop is returned (got %d)", err);
+	cr_assert_eq(calls, 1, "the walk went on after the callback stopped it");
+	memset(&D, 0, sizeof(D));
+	err = pf_dp_read(dp, collect, NULL);
+	cr_assert_eq(err, 0, "read after a stopped read: %d (%s)", err, strerror(-err));
+	cr_assert_eq(pf_dp_commit_read(dp, ++read_seq), 0);
+	cr_assert_eq(deltas_total(), 3, "after a stopped read, the next reports%s", deltas_str());
+	cr_assert(delta_of(1, PF_HALF_ACCESS) && delta_of(1, PF_HALF_INTERNET) &&
+		  delta_of(2, PF_HALF_ACCESS), "missing:%s", deltas_str());
+	expect_no_deltas("after the commit");
+}
+
+/* --- 8. passive: TC_ACT_UNSPEC, frames unchanged ---------------------------- */
+
+Test(dp, passive_on_every_frame)
+{
+	static const uint16_t tags3[] = { 0x88a8, 0x8100, 0x8100 };
+	static const struct pkt_ext ext7[] = {
+		{ 0, 8, 0 }, { 60, 16, 0 }, { 43, 24, 0 }, { 51, 24, 0 }, { 44, 8, 0 }, { 60, 8, 0 },
+		{ 60, 8, 0 },
+	};
+	struct pkt_spec cat[16];
+	uint64_t st[PF_STAT_MAX], runs = 0;
+	uint8_t f[PKT_MAX];
+	size_t n, len;
+	int i = 0, k, prog;
+
+	cat[i++] = DATA(R4A, C4_1, 443, 40001, 100);
+	cat[i] = pkt_echo(&cat[i - 1]), i++;
+	cat[i++] = DATA(R6A, C6_3, 443, 40001, 100);
+	cat[i] = pkt_echo(&cat[i - 1]), i++;
+	cat[i] = DATA(R4A, C4_1, 443, 40002, 100), set_tags(&cat[i], tags3, 3), i++;
+	cat[i] = DATA(R6A, C6_3, 443, 40002, 100), set_ext(&cat[i], ext7, 7), i++;
+	cat[i] = DATA(R4A, C4_1, 443, 40003, 100), cat[i].ip_frag = 0x2000, i++;
+	cat[i] = DATA(R4A, C4_1, 443, 40004, 100), cat[i].no_ts = 1, i++;
+	cat[i] = DATA(R4A, R4B, 443, 40005, 100), i++;
+	cat[i++] = (struct pkt_spec){ .src = R4A, .dst = C4_1, .proto = 1, .icmp_type = 8,
+				      .icmp_id = 5, .icmp_seq = 5, .payload = 56 };
+	cat[i] = pkt_echo(&cat[i - 1]), i++;
+	cat[i++] = (struct pkt_spec){ .src = R6A, .dst = C6_3, .proto = 17, .sport = 53,
+				      .dport = 53, .payload = 30 };
+	cat[i] = DATA(R4A, C4_1, 443, 40006, 100), cat[i].ethertype = 0x0806, i++;
+	cat[i] = DATA(R4A, C4_1, 443, 40007, 100), cat[i].doff = 3, i++;
+
+	stats_read(st);
+	for (k = 0; k < i; k++) {
+		n = pkt_build(&cat[k], f, sizeof(f));
+		for (prog = 0; prog < 2; prog++) {
+			/* whole, and cut at a few places */
+			for (len = kernel_min_len(f, n); len <= n;
+			     len += len < n && len + 7 > n ? n - len : 7) {
+				cr_assert_eq(run_raw(prog ? prog_eg : prog_in, f, len), 0,
+					     "frame %d cut to %zu", k, len);
+				runs++;
+				if (len == n)
+					break;
+			}
+		}
+	}
+	stats_read(st_mark);
+	cr_assert_eq(st_mark[PF_STAT_PACKETS] - st[PF_STAT_PACKETS], runs,
+		     "the programs saw %" PRIu64 " of %" PRIu64 " frames",
+		     st_mark[PF_STAT_PACKETS] - st[PF_STAT_PACKETS], runs);
+}
+
+Test(dp, egress_and_ingress_share_state)
+{
+	struct pkt_spec rec = DATA(R4A, C4_1, 443, 40001, 100), echo = pkt_echo(&rec);
+	struct win w;
+
+	w = rtt_run(prog_eg, &rec, prog_in, &echo, MS(3));
+	EXPECT_STATS("egress record, ingress echo", .packets = 2, .parsed = 2, .recorded = 1,
+		     .matched = 1, .samples = 1);
+	EXPECT_DELTAS({ 1, PF_HALF_ACCESS, 1, w });
+	rec = DATA(C4_1, R4A, 40002, 443, 100);
+	echo = pkt_echo(&rec);
+	w = rtt_run(prog_in, &rec, prog_eg, &echo, MS(3));
+	EXPECT_STATS("ingress record, egress echo", .packets = 2, .parsed = 2, .recorded = 1,
+		     .matched = 1, .samples = 1);
+	EXPECT_DELTAS({ 1, PF_HALF_INTERNET, 1, w });
+}
