@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cfgfile.h"
+
+#define CFG_LINE_MAX 4096
+
+static void set_err(struct cfg_err *err, const char *file, unsigned line, const char *msg)
+{
+	snprintf(err->file, sizeof(err->file), "%s", file);
+	err->line = line;
+	snprintf(err->msg, sizeof(err->msg), "%s", msg);
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int parse_line(const char *name, unsigned lineno, char *line, cfgfile_fn fn, void *ctx,
+		      struct cfg_err *err)
+{
+	char *eq, *key, *val;
+	int rc;
+
+	line = trim(line);
+	if (!*line || *line == '#')
+		return 0;
+	eq = strchr(line, '=');
+	if (!eq) {
+		set_err(err, name, lineno, "expected 'key = value'");
+		return -EINVAL;
+	}
+	*eq = '\0';
+	key = trim(line);
+	val = trim(eq + 1);
+	if (!*key) {
+		set_err(err, name, lineno, "missing key before '='");
+		return -EINVAL;
+	}
+	err->msg[0] = '\0';
+	rc = fn(ctx, key, val, err);
+	if (rc) {
+		char msg[sizeof(err->msg)];
+
+		snprintf(msg, sizeof(msg), "%s", err->msg[0] ? err->msg : "invalid setting");
+		set_err(err, name, lineno, msg);
+	}
+	return rc;
+}
+
+int cfgfile_parse(const char *name, const char *buf, size_t len, cfgfile_fn fn, void *ctx,
+		  struct cfg_err *err)
+{
+	char line[CFG_LINE_MAX];
+	unsigned lineno = 0;
+	size_t pos = 0;
+	int rc;
+
+	while (pos < len) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (buf + pos)) : len - pos;
+
+		lineno++;
+		if (n >= sizeof(line)) {
+			set_err(err, name, lineno, "line too long");
+			return -EINVAL;
+		}
+		if (memchr(buf + pos, '\0', n)) {
+			set_err(err, name, lineno, "NUL byte in line");
+			return -EINVAL;
+		}
+		memcpy(line, buf + pos, n);
+		line[n] = '\0';
+		rc = parse_line(name, lineno, line, fn, ctx, err);
+		if (rc)
+			return rc;
+		pos += n + 1;
+	}
+	return 0;
+}
+
+int cfgfile_load(const char *path, cfgfile_fn fn, void *ctx, struct cfg_err *err)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0, len = 0, n;
+	int rc;
+
+	if (!f) {
+		set_err(err, path, 0, strerror(errno));
+		return -errno;
+	}
+	do {
+		if (len == cap) {
+			char *nb = realloc(buf, cap ? cap * 2 : 8192);
+
+			if (!nb || cap > (1u << 24)) {
+				free(nb ? nb : buf);
+				fclose(f);
+				set_err(err, path, 0, "file too large (16 MiB at most)");
+				return -EFBIG;
+			}
+			buf = nb;
+			cap = cap ? cap * 2 : 8192;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+	} while (n > 0);
+	rc = ferror(f) ? -EIO : 0;
+	fclose(f);
+	if (rc)
+		set_err(err, path, 0, "read error");
+	else
+		rc = cfgfile_parse(path, buf, len, fn, ctx, err);
+	free(buf);
+	return rc;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * Config files of both daemons: "key = value" lines, '#' comments, blank
+ * lines. Keys are the long option names (so a file and the command line
+ * say the same thing); a key may repeat where the option does.
+ */
+#ifndef PINGFOLD_CFGFILE_H
+#define PINGFOLD_CFGFILE_H
+
+#include <stddef.h>
+#include "custlist.h"
+
+/* Called for each setting; returns 0 or -errno having filled err->msg. */
+typedef int (*cfgfile_fn)(void *ctx, const char *key, const char *value, struct cfg_err *err);
+
+/* Reads path, calling fn in order. Errors carry file:line. */
+int cfgfile_load(const char *path, cfgfile_fn fn, void *ctx, struct cfg_err *err);
+int cfgfile_parse(const char *name, const char *buf, size_t len, cfgfile_fn fn, void *ctx,
+		  struct cfg_err *err);
+
+#endif /* PINGFOLD_CFGFILE_H */
