@@ -23,12 +23,14 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
 	    -I$(OUT) -I. -MMD -MP -D_GNU_SOURCE
 LDLIBS_BPF := -lbpf -lelf -lz
 # common/ needs these (wire codec, network.json); nng has no pkg-config file
-LDLIBS_COMMON := -lmsgpackc -ljson-c -lnng -lm
+LDLIBS_COMMON := -lmsgpackc -ljson-c -lnng -lpthread -lm
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	      -Wall -Werror -I$(OUT) -I.
 
 COMMON_SRC := $(filter-out %_test.c,$(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OUT)/%.o)
+# the aggregator's pure logic: linked into unit tests too
+AGG_CORE_OBJ := $(patsubst %.c,$(OUT)/%.o,$(wildcard aggregator/store.c))
 DP_SRC     := agent/datapath.c
 DP_OBJ     := $(DP_SRC:%.c=$(OUT)/%.o)
 
@@ -36,14 +38,15 @@ UNIT_SRC   := $(wildcard tests/unit/*_test.c)
 UNIT_BIN   := $(UNIT_SRC:%.c=$(OUT)/%)
 BPFT_SRC   := $(wildcard tests/bpf/*_test.c)
 BPFT_BIN   := $(BPFT_SRC:%.c=$(OUT)/%)
-TOOLS_SRC  := tests/tools/delayline.c
+TOOLS_SRC  := $(wildcard tests/tools/*.c)
 TOOLS_BIN  := $(TOOLS_SRC:%.c=$(OUT)/%)
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:%.c=$(OUT)/%)
 
 .PHONY: all deps test unit bpftest e2e bench fuzz demo clean
-BINS := $(OUT)/pingfold-dp
-AGENT_OBJ := $(OUT)/agent/agent.o $(OUT)/agent/ring.o $(OUT)/agent/main.o
+BINS := $(OUT)/pingfold-dp $(OUT)/pingfold-agent
+AGGR_OBJ := $(OUT)/aggregator/aggregator.o $(OUT)/aggregator/query.o $(AGG_CORE_OBJ)
+AGENT_OBJ := $(OUT)/agent/agent.o $(OUT)/agent/main.o
 
 all: $(OUT)/pingfold.bpf.o $(OUT)/pingfold.skel.h $(COMMON_OBJ) $(DP_OBJ) \
 	$(BINS) $(TOOLS_BIN)
@@ -80,14 +83,22 @@ $(OUT)/pingfold-agent: $(AGENT_OBJ) $(DP_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON) -lpthread
 
+$(OUT)/pingfold-aggregator: $(AGGR_OBJ) $(COMMON_OBJ)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $^ -o $@ $(LDLIBS_COMMON)
+
+$(OUT)/pingfold: $(OUT)/aggregator/cli.o $(COMMON_OBJ)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $^ -o $@ $(LDLIBS_COMMON)
+
 $(OUT)/pingfold-dp: $(OUT)/agent/pfdp.o $(DP_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON)
 
-$(OUT)/tests/unit/%_test: tests/unit/%_test.c $(COMMON_OBJ)
+$(OUT)/tests/unit/%_test: tests/unit/%_test.c $(COMMON_OBJ) $(AGG_CORE_OBJ)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< $(COMMON_OBJ) -o $@ -lcriterion $(LDLIBS_COMMON)
+	$(Q)$(CC) $(CFLAGS) $< $(COMMON_OBJ) $(AGG_CORE_OBJ) -o $@ -lcriterion $(LDLIBS_COMMON)
 
 $(OUT)/tests/bpf/%_test: tests/bpf/%_test.c $(DP_OBJ) $(COMMON_OBJ) $(OUT)/pingfold.skel.h
 	$(call msg,TEST,$@)
@@ -118,6 +129,10 @@ bpftest: all $(BPFT_BIN)
 
 e2e: all
 	$(Q)OUT=$(OUT) ./tests/run.sh e2e
+
+# libFuzzer with ASan+UBSan on the wire decoder; FUZZ_SECONDS (default 60)
+fuzz: all
+	$(Q)OUT=$(OUT) ./tests/run.sh fuzz
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BIN)

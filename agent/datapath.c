@@ -739,6 +739,11 @@ static int read_half(struct pf_dp *dp, uint32_t cust, int half, bool full,
 	mx = xchg(&hh->max_ns, 0);
 	sp->min = clamp(mn, hist_slot_lo(sp->idx[0]), hist_slot_hi(sp->idx[0]));
 	sp->max = clamp(mx, hist_slot_lo(sp->idx[n - 1]), hist_slot_hi(sp->idx[n - 1]));
+	/* raced: the registers were reset under a counted sample; its bucket's bounds */
+	if (sp->min > sp->max) {
+		sp->min = hist_slot_lo(sp->idx[0]);
+		sp->max = hist_slot_hi(sp->idx[n - 1]);
+	}
 	return cb ? cb(ctx, cust, half, sp) : 0;
 }
 

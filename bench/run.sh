@@ -15,6 +15,10 @@ echo "== datapath: BPF_PROG_TEST_RUN"
 if [ -x "$OUT"/bench/dp_bench ]; then "$OUT"/bench/dp_bench || exit 1; else echo "(dp_bench not built)"; fi
 
 echo
+echo "== agent: one poll of 100,000 customers with samples"
+"$OUT"/bench/poll_bench | grep -v '^poll_bench' || exit 1
+
+echo
 echo "== datapath: forwarding throughput through the shaper namespace"
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 PFDP=$TOPO_ROOT/$OUT/pingfold-dp

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 #include "custlist.h"
+#include "utf8.h"
 
 #define LEGACY_NCOLS	13
 #define SHOW_MAX	64	/* bytes of a bad value quoted in a message */
@@ -277,6 +278,8 @@ static int check_len(struct loader *ld, const char *what, const char *s, size_t 
 
 	if (n >= size)
 		return row_err(ld, "%s too long (%zu bytes, at most %zu)", what, n, size - 1);
+	if (!utf8_valid(s, n))
+		return row_err(ld, "%s is not valid UTF-8 (save the file as UTF-8)", what);
 	return 0;
 }
 
@@ -483,6 +486,8 @@ static int check_site(struct loader *ld, const char *site)
 		return row_err(ld, "site too long (%zu bytes, at most %d)", n, CUST_SITE_MAX - 1);
 	if (site[0] == '/' || site[n - 1] == '/' || strstr(site, "//"))
 		return row_err(ld, "site '%s' has an empty name between '/'", site);
+	if (!utf8_valid(site, n))
+		return row_err(ld, "site is not valid UTF-8 (save the file as UTF-8)");
 	return 0;
 }
 

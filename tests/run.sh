@@ -1,14 +1,14 @@
 #!/bin/bash
-# Runs the test groups (unit, bpf, e2e; all by default) and ends with
+# Runs the test groups (unit, bpf, e2e, fuzz; all by default) and ends with
 # the summary line "N passed, N failed".
 #  - Criterion binaries: their "Synthesis:" line is counted test by test.
-#  - e2e scripts (tests/e2e/*_test.sh): lines "ok - ..." / "not ok - ..."
+#  - e2e scripts (tests/e2e/*_test.sh) and tests/fuzz/run.sh: lines "ok - ..." / "not ok - ..."
 #    are counted; a script that exits non-zero without a "not ok" line
 #    counts as one failure.
 # TEST_FILTER=substring runs only the matching programs.
 set -u
 OUT=${OUT:-build}
-groups=${*:-unit bpf e2e}
+groups=${*:-unit bpf e2e fuzz}
 passed=0 failed=0
 failures=()
 logdir=$OUT/test-logs
@@ -62,6 +62,9 @@ for g in $groups; do
 			[[ -n ${TEST_FILTER:-} && $s != *$TEST_FILTER* ]] && continue
 			run_script "$s"
 		done ;;
+	fuzz)
+		[ -f tests/fuzz/run.sh ] && [[ -z ${TEST_FILTER:-} || fuzz == *$TEST_FILTER* ]] &&
+			run_script tests/fuzz/run.sh ;;
 	*) echo "run.sh: unknown group '$g'" >&2; exit 2 ;;
 	esac
 done

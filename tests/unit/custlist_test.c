@@ -731,3 +731,21 @@ Test(custlist, hundred_thousand_customers, .timeout = 60)
 	}
 	free(buf);
 }
+
+Test(custlist, names_must_be_utf8)
+{
+	/* a Latin-1 name (0xe9) exported by an old billing system */
+	static const char csv[] = "Circuit ID,Circuit Name,IPv4\n"
+				  "7001,Caf\xe9 du Port,198.18.7.1\n";
+	static const char plain[] = "ok 198.18.7.2\ncaf\xe9 198.18.7.3\n";
+	struct custlist l;
+	struct cfg_err e;
+	char buf[600];
+
+	cr_assert_neq(custlist_parse("latin1.csv", csv, sizeof(csv) - 1, &l, &e), 0);
+	cr_assert_str_eq(cfg_err_str(&e, buf, sizeof(buf)),
+			 "latin1.csv:2: Circuit Name is not valid UTF-8 (save the file as UTF-8)");
+	cr_assert_neq(custlist_parse("p.txt", plain, sizeof(plain) - 1, &l, &e), 0);
+	cr_assert_str_eq(cfg_err_str(&e, buf, sizeof(buf)),
+			 "p.txt:2: customer id is not valid UTF-8 (save the file as UTF-8)");
+}

@@ -1,0 +1,1203 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * pingfold-agent's work: customers -> slots -> trie; every interval read
+ * exact deltas, journal them, commit, publish. See docs/agent.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include "agent/agent.h"
+#include "common/ring.h"
+#include "common/log.h"
+
+#define JOURNAL_MAGIC	"PFJRNL01"
+#define QUARANTINE	2	/* intervals before a freed slot is reused */
+#define REPLAY_MAX	4096	/* deltas in one replay answer */
+
+/* What a slot means: the customer it counts for. */
+struct slot {
+	struct wire_cust c;
+	bool used;		/* assigned to a customer of the current list */
+	bool named;		/* c holds a name (current or recently removed) */
+	uint64_t freed_seq;	/* seq when its customer went away */
+};
+
+struct journal_hdr {
+	char magic[8];
+	uint64_t epoch;
+	uint64_t seq;
+	uint64_t msg_len;
+	uint64_t nupd;
+};
+
+struct agent {
+	struct agent_cfg cfg;
+	struct pf_dp *dp;
+	struct custlist cust;
+	struct slot *slots;
+	uint32_t nslots;
+	uint32_t *cust_slot;		/* slot of cust.v[i] */
+	bool catalog_dirty;
+	uint64_t epoch;
+	uint64_t seq;			/* last delta published */
+	uint64_t last_end_ns;
+	uint64_t polls_since_catalog;
+	struct wire_delta delta;
+	struct ring ring;
+	nng_socket pub;
+	nng_socket rep;
+	bool rep_open;
+	pthread_t rep_thread;
+	volatile int rep_stop;
+	int lock_fd;
+	char journal[PATH_MAX];
+	char ring_dir[PATH_MAX];
+	bool attached_created[AGENT_MAX_IFACES];
+	/* counters published in stats/<box> */
+	uint64_t n_polls, n_pub_errors, n_bytes, n_replay_req, n_replay_sent, n_reloads,
+		 n_reload_errors;
+};
+
+/* ---- configuration --------------------------------------------------- */
+
+void agent_cfg_default(struct agent_cfg *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (gethostname(c->box, sizeof(c->box)) || !c->box[0])
+		snprintf(c->box, sizeof(c->box), "box");
+	c->box[sizeof(c->box) - 1] = '\0';
+	c->interval_ms = 1000;
+	c->replay_intervals = 600;
+	c->catalog_every = 30;
+	c->state_dir = AGENT_STATE_DIR;
+	pf_dp_opts_default(&c->dp);
+}
+
+static int cfg_num(const char *key, const char *v, uint64_t min, uint64_t max, uint64_t *out,
+		   struct cfg_err *err)
+{
+	unsigned long long x;
+	char *end;
+
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno || end == v || *end || *v == '-' || x < min || x > max) {
+		snprintf(err->msg, sizeof(err->msg), "%s: '%s' is not a number in %llu..%llu", key,
+			 v, (unsigned long long)min, (unsigned long long)max);
+		return -EINVAL;
+	}
+	*out = x;
+	return 0;
+}
+
+static int cfg_add(const char **arr, int *n, int max, const char *key, const char *v,
+		   struct cfg_err *err)
+{
+	if (*n == max) {
+		snprintf(err->msg, sizeof(err->msg), "%s: at most %d", key, max);
+		return -E2BIG;
+	}
+	if (!*v) {
+		snprintf(err->msg, sizeof(err->msg), "%s: empty value", key);
+		return -EINVAL;
+	}
+	arr[(*n)++] = strdup(v);
+	return arr[*n - 1] ? 0 : -ENOMEM;
+}
+
+static int cfg_url(const char **arr, int *n, const char *key, const char *v, struct cfg_err *err)
+{
+	if (!strstr(v, "://")) {
+		snprintf(err->msg, sizeof(err->msg), "%s: '%s' is not a URL (tcp://HOST:PORT, "
+			 "tls+tcp://..., ipc:///path)", key, v);
+		return -EINVAL;
+	}
+	return cfg_add(arr, n, AGENT_MAX_URLS, key, v, err);
+}
+
+int agent_cfg_set(struct agent_cfg *c, const char *key, const char *v, struct cfg_err *err)
+{
+	uint64_t x;
+	int rc;
+
+	if (!strcmp(key, "iface")) {
+		char buf[1024], *tok, *save;
+
+		/* "iface = eth1 eth2" in a file; one per --iface */
+		snprintf(buf, sizeof(buf), "%s", v);
+		for (tok = strtok_r(buf, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+			rc = cfg_add(c->ifaces, &c->nifaces, AGENT_MAX_IFACES, key, tok, err);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	if (!strcmp(key, "box-id")) {
+		if (!*v || strlen(v) >= sizeof(c->box) || strpbrk(v, " \t/")) {
+			snprintf(err->msg, sizeof(err->msg),
+				 "box-id: 1..%zu characters, no spaces or '/'", sizeof(c->box) - 1);
+			return -EINVAL;
+		}
+		snprintf(c->box, sizeof(c->box), "%s", v);
+		return 0;
+	}
+	if (!strcmp(key, "interval"))
+		return cfg_num(key, v, 100, 3600000, &c->interval_ms, err);
+	if (!strcmp(key, "listen"))
+		return cfg_url(c->listen, &c->nlisten, key, v, err);
+	if (!strcmp(key, "connect"))
+		return cfg_url(c->connect, &c->nconnect, key, v, err);
+	if (!strcmp(key, "replay"))
+		return cfg_url(c->replay, &c->nreplay, key, v, err);
+	if (!strcmp(key, "customers") || !strcmp(key, "network") || !strcmp(key, "state-dir") ||
+	    !strcmp(key, "pin-dir")) {
+		char *d = *v ? strdup(v) : NULL;
+
+		if (!d) {
+			snprintf(err->msg, sizeof(err->msg), "%s: empty value", key);
+			return -EINVAL;
+		}
+		if (key[0] == 'c')
+			c->customers = d;
+		else if (key[0] == 'n')
+			c->network = d;
+		else if (key[0] == 's')
+			c->state_dir = d;
+		else
+			c->dp.pin_dir = d;
+		return 0;
+	}
+	if (!strcmp(key, "replay-intervals")) {
+		rc = cfg_num(key, v, 1, 1000000, &x, err);
+		c->replay_intervals = (uint32_t)x;
+		return rc;
+	}
+	if (!strcmp(key, "catalog-every")) {
+		rc = cfg_num(key, v, 1, 1000000, &x, err);
+		c->catalog_every = (uint32_t)x;
+		return rc;
+	}
+	if (!strcmp(key, "max-customers")) {
+		rc = cfg_num(key, v, 1, 1U << 22, &x, err);
+		c->dp.max_customers = (uint32_t)x;
+		return rc;
+	}
+	if (!strcmp(key, "max-prefixes")) {
+		rc = cfg_num(key, v, 1, 1U << 24, &x, err);
+		c->dp.max_prefixes = (uint32_t)x;
+		return rc;
+	}
+	if (!strcmp(key, "max-flows")) {
+		rc = cfg_num(key, v, 64, 1U << 26, &x, err);
+		c->dp.max_flows = (uint32_t)x;
+		return rc;
+	}
+	if (!strcmp(key, "rate-limit")) {
+		rc = cfg_num(key, v, 0, 60000, &x, err);
+		c->dp.rate_limit_ns = x * 1000000;
+		return rc;
+	}
+	if (!strcmp(key, "tc-priority")) {
+		rc = cfg_num(key, v, 1, 65535, &x, err);
+		c->dp.tc_priority = (uint32_t)x;
+		return rc;
+	}
+	if (!strcmp(key, "detach-on-exit")) {
+		if (strcmp(v, "yes") && strcmp(v, "no") && strcmp(v, "true") && strcmp(v, "false")) {
+			snprintf(err->msg, sizeof(err->msg), "%s: yes or no", key);
+			return -EINVAL;
+		}
+		c->detach_on_exit = v[0] == 'y' || v[0] == 't';
+		return 0;
+	}
+	snprintf(err->msg, sizeof(err->msg), "unknown setting '%s'", key);
+	return -EINVAL;
+}
+
+int agent_check_customers(const struct agent_cfg *c, struct custlist *out, struct cfg_err *err)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!c->customers) {
+		snprintf(err->file, sizeof(err->file), "(options)");
+		err->line = 0;
+		snprintf(err->msg, sizeof(err->msg), "no customer file (--customers FILE)");
+		return -EINVAL;
+	}
+	rc = custlist_load(c->customers, out, err);
+	if (!rc && c->network)
+		rc = custlist_apply_network(out, c->network, err);
+	if (!rc && out->n > c->dp.max_customers) {
+		snprintf(err->file, sizeof(err->file), "%s", c->customers);
+		err->line = 0;
+		snprintf(err->msg, sizeof(err->msg), "%zu customers, more than --max-customers %u",
+			 out->n, c->dp.max_customers);
+		rc = -E2BIG;
+	}
+	if (!rc && out->nprefixes > c->dp.max_prefixes) {
+		snprintf(err->file, sizeof(err->file), "%s", c->customers);
+		err->line = 0;
+		snprintf(err->msg, sizeof(err->msg), "%zu prefixes, more than --max-prefixes %u",
+			 out->nprefixes, c->dp.max_prefixes);
+		rc = -E2BIG;
+	}
+	if (rc)
+		custlist_free(out);
+	return rc;
+}
+
+/* ---- slots ------------------------------------------------------------ */
+
+static int cmp_prefix(const void *x, const void *y)
+{
+	return memcmp(x, y, sizeof(struct prefix));
+}
+
+struct prefix_owner {
+	struct prefix p;
+	uint32_t cust;
+};
+
+static int cmp_owner(const void *x, const void *y)
+{
+	return cmp_prefix(&((const struct prefix_owner *)x)->p, &((const struct prefix_owner *)y)->p);
+}
+
+struct trie_ctx {
+	struct prefix_owner *po;	/* every prefix of the new list, sorted */
+	size_t npo;
+	uint32_t *want;
+	struct prefix *stale;		/* in the trie, not in the new list */
+	size_t nstale, cap_stale;
+};
+
+static int on_trie_prefix(void *ctx, const struct prefix *p, uint32_t slot)
+{
+	struct trie_ctx *t = ctx;
+	struct prefix_owner key = { .p = *p }, *hit;
+
+	hit = bsearch(&key, t->po, t->npo, sizeof(*t->po), cmp_owner);
+	if (hit) {
+		if (t->want[hit->cust] == PF_SLOT_NONE)
+			t->want[hit->cust] = slot;
+		return 0;
+	}
+	if (t->nstale == t->cap_stale) {
+		size_t cap = t->cap_stale ? t->cap_stale * 2 : 256;
+		struct prefix *n = realloc(t->stale, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		t->stale = n;
+		t->cap_stale = cap;
+	}
+	t->stale[t->nstale++] = *p;
+	return 0;
+}
+
+static uint32_t find_free_slot(struct agent *a, uint32_t *cursor)
+{
+	uint32_t i, s;
+
+	for (i = 0; i < a->nslots; i++) {
+		s = (*cursor + i) % a->nslots;
+		if (a->slots[s].used)
+			continue;
+		if (a->slots[s].named && a->seq < a->slots[s].freed_seq + QUARANTINE)
+			continue;
+		*cursor = s + 1;
+		return s;
+	}
+	return PF_SLOT_NONE;
+}
+
+/*
+ * Gives every customer of l a slot: the one it had in the current list
+ * (same id), else the one the trie gives its prefixes (an earlier agent's
+ * pins), else a free one. Then writes the trie: every prefix of l set,
+ * every other prefix deleted, generation bumped. Slots of customers that
+ * left keep their names for QUARANTINE intervals, so samples racing the
+ * change are still named and no new customer inherits them.
+ */
+static int assign_slots(struct agent *a, struct custlist *l)
+{
+	struct trie_ctx t = { 0 };
+	uint32_t *cs = NULL, cursor = 0;
+	bool *keep = NULL;
+	size_t i, k = 0;
+	uint32_t j, s;
+	int err = -ENOMEM;
+
+	cs = malloc((l->n + 1) * sizeof(*cs));
+	t.want = malloc((l->n + 1) * sizeof(*t.want));
+	t.po = malloc((l->nprefixes + 1) * sizeof(*t.po));
+	keep = calloc(a->nslots, sizeof(*keep));
+	if (!cs || !t.want || !t.po || !keep)
+		goto out;
+	for (i = 0; i < l->n; i++) {
+		const struct cust *old = custlist_find(&a->cust, l->v[i].id);
+
+		t.want[i] = old ? a->cust_slot[old - a->cust.v] : PF_SLOT_NONE;
+		for (j = 0; j < l->v[i].nprefixes; j++)
+			t.po[k++] = (struct prefix_owner){ l->v[i].prefixes[j], (uint32_t)i };
+	}
+	t.npo = k;
+	qsort(t.po, t.npo, sizeof(*t.po), cmp_owner);
+	err = pf_dp_prefix_each(a->dp, on_trie_prefix, &t);
+	if (err)
+		goto out;
+	/* a slot wanted twice goes to the first; the other gets a new one */
+	for (i = 0; i < l->n; i++) {
+		s = t.want[i];
+		if (s != PF_SLOT_NONE && (s >= a->nslots || keep[s]))
+			s = PF_SLOT_NONE;
+		cs[i] = s;
+		if (s != PF_SLOT_NONE)
+			keep[s] = true;
+	}
+	for (s = 0; s < a->nslots; s++) {
+		if (a->slots[s].used && !keep[s]) {
+			a->slots[s].used = false;
+			a->slots[s].freed_seq = a->seq;
+		}
+		if (keep[s])
+			a->slots[s].used = true;
+	}
+	for (i = 0; i < l->n; i++) {
+		if (cs[i] == PF_SLOT_NONE) {
+			cs[i] = find_free_slot(a, &cursor);
+			if (cs[i] == PF_SLOT_NONE) {
+				pr_err("no free customer slot for '%s' (--max-customers %u)",
+				       l->v[i].id, a->nslots);
+				err = -ENOSPC;
+				goto out;
+			}
+			a->slots[cs[i]].used = true;
+		}
+		s = cs[i];
+		a->slots[s].named = true;
+		a->slots[s].c.key = s;
+		snprintf(a->slots[s].c.id, sizeof(a->slots[s].c.id), "%s", l->v[i].id);
+		snprintf(a->slots[s].c.name, sizeof(a->slots[s].c.name), "%s", l->v[i].name);
+		snprintf(a->slots[s].c.site, sizeof(a->slots[s].c.site), "%s", l->v[i].site);
+		for (j = 0; j < l->v[i].nprefixes; j++) {
+			err = pf_dp_prefix_set(a->dp, &l->v[i].prefixes[j], s);
+			if (err)
+				goto out;
+		}
+	}
+	for (i = 0; i < t.nstale; i++)
+		pf_dp_prefix_del(a->dp, &t.stale[i]);
+	err = pf_dp_commit(a->dp);
+	if (err)
+		goto out;
+	free(a->cust_slot);
+	a->cust_slot = cs;
+	cs = NULL;
+	custlist_free(&a->cust);
+	a->cust = *l;
+	memset(l, 0, sizeof(*l));
+	a->catalog_dirty = true;
+out:
+	free(cs);
+	free(t.want);
+	free(t.po);
+	free(t.stale);
+	free(keep);
+	return err;
+}
+
+/* ---- publishing --------------------------------------------------------- */
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void publish(struct agent *a, const char *msg, size_t len)
+{
+	int rc = nng_send(a->pub, (void *)msg, len, 0);
+
+	if (rc) {
+		a->n_pub_errors++;
+		pr_warn("publish: %s", nng_strerror(rc));
+		return;
+	}
+	a->n_bytes += len;
+}
+
+static int send_catalog(struct agent *a)
+{
+	struct wire_catalog c;
+	char *msg;
+	size_t len;
+	uint32_t s;
+	int err = 0;
+
+	wire_catalog_init(&c);
+	snprintf(c.box, sizeof(c.box), "%s", a->cfg.box);
+	c.epoch = a->epoch;
+	c.seq = a->seq;
+	for (s = 0; s < a->nslots && err != -ENOMEM; s++) {
+		if (!a->slots[s].named)
+			continue;
+		/* one unencodable entry must not silence the others */
+		err = wire_catalog_add(&c, s, a->slots[s].c.id, a->slots[s].c.name,
+				       a->slots[s].c.site);
+		if (err && err != -ENOMEM)
+			pr_warn("catalog: customer '%s' left out: %s", a->slots[s].c.id,
+				strerror(-err));
+	}
+	err = err == -ENOMEM ? err : wire_encode_catalog(&c, &msg, &len);
+	wire_catalog_free(&c);
+	if (err) {
+		pr_err("encoding the catalog: %s", strerror(-err));
+		return err;
+	}
+	publish(a, msg, len);
+	free(msg);
+	a->catalog_dirty = false;
+	a->polls_since_catalog = 0;
+	return 0;
+}
+
+static void stat_add(struct wire_stats *st, const char *name, uint64_t v)
+{
+	if (st->n == WIRE_MAX_STATS)
+		return;
+	snprintf(st->s[st->n].name, sizeof(st->s[st->n].name), "%s", name);
+	st->s[st->n++].value = v;
+}
+
+static void send_stats(struct agent *a)
+{
+	uint64_t dp[PF_STAT_MAX];
+	struct wire_stats st = { 0 };
+	char *msg;
+	size_t len;
+	int i;
+
+	snprintf(st.box, sizeof(st.box), "%s", a->cfg.box);
+	st.epoch = a->epoch;
+	st.seq = a->seq;
+	st.time_ns = now_ns(CLOCK_REALTIME);
+	if (pf_dp_stats(a->dp, dp) == 0)
+		for (i = 0; i < PF_STAT_MAX; i++)
+			stat_add(&st, pf_dp_stat_name(i), dp[i]);
+	stat_add(&st, "agent_polls", a->n_polls);
+	stat_add(&st, "agent_publish_errors", a->n_pub_errors);
+	stat_add(&st, "agent_bytes_published", a->n_bytes);
+	stat_add(&st, "agent_replay_requests", a->n_replay_req);
+	stat_add(&st, "agent_replay_deltas_sent", a->n_replay_sent);
+	stat_add(&st, "agent_reloads", a->n_reloads);
+	stat_add(&st, "agent_reload_errors", a->n_reload_errors);
+	stat_add(&st, "agent_customers", a->cust.n);
+	stat_add(&st, "agent_ring_bytes", a->ring.bytes);
+	if (wire_encode_stats(&st, &msg, &len) == 0) {
+		publish(a, msg, len);
+		free(msg);
+	}
+}
+
+/* ---- the replay ring, kept in STATE_DIR/ring so restarts keep it ------- */
+
+static int write_all(int fd, const void *p, size_t n);
+
+static void ring_file(const struct agent *a, uint64_t epoch, uint64_t seq, char *buf,
+		      size_t len)
+{
+	snprintf(buf, len, "%s/%llu-%llu", a->ring_dir, (unsigned long long)epoch,
+		 (unsigned long long)seq);
+}
+
+/* Keeps msg in the ring (taking it) and in its file; drops what falls out. */
+static void ring_keep(struct agent *a, uint64_t seq, char *msg, size_t len)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
+	int fd;
+
+	ring_file(a, a->epoch, seq, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, msg, len) || rename(tmp, path))
+		pr_warn("replay ring file %s: %s (replay after a restart may miss it)", path,
+			strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (seq > a->cfg.replay_intervals) {
+		ring_file(a, a->epoch, seq - a->cfg.replay_intervals, path, sizeof(path));
+		unlink(path);
+	}
+	ring_push(&a->ring, seq, msg, len);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	struct stat st;
+	char *buf = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size <= WIRE_MAX_MSG) {
+		buf = malloc(st.st_size);
+		if (buf && read(fd, buf, st.st_size) != st.st_size) {
+			free(buf);
+			buf = NULL;
+		}
+		*len = (size_t)st.st_size;
+	}
+	close(fd);
+	return buf;
+}
+
+/* Loads this epoch's ring files up to the committed seq; removes the rest. */
+static void ring_load(struct agent *a, uint64_t committed)
+{
+	unsigned long long e, q;
+	struct dirent *de;
+	char path[PATH_MAX + 300], *msg;
+	size_t len;
+	DIR *d;
+	int n = 0;
+
+	if (mkdir(a->ring_dir, 0700) && errno != EEXIST)
+		pr_warn("replay ring directory %s: %s", a->ring_dir, strerror(errno));
+	d = opendir(a->ring_dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char end;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", a->ring_dir, de->d_name);
+		if (sscanf(de->d_name, "%llu-%llu%c", &e, &q, &end) != 2 || e != a->epoch ||
+		    q > committed || q + a->cfg.replay_intervals <= committed) {
+			unlink(path);
+			continue;
+		}
+		msg = read_file(path, &len);
+		if (msg) {
+			ring_push(&a->ring, q, msg, len);
+			n++;
+		}
+	}
+	closedir(d);
+	if (n)
+		pr_info("replay ring: %d deltas kept from before the restart", n);
+}
+
+/* ---- the journal: the last delta and the reader updates behind it ----- */
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Written to a temporary name and renamed: the journal is whole or old. */
+static int journal_write(struct agent *a, const char *msg, size_t len)
+{
+	struct journal_hdr h = { .epoch = a->epoch, .seq = a->seq + 1, .msg_len = len };
+	const struct pf_dp_upd *u;
+	char tmp[PATH_MAX + 8];
+	size_t n;
+	int fd, err;
+
+	u = pf_dp_staged(a->dp, &n);
+	memcpy(h.magic, JOURNAL_MAGIC, 8);
+	h.nupd = n;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", a->journal);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	err = write_all(fd, &h, sizeof(h));
+	err = err ?: write_all(fd, msg, len);
+	err = err ?: write_all(fd, u, n * sizeof(*u));
+	close(fd);
+	if (!err && rename(tmp, a->journal))
+		err = -errno;
+	if (err)
+		pr_err("journal %s: %s", a->journal, strerror(-err));
+	return err;
+}
+
+/*
+ * After a restart on the same state: the journaled delta either was
+ * committed (seq == committed) or not yet (seq == committed + 1; its
+ * updates are applied now). Either way it is published again under its
+ * own seq, and receivers drop it if they had it.
+ */
+static int journal_recover(struct agent *a)
+{
+	struct journal_hdr h;
+	struct pf_dp_upd *u = NULL;
+	char *msg = NULL;
+	uint64_t committed = pf_dp_committed_seq(a->dp);
+	int fd, err = 0;
+
+	a->seq = committed;
+	ring_load(a, committed);
+	fd = open(a->journal, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (read(fd, &h, sizeof(h)) != sizeof(h) || memcmp(h.magic, JOURNAL_MAGIC, 8) ||
+	    h.epoch != a->epoch || h.msg_len > WIRE_MAX_MSG || h.nupd > (1ULL << 30) ||
+	    (h.seq != committed && h.seq != committed + 1))
+		goto out;	/* another epoch or stale: nothing to recover */
+	msg = malloc(h.msg_len ?: 1);
+	u = malloc(h.nupd * sizeof(*u) ?: 1);
+	if (!msg || !u) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (read(fd, msg, h.msg_len) != (ssize_t)h.msg_len ||
+	    read(fd, u, h.nupd * sizeof(*u)) != (ssize_t)(h.nupd * sizeof(*u))) {
+		pr_warn("journal %s is short; ignored", a->journal);
+		goto out;
+	}
+	if (h.seq == committed + 1) {
+		err = pf_dp_apply(a->dp, u, h.nupd, h.seq);
+		if (err)
+			goto out;
+	}
+	a->seq = h.seq;
+	pr_info("recovered delta %llu of epoch %llu from the journal; publishing it again",
+		(unsigned long long)h.seq, (unsigned long long)h.epoch);
+	publish(a, msg, h.msg_len);
+	ring_keep(a, h.seq, msg, h.msg_len);
+	msg = NULL;
+out:
+	close(fd);
+	free(msg);
+	free(u);
+	return err;
+}
+
+/* ---- the interval -------------------------------------------------------- */
+
+static int on_delta(void *ctx, uint32_t slot, enum pf_half half, const struct hist_sparse *d)
+{
+	struct agent *a = ctx;
+
+	return wire_delta_add(&a->delta, slot, (uint8_t)half, d);
+}
+
+int agent_poll(struct agent *a)
+{
+	uint64_t end = now_ns(CLOCK_REALTIME);
+	char *msg;
+	size_t len;
+	int err;
+
+	wire_delta_reset(&a->delta);
+	err = pf_dp_read(a->dp, on_delta, a);
+	if (err) {
+		pr_err("reading the datapath: %s", strerror(-err));
+		return err;
+	}
+	snprintf(a->delta.box, sizeof(a->delta.box), "%s", a->cfg.box);
+	a->delta.epoch = a->epoch;
+	a->delta.seq = a->seq + 1;
+	a->delta.start_ns = a->last_end_ns ? a->last_end_ns : end - a->cfg.interval_ms * 1000000;
+	a->delta.end_ns = end;
+	a->delta.scale = PF_HIST_SCALE;
+	err = wire_encode_delta(&a->delta, &msg, &len);
+	if (err) {
+		pr_err("encoding delta %llu: %s", (unsigned long long)a->delta.seq, strerror(-err));
+		return err;
+	}
+	/* journal, then commit, then publish: see docs/agent.md */
+	err = journal_write(a, msg, len);
+	err = err ?: pf_dp_commit_read(a->dp, a->seq + 1);
+	if (err) {
+		free(msg);
+		return err;
+	}
+	a->seq++;
+	a->last_end_ns = end;
+	a->n_polls++;
+	if (a->catalog_dirty || ++a->polls_since_catalog >= a->cfg.catalog_every)
+		send_catalog(a);
+	publish(a, msg, len);
+	ring_keep(a, a->seq, msg, len);
+	send_stats(a);
+	return 0;
+}
+
+/* ---- replay server ----------------------------------------------------- */
+
+static void replay_answer(struct agent *a, const void *req, size_t len)
+{
+	struct wire_replay_req r;
+	struct ring_entry *got;
+	struct wire_blob *b;
+	const char *why;
+	uint64_t oldest = 0;
+	char *out = NULL;
+	size_t olen;
+	int n, i, status;
+
+	a->n_replay_req++;
+	got = calloc(REPLAY_MAX, sizeof(*got));
+	b = calloc(REPLAY_MAX, sizeof(*b));
+	if (!got || !b)
+		goto out;
+	if (wire_decode_replay_req(req, len, &r, &why)) {
+		pr_warn("replay: bad request: %s", why);
+		n = -ESRCH;
+	} else if (strcmp(r.box, a->cfg.box)) {
+		n = -ESRCH;
+	} else {
+		n = ring_get(&a->ring, r.epoch, r.first, r.last, REPLAY_MAX, got, &oldest);
+	}
+	if (n < 0) {
+		status = WIRE_REPLAY_NO_EPOCH;
+		n = 0;
+	} else {
+		status = (oldest && oldest <= r.first && (uint64_t)n == r.last - r.first + 1) ?
+			 WIRE_REPLAY_OK : WIRE_REPLAY_PARTIAL;
+	}
+	/* only what fits in one message; the requester asks again for the rest */
+	for (i = 0, olen = 32; i < n; i++) {
+		olen += got[i].len + 5;
+		if (olen > WIRE_MAX_MSG) {
+			status = WIRE_REPLAY_PARTIAL;
+			break;
+		}
+		b[i] = (struct wire_blob){ got[i].msg, got[i].len };
+	}
+	if (wire_encode_replay_rep(status, oldest, b, (uint32_t)i, &out, &olen) == 0) {
+		if (nng_send(a->rep, out, olen, 0) == 0)
+			a->n_replay_sent += (uint64_t)i;
+		free(out);
+	}
+	for (i = 0; i < n; i++)
+		free(got[i].msg);
+out:
+	free(got);
+	free(b);
+}
+
+static void *replay_thread(void *arg)
+{
+	struct agent *a = arg;
+
+	while (!a->rep_stop) {
+		char *buf = NULL;
+		size_t len = 0;
+		int rc = nng_recv(a->rep, &buf, &len, NNG_FLAG_ALLOC);
+
+		if (rc == NNG_ETIMEDOUT)
+			continue;
+		if (rc)
+			break;
+		replay_answer(a, buf, len);
+		nng_free(buf, len);
+	}
+	return NULL;
+}
+
+static int open_sockets(struct agent *a)
+{
+	int rc, i;
+
+	rc = nng_pub0_open(&a->pub);
+	if (rc) {
+		pr_err("pub socket: %s", nng_strerror(rc));
+		return -EIO;
+	}
+	for (i = 0; i < a->cfg.nlisten; i++) {
+		rc = nng_listen(a->pub, a->cfg.listen[i], NULL, 0);
+		if (rc) {
+			pr_err("listen on %s: %s", a->cfg.listen[i], nng_strerror(rc));
+			return -EIO;
+		}
+		if (!strncmp(a->cfg.listen[i], "tcp://", 6))
+			pr_warn("%s is plain TCP: deltas travel unencrypted", a->cfg.listen[i]);
+	}
+	for (i = 0; i < a->cfg.nconnect; i++) {
+		/* non-blocking: nng keeps redialling while the aggregator is away */
+		rc = nng_dial(a->pub, a->cfg.connect[i], NULL, NNG_FLAG_NONBLOCK);
+		if (rc) {
+			pr_err("connect to %s: %s", a->cfg.connect[i], nng_strerror(rc));
+			return -EIO;
+		}
+	}
+	if (!a->cfg.nreplay)
+		return 0;
+	rc = nng_rep0_open(&a->rep);
+	if (rc) {
+		pr_err("replay socket: %s", nng_strerror(rc));
+		return -EIO;
+	}
+	a->rep_open = true;
+	nng_socket_set_size(a->rep, NNG_OPT_RECVMAXSZ, 4096);
+	nng_socket_set_ms(a->rep, NNG_OPT_RECVTIMEO, 200);
+	for (i = 0; i < a->cfg.nreplay; i++) {
+		rc = nng_listen(a->rep, a->cfg.replay[i], NULL, 0);
+		if (rc) {
+			pr_err("replay listen on %s: %s", a->cfg.replay[i], nng_strerror(rc));
+			return -EIO;
+		}
+	}
+	if (pthread_create(&a->rep_thread, NULL, replay_thread, a)) {
+		a->rep_open = false;
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* ---- open / run / close ------------------------------------------------- */
+
+static void remove_state(const struct agent_cfg *c);
+
+static int state_paths(struct agent *a, char *state, size_t len)
+{
+	char lock[PATH_MAX];
+
+	if (mkdir(a->cfg.state_dir, 0700) && errno != EEXIST) {
+		pr_err("state directory %s: %s", a->cfg.state_dir, strerror(errno));
+		return -errno;
+	}
+	snprintf(lock, sizeof(lock), "%s/lock", a->cfg.state_dir);
+	a->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (a->lock_fd < 0 || flock(a->lock_fd, LOCK_EX | LOCK_NB)) {
+		pr_err("%s: another pingfold-agent uses %s", lock, a->cfg.state_dir);
+		return -EBUSY;
+	}
+	snprintf(state, len, "%s/reader.state", a->cfg.state_dir);
+	snprintf(a->journal, sizeof(a->journal), "%s/journal", a->cfg.state_dir);
+	snprintf(a->ring_dir, sizeof(a->ring_dir), "%s/ring", a->cfg.state_dir);
+	return 0;
+}
+
+static void save_ifaces(struct agent *a)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "%s/ifaces", a->cfg.state_dir);
+	f = fopen(path, "w");
+	if (!f)
+		return;
+	fprintf(f, "%u\n", a->cfg.dp.tc_priority);
+	for (i = 0; i < a->cfg.nifaces; i++)
+		fprintf(f, "%s %d\n", a->cfg.ifaces[i], a->attached_created[i]);
+	fclose(f);
+}
+
+/* Whether an earlier agent recorded that it created ifname's clsact. */
+static bool created_before(const struct agent_cfg *c, const char *ifname)
+{
+	char path[PATH_MAX], name[64];
+	unsigned prio;
+	int created;
+	bool hit = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/ifaces", c->state_dir);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%u", &prio) == 1)
+		while (fscanf(f, "%63s %d", name, &created) == 2)
+			if (!strcmp(name, ifname) && created)
+				hit = true;
+	fclose(f);
+	return hit;
+}
+
+int agent_open(struct agent **ap, const struct agent_cfg *cfg)
+{
+	struct custlist l;
+	struct cfg_err e;
+	char state[PATH_MAX], buf[600];
+	struct pf_dp_opts o;
+	struct agent *a;
+	int err, i;
+
+	*ap = NULL;
+	err = agent_check_customers(cfg, &l, &e);
+	if (err) {
+		pr_err("%s", cfg_err_str(&e, buf, sizeof(buf)));
+		return err;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		custlist_free(&l);
+		return -ENOMEM;
+	}
+	a->cfg = *cfg;
+	a->lock_fd = -1;
+	wire_delta_init(&a->delta);
+	err = state_paths(a, state, sizeof(state));
+	if (err)
+		goto fail;
+	o = cfg->dp;
+	o.state_path = state;
+	err = pf_dp_open(&a->dp, &o);
+	if (err)
+		goto fail;
+	a->epoch = pf_dp_epoch(a->dp);
+	a->nslots = pf_dp_max_customers(a->dp);
+	a->slots = calloc(a->nslots, sizeof(*a->slots));
+	err = a->slots ? ring_init(&a->ring, cfg->replay_intervals, a->epoch) : -ENOMEM;
+	err = err ?: open_sockets(a);
+	err = err ?: assign_slots(a, &l);
+	if (err)
+		goto fail;
+	pr_info("box %s epoch %llu: %zu customers, %zu prefixes%s", cfg->box,
+		(unsigned long long)a->epoch, a->cust.n, a->cust.nprefixes,
+		pf_dp_state_kept(a->dp) ? " (continuing after a restart)" : "");
+	err = journal_recover(a);
+	if (err)
+		goto fail;
+	for (i = 0; i < cfg->nifaces; i++) {
+		bool created = false;
+
+		err = pf_dp_attach(a->dp, cfg->ifaces[i], &created);
+		if (err)
+			goto fail;
+		a->attached_created[i] = created || created_before(cfg, cfg->ifaces[i]);
+	}
+	save_ifaces(a);
+	a->last_end_ns = now_ns(CLOCK_REALTIME);
+	send_catalog(a);
+	*ap = a;
+	return 0;
+fail:
+	custlist_free(&l);
+	/*
+	 * A fresh start that failed takes back what it made; a restart that
+	 * failed leaves the running datapath counting for the next try.
+	 */
+	if (a->dp && !pf_dp_reused(a->dp)) {
+		pf_dp_close(a->dp);
+		a->dp = NULL;
+		if (cfg->dp.pin_dir)
+			pf_dp_unpin(cfg->dp.pin_dir);
+		remove_state(cfg);
+	}
+	agent_close(a, false);
+	return err;
+}
+
+int agent_reload(struct agent *a)
+{
+	struct custlist l;
+	struct cfg_err e;
+	char buf[600];
+	int err;
+
+	a->n_reloads++;
+	err = agent_check_customers(&a->cfg, &l, &e);
+	if (err) {
+		a->n_reload_errors++;
+		pr_err("reload rejected, the old customer list stays: %s",
+		       cfg_err_str(&e, buf, sizeof(buf)));
+		return err;
+	}
+	err = assign_slots(a, &l);
+	if (err) {
+		a->n_reload_errors++;
+		custlist_free(&l);
+		pr_err("reload failed while updating the datapath: %s", strerror(-err));
+		return err;
+	}
+	pr_info("reloaded: %zu customers, %zu prefixes", a->cust.n, a->cust.nprefixes);
+	return send_catalog(a);
+}
+
+static void sleep_until(uint64_t t, volatile int *stop, volatile int *reload)
+{
+	struct timespec ts = { .tv_sec = t / 1000000000ULL, .tv_nsec = t % 1000000000ULL };
+
+	while (!*stop && !*reload &&
+	       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+int agent_run(struct agent *a, volatile int *stop, volatile int *reload)
+{
+	uint64_t next = now_ns(CLOCK_MONOTONIC);
+	int err;
+
+	while (!*stop) {
+		next += a->cfg.interval_ms * 1000000ULL;
+		sleep_until(next, stop, reload);
+		if (*reload) {
+			*reload = 0;
+			agent_reload(a);
+			next -= a->cfg.interval_ms * 1000000ULL;	/* keep the beat */
+			continue;
+		}
+		if (*stop)
+			break;
+		err = agent_poll(a);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void agent_print_json(struct agent *a)
+{
+	static const char *const half[] = { "access", "internet" };
+	uint64_t st[PF_STAT_MAX];
+	struct hist_sparse h;
+	uint32_t i, k;
+	const struct wire_delta *d = &a->delta;
+
+	printf("{\"box\":\"%s\",\"epoch\":%llu,\"seq\":%llu,\"start_ns\":%llu,\"end_ns\":%llu,"
+	       "\"scale\":%d,\"hists\":[", d->box, (unsigned long long)d->epoch,
+	       (unsigned long long)d->seq, (unsigned long long)d->start_ns,
+	       (unsigned long long)d->end_ns, PF_HIST_SCALE);
+	for (i = 0; i < d->nh; i++) {
+		const struct slot *s = &a->slots[d->h[i].key];
+
+		wire_delta_get(d, i, &h);
+		printf("%s{\"key\":%u,\"customer\":\"%s\",\"site\":\"%s\",\"half\":\"%s\","
+		       "\"count\":%llu,\"sum_ns\":%llu,\"min_ns\":%llu,\"max_ns\":%llu,"
+		       "\"p50_ns\":%.0f,\"p95_ns\":%.0f,\"p99_ns\":%.0f,\"buckets\":[",
+		       i ? "," : "", d->h[i].key, s->named ? s->c.id : "", s->named ? s->c.site : "",
+		       half[d->h[i].half & 1], (unsigned long long)h.count,
+		       (unsigned long long)h.sum, (unsigned long long)h.min,
+		       (unsigned long long)h.max, hist_sparse_quantile(&h, 0.5),
+		       hist_sparse_quantile(&h, 0.95), hist_sparse_quantile(&h, 0.99));
+		for (k = 0; k < h.n; k++)
+			printf("%s[%u,%llu]", k ? "," : "", h.idx[k], (unsigned long long)h.cnt[k]);
+		printf("]}");
+	}
+	printf("],\"stats\":{");
+	if (pf_dp_stats(a->dp, st) == 0)
+		for (i = 0; i < PF_STAT_MAX; i++)
+			printf("%s\"%s\":%llu", i ? "," : "", pf_dp_stat_name(i),
+			       (unsigned long long)st[i]);
+	printf("}}\n");
+	fflush(stdout);
+}
+
+static void remove_state(const struct agent_cfg *c)
+{
+	static const char *const files[] = { "reader.state", "journal", "journal.tmp", "ifaces" };
+	char path[PATH_MAX];
+	size_t i;
+
+	struct dirent *de;
+	DIR *d;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", c->state_dir, files[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/ring", c->state_dir);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char f[PATH_MAX + 300];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
+		unlink(f);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+void agent_close(struct agent *a, bool final_poll)
+{
+	int i;
+
+	if (!a)
+		return;
+	if (final_poll && a->dp)
+		agent_poll(a);
+	if (a->rep_open) {
+		a->rep_stop = 1;
+		pthread_join(a->rep_thread, NULL);
+		nng_close(a->rep);
+	}
+	if (a->dp && final_poll)
+		nng_msleep(100);	/* let the last messages leave */
+	nng_close(a->pub);
+	if (a->dp && a->cfg.detach_on_exit) {
+		for (i = 0; i < a->cfg.nifaces; i++)
+			pf_dp_detach_ifname(a->cfg.ifaces[i], a->cfg.dp.tc_priority,
+					    a->attached_created[i]);
+		pf_dp_release(a->dp);
+		if (a->cfg.dp.pin_dir)
+			pf_dp_unpin(a->cfg.dp.pin_dir);
+		remove_state(&a->cfg);
+		pr_info("detached and removed the pinned maps (--detach-on-exit)");
+	} else if (a->dp) {
+		/* leave the programs counting for the next agent */
+		pf_dp_release(a->dp);
+	}
+	ring_free(&a->ring);
+	wire_delta_free(&a->delta);
+	custlist_free(&a->cust);
+	free(a->cust_slot);
+	free(a->slots);
+	if (a->lock_fd >= 0)
+		close(a->lock_fd);
+	free(a);
+}
+
+int agent_detach(const struct agent_cfg *c)
+{
+	char path[PATH_MAX], name[64];
+	unsigned prio = c->dp.tc_priority;
+	int created, i, err = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/ifaces", c->state_dir);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%u", &prio) != 1)
+			prio = c->dp.tc_priority;
+		while (fscanf(f, "%63s %d", name, &created) == 2)
+			if (pf_dp_detach_ifname(name, prio, created) == 0)
+				pr_info("detached from %s%s", name, created ? " (and its clsact)" : "");
+		fclose(f);
+	}
+	for (i = 0; i < c->nifaces; i++)
+		pf_dp_detach_ifname(c->ifaces[i], prio, created_before(c, c->ifaces[i]));
+	if (c->dp.pin_dir)
+		err = pf_dp_unpin(c->dp.pin_dir);
+	remove_state(c);
+	return err;
+}
