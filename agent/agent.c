@@ -51,6 +51,7 @@ struct agent {
 	uint32_t nslots;
 	uint32_t *cust_slot;		/* slot of cust.v[i] */
 	bool catalog_dirty;
+	volatile int new_subscriber;	/* set by nng's pipe callback */
 	uint64_t epoch;
 	uint64_t seq;			/* last delta published */
 	uint64_t last_end_ns;
@@ -747,6 +748,8 @@ int agent_poll(struct agent *a)
 	a->seq++;
 	a->last_end_ns = end;
 	a->n_polls++;
+	if (__atomic_exchange_n(&a->new_subscriber, 0, __ATOMIC_ACQ_REL))
+		a->catalog_dirty = true;
 	if (a->catalog_dirty || ++a->polls_since_catalog >= a->cfg.catalog_every)
 		send_catalog(a);
 	publish(a, msg, len);
@@ -828,11 +831,22 @@ static void *replay_thread(void *arg)
 	return NULL;
 }
 
+/* A new subscriber learns every name before its first delta. */
+static void on_pipe_add(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct agent *a = arg;
+
+	(void)p;
+	(void)ev;
+	__atomic_store_n(&a->new_subscriber, 1, __ATOMIC_RELEASE);
+}
+
 static int open_sockets(struct agent *a)
 {
 	int rc, i;
 
 	rc = nng_pub0_open(&a->pub);
+	rc = rc ?: nng_pipe_notify(a->pub, NNG_PIPE_EV_ADD_POST, on_pipe_add, a);
 	if (rc) {
 		pr_err("pub socket: %s", nng_strerror(rc));
 		return -EIO;

@@ -708,9 +708,14 @@ static int read_half(struct pf_dp *dp, uint32_t cust, int half, bool full,
 
 	sp->count = 0;
 	for (w = 0; w < PF_HIST_MASK_WORDS; w++) {
-		m = xchg(&hh->mask[w], 0);
-		if (full)
-			m = ~0ULL;
+		/*
+		 * Most words are zero: a plain load first spares a locked
+		 * exchange. A bit set just after it waits for the next read,
+		 * and its counter was incremented before the bit was set.
+		 */
+		m = full ? ~0ULL : __atomic_load_n(&hh->mask[w], __ATOMIC_RELAXED);
+		if (m && !full)
+			m = xchg(&hh->mask[w], 0);
 		while (m) {
 			s = w * 64 + __builtin_ctzll(m);
 			m &= m - 1;

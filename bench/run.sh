@@ -53,7 +53,7 @@ dp_start() {
 	DP_LOG=$TOPO_DIR/pfdp-$RANDOM.log
 	topo_bg shp "$DP_LOG" "$PFDP" -i "$SHP_CUST_IF" -c 0=198.18.1.0/24 -f 65536
 	DP_PID=$TOPO_LAST_PID
-	for _ in $(seq 100); do grep -q '^ready' "$DP_LOG" && break; sleep 0.05; done
+	for _ in $(seq 100); do grep -qs '^ready' "$DP_LOG" && break; sleep 0.05; done
 }
 dp_stop() { kill -TERM "$DP_PID"; wait "$DP_PID" 2>/dev/null; }
 
