@@ -43,8 +43,9 @@ TOOLS_BIN  := $(TOOLS_SRC:%.c=$(OUT)/%)
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:%.c=$(OUT)/%)
 
-.PHONY: all deps test unit bpftest e2e bench fuzz demo clean
-BINS := $(OUT)/pingfold-dp $(OUT)/pingfold-agent
+.PHONY: all deps test unit bpftest e2e bench fuzz demo demo-stop clean
+BINS := $(OUT)/pingfold-dp $(OUT)/pingfold-agent $(OUT)/pingfold \
+	$(if $(AGG_CORE_OBJ),$(OUT)/pingfold-aggregator)
 AGGR_OBJ := $(OUT)/aggregator/aggregator.o $(OUT)/aggregator/query.o $(AGG_CORE_OBJ)
 AGENT_OBJ := $(OUT)/agent/agent.o $(OUT)/agent/main.o
 
@@ -138,9 +139,13 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BENCH_BIN)
 	$(Q)OUT=$(OUT) ./bench/run.sh
 
-demo:
-	@echo "make demo: the simulated fleet is not built yet (issue 5)." >&2
-	@exit 1
+# The simulated fleet (deploy/demo/demo.sh): until Ctrl-C, or DEMO_SECS.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)OUT=$(OUT) ./deploy/demo/demo.sh
+
+demo-stop:
+	$(Q)./deploy/demo/demo.sh stop
 
 clean:
 	$(call msg,CLEAN,$(OUT))

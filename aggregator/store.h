@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * The aggregator's state: deltas from many boxes merged into per-customer,
+ * per-site, per-box and fleet histograms over sliding windows. Pure logic
+ * (no sockets, no clock: callers pass the time). Not thread-safe: the
+ * aggregator serialises access.
+ *
+ * Time is cut into slots of slot_ns (default 10 s) of wall-clock time; a
+ * delta lands in the slot of its end_ns. A window is the last N slots up
+ * to and including the slot of "now". Slots older than the longest window
+ * are dropped.
+ */
+#ifndef PINGFOLD_STORE_H
+#define PINGFOLD_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "common/hist.h"
+#include "bpf/pingfold_shared.h"
+#include "common/wire.h"
+
+enum store_window { STORE_W10S, STORE_W1M, STORE_W5M, STORE_W15M, STORE_W1H, STORE_NWINDOWS };
+
+struct store_opts {
+	uint64_t slot_ns;		/* default 10 s */
+	uint32_t stale_intervals;	/* a box is stale after this many of its intervals */
+};
+
+struct store;
+
+void store_opts_default(struct store_opts *o);
+int store_open(struct store **sp, const struct store_opts *o);
+void store_close(struct store *s);
+
+/* "10s" "1m" "5m" "15m" "1h" <-> enum; -EINVAL for anything else. */
+int store_window_parse(const char *s, enum store_window *w);
+const char *store_window_name(enum store_window w);
+uint64_t store_window_ns(const struct store *s, enum store_window w);
+
+/*
+ * A delta from a box. Returns 0 when merged, 1 when it was a duplicate
+ * (same box, epoch, seq seen before: ignored), -errno on bad input. When
+ * the box's sequence jumped, *gap_first..*gap_last (else 0..0) is what is
+ * missing before this delta: the caller asks the box for a replay and
+ * calls store_gap_done() with what it got back. A new epoch of a box
+ * starts its sequence afresh (the old epoch's gaps stay counted); on the
+ * first delta of an epoch, a seq > 1 reports the gap 1..seq-1.
+ * Keys are resolved to customers with the box's latest catalog; keys it
+ * does not name are merged under the customer id "?BOX/KEY" (counted in
+ * store_box_info.unnamed) so that no sample is dropped.
+ */
+int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns,
+		    uint64_t *gap_first, uint64_t *gap_last);
+/* After a replay: n of the gap's deltas came back (and were added). */
+void store_gap_done(struct store *s, const char *box, uint64_t epoch, uint64_t first,
+		    uint64_t last, uint64_t recovered);
+/* A catalog: key -> customer id, name, site path, for that box. */
+int store_add_catalog(struct store *s, const struct wire_catalog *c, uint64_t now_ns);
+int store_add_stats(struct store *s, const struct wire_stats *st, uint64_t now_ns);
+
+/* Histograms of an entity over a window ending at now_ns; -ENOENT if unknown. */
+int store_customer(struct store *s, const char *id, enum store_window w, uint64_t now_ns,
+		   struct hist out[PF_NHALVES]);
+/* A site sums its whole subtree ("North" includes "North/Tower 1"). "" = fleet. */
+int store_site(struct store *s, const char *path, enum store_window w, uint64_t now_ns,
+	       struct hist out[PF_NHALVES]);
+int store_box(struct store *s, const char *box, enum store_window w, uint64_t now_ns,
+	      struct hist out[PF_NHALVES]);
+int store_fleet(struct store *s, enum store_window w, uint64_t now_ns,
+		struct hist out[PF_NHALVES]);
+
+struct store_cust_info {
+	char id[64], name[128], site[256];
+	uint32_t nboxes;		/* boxes that named it */
+};
+/* Customers (sorted by id), sites (every path and its ancestors, sorted). */
+int store_customers(struct store *s, struct store_cust_info **out, size_t *n);	/* caller frees */
+int store_sites(struct store *s, char ***out, size_t *n);	/* caller frees each and the array */
+
+enum store_kind { STORE_CUSTOMER, STORE_SITE };
+struct store_top {
+	char name[256];			/* customer id or site path */
+	double value_ns;		/* the chosen quantile */
+	uint64_t count;
+};
+/*
+ * The n worst customers or sites by quantile q of one half over window w,
+ * worst first; entities with fewer than min_count samples are left out.
+ * Returns how many were written.
+ */
+int store_top(struct store *s, enum store_kind kind, enum pf_half half, double q,
+	      enum store_window w, uint64_t now_ns, uint64_t min_count, struct store_top *out,
+	      int n);
+
+struct store_box_info {
+	char box[WIRE_BOX_MAX];
+	uint64_t epoch, last_seq;
+	uint64_t last_seen_ns;		/* now_ns of its last message */
+	uint64_t interval_ns;		/* from its deltas (end - start) */
+	bool stale;			/* nothing for stale_intervals intervals */
+	uint64_t deltas, dups, gaps, gap_deltas, recovered, lost, unnamed;
+	uint64_t samples;		/* customer-half counts merged */
+	uint64_t late;			/* deltas older than the ring: totals only */
+	struct wire_stats stats;	/* its last stats message */
+};
+int store_boxes(struct store *s, uint64_t now_ns, struct store_box_info **out, size_t *n);
+
+/*
+ * The customer id a box's key names in its latest catalog, or NULL. The
+ * pointer stays valid until the next store_add_catalog().
+ */
+const char *store_key_id(struct store *s, const char *box, uint32_t key);
+
+/* Totals over everything ever merged (exactness checks). */
+uint64_t store_total_samples(const struct store *s);
+
+/*
+ * Drops the slots that fell out of the ring at now_ns. Every call that
+ * takes now_ns does this too; a caller with no traffic can call it on a
+ * timer so that memory is returned.
+ */
+void store_advance(struct store *s, uint64_t now_ns);
+/* Bytes the store holds (heap, approximate): for benchmarks and /metrics. */
+size_t store_mem_bytes(const struct store *s);
+
+#endif /* PINGFOLD_STORE_H */

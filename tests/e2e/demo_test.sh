@@ -1,0 +1,30 @@
+#!/bin/bash
+# make demo, non-interactively: it comes up, shows the fleet, and tears
+# down without leaving namespaces, processes, pinned maps or its folder.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+RUN=$(mktemp -u /tmp/pingfold-demo-test.XXXXXX)
+out=$(mktemp)
+mounts_before=$(mount | grep -c ' type bpf ')
+trap 'DEMO_RUN=$RUN "$TOPO_ROOT/deploy/demo/demo.sh" stop >/dev/null 2>&1; rm -f "$out"' EXIT
+
+DEMO_RUN=$RUN DEMO_SECS=${DEMO_TEST_SECS:-15} DEMO_QUERY=ipc://$RUN.q DEMO_VIEWS=ipc://$RUN.v \
+	DEMO_HTTP=http://127.0.0.1:7889 OUT=${OUT:-build} \
+	timeout 180 "$TOPO_ROOT/deploy/demo/demo.sh" > "$out" 2>&1
+rc=$?
+check "the demo ran and exited 0" test $rc -eq 0
+sed -n '/^worst customers/,$p' "$out" | head -8 | sed 's/^/# /'
+ncust=$(grep -cE '^  [0-9]+ +[123]0[01][0-9] ' "$out")
+check "pingfold top lists the demo's 36 customers ($ncust)" test "$ncust" -eq 36
+check "the bufferbloated customer 2006 is the worst" \
+	grep -qE '^  1 +2006 ' "$out"
+check "both sites and their towers appear" \
+	bash -c "grep -q '^  [0-9]* *North ' '$out' && grep -q '^  [0-9]* *South ' '$out' && grep -q 'South/Tower S1 ' '$out'"
+check "three healthy boxes" test "$(grep -cE '^  shaper-(n1|n2|s1) +ok ' "$out")" -eq 3
+check "the demo removed its folder" test ! -e "$RUN"
+check "no namespace of the demo is left" test -z "$(ip netns list | grep '^pfshaper-')"
+check "no process of the demo is left" \
+	test -z "$(pgrep -f "$RUN" ; pgrep -f 'fleet_box.sh shaper-')"
+check "no bpffs mount of the demo is left" test "$(mount | grep -c ' type bpf ')" -eq "$mounts_before"
+topo_exit
