@@ -153,7 +153,7 @@ static int parse_args(int argc, char **argv, struct agent_cfg *cfg, struct flags
 				key = lopts[i].name;
 		e.msg[0] = '\0';
 		if (!key || agent_cfg_set(cfg, key, optarg, &e)) {
-			pr_err("--%s: %s", key ? key : "?", e.msg);
+			pr_err("--%s", e.msg);
 			return 2;
 		}
 	}
