@@ -47,6 +47,11 @@ BENCH_BIN  := $(BENCH_SRC:%.c=$(OUT)/%)
 BINS := $(OUT)/pingfold-dp $(OUT)/pingfold-agent $(OUT)/pingfold \
 	$(if $(AGG_CORE_OBJ),$(OUT)/pingfold-aggregator)
 AGGR_OBJ := $(OUT)/aggregator/aggregator.o $(OUT)/aggregator/query.o $(AGG_CORE_OBJ)
+# the HTTP side, while it is being written
+ifneq ($(wildcard aggregator/http.c),)
+AGGR_OBJ += $(OUT)/aggregator/http.o
+$(OUT)/aggregator/aggregator.o: CFLAGS += -DPF_HAVE_HTTP
+endif
 AGENT_OBJ := $(OUT)/agent/agent.o $(OUT)/agent/main.o
 
 all: $(OUT)/pingfold.bpf.o $(OUT)/pingfold.skel.h $(COMMON_OBJ) $(DP_OBJ) \

@@ -216,6 +216,21 @@ int agent_cfg_set(struct agent_cfg *c, const char *key, const char *v, struct cf
 		c->dp.tc_priority = (uint32_t)x;
 		return rc;
 	}
+	if (!strcmp(key, "tls-ca") || !strcmp(key, "tls-cert") || !strcmp(key, "tls-server-name")) {
+		char *d = *v ? strdup(v) : NULL;
+
+		if (!d) {
+			snprintf(err->msg, sizeof(err->msg), "%s: empty value", key);
+			return -EINVAL;
+		}
+		if (!strcmp(key, "tls-ca"))
+			c->tls.ca_file = d;
+		else if (!strcmp(key, "tls-cert"))
+			c->tls.cert_key_file = d;
+		else
+			c->tls.server_name = d;
+		return 0;
+	}
 	if (!strcmp(key, "detach-on-exit")) {
 		if (strcmp(v, "yes") && strcmp(v, "no") && strcmp(v, "true") && strcmp(v, "false")) {
 			snprintf(err->msg, sizeof(err->msg), "%s: yes or no", key);
@@ -852,21 +867,22 @@ static int open_sockets(struct agent *a)
 		return -EIO;
 	}
 	for (i = 0; i < a->cfg.nlisten; i++) {
-		rc = nng_listen(a->pub, a->cfg.listen[i], NULL, 0);
-		if (rc) {
-			pr_err("listen on %s: %s", a->cfg.listen[i], nng_strerror(rc));
+		nng_listener l;
+
+		if (tls_listen(a->pub, a->cfg.listen[i], &a->cfg.tls, &l))
 			return -EIO;
-		}
 		if (!strncmp(a->cfg.listen[i], "tcp://", 6))
-			pr_warn("%s is plain TCP: deltas travel unencrypted", a->cfg.listen[i]);
+			pr_warn("%s is plain TCP: deltas travel unencrypted and any peer may "
+				"subscribe (tls+tcp:// for production)", a->cfg.listen[i]);
 	}
 	for (i = 0; i < a->cfg.nconnect; i++) {
+		nng_dialer d;
+
 		/* non-blocking: nng keeps redialling while the aggregator is away */
-		rc = nng_dial(a->pub, a->cfg.connect[i], NULL, NNG_FLAG_NONBLOCK);
-		if (rc) {
-			pr_err("connect to %s: %s", a->cfg.connect[i], nng_strerror(rc));
+		if (tls_dial(a->pub, a->cfg.connect[i], &a->cfg.tls, NNG_FLAG_NONBLOCK, &d))
 			return -EIO;
-		}
+		if (!strncmp(a->cfg.connect[i], "tcp://", 6))
+			pr_warn("%s is plain TCP: deltas travel unencrypted", a->cfg.connect[i]);
 	}
 	if (!a->cfg.nreplay)
 		return 0;
@@ -879,11 +895,10 @@ static int open_sockets(struct agent *a)
 	nng_socket_set_size(a->rep, NNG_OPT_RECVMAXSZ, 4096);
 	nng_socket_set_ms(a->rep, NNG_OPT_RECVTIMEO, 200);
 	for (i = 0; i < a->cfg.nreplay; i++) {
-		rc = nng_listen(a->rep, a->cfg.replay[i], NULL, 0);
-		if (rc) {
-			pr_err("replay listen on %s: %s", a->cfg.replay[i], nng_strerror(rc));
+		nng_listener l;
+
+		if (tls_listen(a->rep, a->cfg.replay[i], &a->cfg.tls, &l))
 			return -EIO;
-		}
 	}
 	if (pthread_create(&a->rep_thread, NULL, replay_thread, a)) {
 		a->rep_open = false;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include "agent/datapath.h"
 #include "common/custlist.h"
+#include "common/tls.h"
 #include "common/wire.h"
 
 #define AGENT_MAX_IFACES	32
@@ -34,6 +35,7 @@ struct agent_cfg {
 	const char *state_dir;
 	struct pf_dp_opts dp;
 	bool detach_on_exit;
+	struct tls_opts tls;		/* for tls+tcp:// URLs */
 };
 
 void agent_cfg_default(struct agent_cfg *c);

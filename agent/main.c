@@ -29,6 +29,10 @@ static const char usage[] =
 "  -d, --connect URL         publish by dialling an aggregator; repeatable\n"
 "  -r, --replay URL          answer replay requests here (e.g. tcp://0.0.0.0:7701)\n"
 "      --replay-intervals N  deltas kept for replay (default 600)\n"
+"      --tls-ca FILE         for tls+tcp:// URLs: the CA that signed the\n"
+"                            aggregators' certificates (required of them)\n"
+"      --tls-cert FILE       our certificate and private key (one PEM file)\n"
+"      --tls-server-name N   with --connect: the name in the aggregator's cert\n"
 "      --catalog-every N     intervals between catalogs (default 30)\n"
 "      --max-customers N     histogram slots (default 16384; 3.4 KiB each)\n"
 "      --max-prefixes N      customer trie size (default 65536)\n"
@@ -57,11 +61,14 @@ static const char usage[] =
 "  pingfold-agent -i ens19 -C ShapedDevices.csv -N network.json \\\n"
 "      -l tcp://0.0.0.0:7700 -r tcp://0.0.0.0:7701\n"
 "  pingfold-agent -c /etc/pingfold/agent.conf\n"
+"  pingfold-agent -i ens19 -C ShapedDevices.csv -l tls+tcp://0.0.0.0:7700 \\\n"
+"      -r tls+tcp://0.0.0.0:7701 --tls-ca ca.pem --tls-cert shaper1.pem\n"
 "  pingfold-agent -i ens19 -C customers.txt --once --json | jq .\n"
 "  pingfold-agent --detach\n";
 
 enum { OPT_REPLAY_N = 256, OPT_CATALOG, OPT_MAXC, OPT_MAXP, OPT_MAXF, OPT_RATE, OPT_PRIO,
-       OPT_PIN, OPT_STATE, OPT_DETACH_EXIT, OPT_DRY, OPT_ONCE, OPT_JSON, OPT_DETACH };
+       OPT_PIN, OPT_STATE, OPT_DETACH_EXIT, OPT_DRY, OPT_ONCE, OPT_JSON, OPT_DETACH,
+       OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_NAME };
 
 static const struct option lopts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -82,6 +89,9 @@ static const struct option lopts[] = {
 	{ "tc-priority", required_argument, NULL, OPT_PRIO },
 	{ "pin-dir", required_argument, NULL, OPT_PIN },
 	{ "state-dir", required_argument, NULL, OPT_STATE },
+	{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-server-name", required_argument, NULL, OPT_TLS_NAME },
 	{ "detach-on-exit", no_argument, NULL, OPT_DETACH_EXIT },
 	{ "dry-run", no_argument, NULL, OPT_DRY },
 	{ "once", no_argument, NULL, OPT_ONCE },

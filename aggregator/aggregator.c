@@ -19,11 +19,15 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#ifdef PF_HAVE_HTTP
+#include "aggregator/http.h"
+#endif
 #include "aggregator/query.h"
 #include "aggregator/store.h"
 #include "common/cfgfile.h"
 #include "common/log.h"
 #include "common/ring.h"
+#include "common/tls.h"
 
 #define AGG_MAX_URLS	64
 #define REPLAY_CAP	4096
@@ -48,6 +52,10 @@ struct agg_cfg {
 	enum store_window view_window;
 	bool view_customers;
 	struct store_opts store;
+	struct tls_opts tls;			/* for tls+tcp:// URLs */
+	const char *http_url, *http_static;
+	double green_ms, yellow_ms;
+	bool metrics_customers;
 };
 
 /* A dialled agent: its replay URL, learnt box name. */
@@ -80,6 +88,7 @@ struct agg {
 	struct box_replay br[AGG_MAX_URLS * 2];
 	int nbr;
 	pthread_t qthread, rthread;
+	struct http *http;
 	volatile int stopping;
 	/* republish */
 	struct repub_cust *rc;
@@ -131,6 +140,7 @@ static void fetch_gap(struct agg *a, const char *box, uint64_t epoch, uint64_t f
 	struct wire_blob *msgs = NULL;
 	struct wire_delta d;
 	nng_socket req;
+	nng_dialer dl;
 	char *out = NULL, *in = NULL;
 	size_t olen, ilen = 0;
 	uint64_t oldest, got = 0;
@@ -153,7 +163,8 @@ static void fetch_gap(struct agg *a, const char *box, uint64_t epoch, uint64_t f
 	nng_socket_set_ms(req, NNG_OPT_SENDTIMEO, 3000);
 	nng_socket_set_size(req, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
 	rc = wire_encode_replay_req(&r, &out, &olen) ? NNG_EINVAL : 0;
-	rc = rc ?: nng_dial(req, url, NULL, 0);
+	if (!rc && tls_dial(req, url, &a->cfg.tls, 0, &dl))
+		rc = NNG_ECONNREFUSED;
 	rc = rc ?: nng_send(req, out, olen, 0);
 	rc = rc ?: nng_recv(req, &in, &ilen, NNG_FLAG_ALLOC);
 	if (rc) {
@@ -508,9 +519,20 @@ static void tick(struct agg *a)
 
 /* ---- sockets --------------------------------------------------------------- */
 
-static int open_rep(nng_socket *s, const char **urls, int n, const char *what)
+static int listen_all(nng_socket s, const char **urls, int n, const struct tls_opts *tls)
 {
-	int rc, i;
+	nng_listener l;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (tls_listen(s, urls[i], tls, &l))
+			return -EIO;
+	return 0;
+}
+
+static int open_rep(struct agg *a, nng_socket *s, const char **urls, int n, const char *what)
+{
+	int rc;
 
 	rc = nng_rep0_open(s);
 	if (rc) {
@@ -519,33 +541,19 @@ static int open_rep(nng_socket *s, const char **urls, int n, const char *what)
 	}
 	nng_socket_set_size(*s, NNG_OPT_RECVMAXSZ, 4096);
 	nng_socket_set_ms(*s, NNG_OPT_RECVTIMEO, 200);
-	for (i = 0; i < n; i++) {
-		rc = nng_listen(*s, urls[i], NULL, 0);
-		if (rc) {
-			pr_err("%s: listen on %s: %s", what, urls[i], nng_strerror(rc));
-			return -EIO;
-		}
-	}
-	return 0;
+	return listen_all(*s, urls, n, &a->cfg.tls);
 }
 
-static int open_pub(nng_socket *s, const char **urls, int n, const char *what)
+static int open_pub(struct agg *a, nng_socket *s, const char **urls, int n, const char *what)
 {
-	int rc, i;
+	int rc;
 
 	rc = nng_pub0_open(s);
 	if (rc) {
 		pr_err("%s socket: %s", what, nng_strerror(rc));
 		return -EIO;
 	}
-	for (i = 0; i < n; i++) {
-		rc = nng_listen(*s, urls[i], NULL, 0);
-		if (rc) {
-			pr_err("%s: listen on %s: %s", what, urls[i], nng_strerror(rc));
-			return -EIO;
-		}
-	}
-	return 0;
+	return listen_all(*s, urls, n, &a->cfg.tls);
 }
 
 /* "URL[,replay=URL]" */
@@ -554,8 +562,6 @@ static int add_peer(struct agg *a, const char *spec)
 	struct peer *p = &a->peers[a->npeers];
 	const char *comma = strstr(spec, ",replay=");
 	size_t ul = comma ? (size_t)(comma - spec) : strlen(spec);
-	int rc;
-
 	if (ul >= sizeof(p->url) || (comma && strlen(comma + 8) >= sizeof(p->replay))) {
 		pr_err("--agent '%s': too long", spec);
 		return -EINVAL;
@@ -563,12 +569,8 @@ static int add_peer(struct agg *a, const char *spec)
 	memcpy(p->url, spec, ul);
 	p->url[ul] = '\0';
 	snprintf(p->replay, sizeof(p->replay), "%s", comma ? comma + 8 : "");
-	rc = nng_dialer_create(&p->dialer, a->sub, p->url);
-	rc = rc ?: nng_dialer_start(p->dialer, NNG_FLAG_NONBLOCK);
-	if (rc) {
-		pr_err("--agent %s: %s", p->url, nng_strerror(rc));
+	if (tls_dial(a->sub, p->url, &a->cfg.tls, NNG_FLAG_NONBLOCK, &p->dialer))
 		return -EIO;
-	}
 	a->npeers++;
 	return 0;
 }
@@ -588,13 +590,8 @@ static int open_sockets(struct agg *a)
 	for (i = 0; i < a->cfg.nagents; i++)
 		if (add_peer(a, a->cfg.agents[i]))
 			return -EIO;
-	for (i = 0; i < a->cfg.nlisten; i++) {
-		rc = nng_listen(a->sub, a->cfg.listen[i], NULL, 0);
-		if (rc) {
-			pr_err("listen on %s: %s", a->cfg.listen[i], nng_strerror(rc));
-			return -EIO;
-		}
-	}
+	if (listen_all(a->sub, a->cfg.listen, a->cfg.nlisten, &a->cfg.tls))
+		return -EIO;
 	for (i = 0; i < a->cfg.nreplay_for; i++) {
 		const char *eq = strchr(a->cfg.replay_for[i], '=');
 		char box[WIRE_BOX_MAX];
@@ -608,22 +605,22 @@ static int open_sockets(struct agg *a)
 		learn_replay(a, box, eq + 1);
 	}
 	if (a->cfg.nquery) {
-		if (open_rep(&a->qrep, a->cfg.query, a->cfg.nquery, "query"))
+		if (open_rep(a, &a->qrep, a->cfg.query, a->cfg.nquery, "query"))
 			return -EIO;
 		a->has_q = true;
 	}
 	if (a->cfg.nviews) {
-		if (open_pub(&a->vpub, a->cfg.views, a->cfg.nviews, "views"))
+		if (open_pub(a, &a->vpub, a->cfg.views, a->cfg.nviews, "views"))
 			return -EIO;
 		a->has_v = true;
 	}
 	if (a->cfg.nrepublish) {
-		if (open_pub(&a->rpub, a->cfg.republish, a->cfg.nrepublish, "republish"))
+		if (open_pub(a, &a->rpub, a->cfg.republish, a->cfg.nrepublish, "republish"))
 			return -EIO;
 		a->has_r = true;
 	}
 	if (a->cfg.nrepublish_replay) {
-		if (open_rep(&a->rrep, a->cfg.republish_replay, a->cfg.nrepublish_replay,
+		if (open_rep(a, &a->rrep, a->cfg.republish_replay, a->cfg.nrepublish_replay,
 			     "republish replay"))
 			return -EIO;
 		a->has_rr = true;
@@ -652,6 +649,17 @@ static const char usage[] =
 "                           another aggregator can subscribe (stacking)\n"
 "      --republish-replay URL  replay socket for the republished deltas\n"
 "      --id NAME            box id when republishing (default HOSTNAME-agg)\n"
+"      --tls-ca FILE        for tls+tcp:// URLs: the CA that signed the agents'\n"
+"                           certificates; an agent without one is refused\n"
+"      --tls-cert FILE      our certificate and private key (one PEM file)\n"
+"      --tls-server-name N  name the agents' certificates carry (default: the\n"
+"                           host of each URL)\n"
+"      --http URL           the overview page, /api/ and /metrics here\n"
+"                           (e.g. http://127.0.0.1:7880; see docs/http.md)\n"
+"      --http-static DIR    serve the page from DIR instead of the built-in copy\n"
+"      --green-ms MS, --yellow-ms MS  page colours: green below, yellow below,\n"
+"                           red above (default 50, 100)\n"
+"      --metrics-customers  per-customer series in /metrics (high cardinality)\n"
 "  -n, --interval MS        views and republish every MS (default 1000)\n"
 "      --slot MS            time slot of the windows (default 10000)\n"
 "      --stale N            a box is stale after N of its intervals (default 5)\n"
@@ -740,6 +748,44 @@ static int cfg_set(void *ctx, const char *key, const char *v, struct cfg_err *e)
 		c->store.stale_intervals = (uint32_t)x;
 		return rc;
 	}
+	if (!strcmp(key, "http") || !strcmp(key, "http-static")) {
+		char *d = *v ? strdup(v) : NULL;
+
+		if (!d || (key[4] == '\0' && strncmp(v, "http://", 7) && strncmp(v, "https://", 8))) {
+			snprintf(e->msg, sizeof(e->msg), "%s: '%s' is not %s", key, v,
+				 key[4] ? "a folder" : "an http:// URL");
+			free(d);
+			return -EINVAL;
+		}
+		if (key[4])
+			c->http_static = d;
+		else
+			c->http_url = d;
+		return 0;
+	}
+	if (!strcmp(key, "tls-ca") || !strcmp(key, "tls-cert") || !strcmp(key, "tls-server-name")) {
+		char *d = *v ? strdup(v) : NULL;
+
+		if (!d) {
+			snprintf(e->msg, sizeof(e->msg), "%s: empty value", key);
+			return -EINVAL;
+		}
+		if (!strcmp(key, "tls-ca"))
+			c->tls.ca_file = d;
+		else if (!strcmp(key, "tls-cert"))
+			c->tls.cert_key_file = d;
+		else
+			c->tls.server_name = d;
+		return 0;
+	}
+	if (!strcmp(key, "green-ms") || !strcmp(key, "yellow-ms")) {
+		rc = cfg_u64(key, v, 1, 600000, &x, e);
+		if (key[0] == 'g')
+			c->green_ms = (double)x;
+		else
+			c->yellow_ms = (double)x;
+		return rc;
+	}
 	if (!strcmp(key, "view-window")) {
 		if (store_window_parse(v, &c->view_window)) {
 			snprintf(e->msg, sizeof(e->msg), "view-window: 10s, 1m, 5m, 15m or 1h");
@@ -764,6 +810,11 @@ static int parse_args(int argc, char **argv, struct agg_cfg *c, int *verbosity)
 		{ "republish-replay", required_argument, NULL, 4 },
 		{ "id", required_argument, NULL, 5 }, { "interval", required_argument, NULL, 'n' },
 		{ "slot", required_argument, NULL, 6 }, { "stale", required_argument, NULL, 7 },
+		{ "http", required_argument, NULL, 9 }, { "http-static", required_argument, NULL, 10 },
+		{ "green-ms", required_argument, NULL, 11 }, { "yellow-ms", required_argument, NULL, 12 },
+		{ "metrics-customers", no_argument, NULL, 13 },
+		{ "tls-ca", required_argument, NULL, 14 }, { "tls-cert", required_argument, NULL, 15 },
+		{ "tls-server-name", required_argument, NULL, 16 },
 		{ "verbose", no_argument, NULL, 'v' }, { "quiet", no_argument, NULL, 8 },
 		{ "help", no_argument, NULL, 'h' }, { 0 }
 	};
@@ -783,6 +834,7 @@ static int parse_args(int argc, char **argv, struct agg_cfg *c, int *verbosity)
 		switch (ch) {
 		case 'c': continue;
 		case 3: c->view_customers = false; continue;
+		case 13: c->metrics_customers = true; continue;
 		case 'v': *verbosity = 1; continue;
 		case 8: *verbosity = -1; continue;
 		case 'h': fputs(usage, stdout); exit(0);
@@ -792,7 +844,7 @@ static int parse_args(int argc, char **argv, struct agg_cfg *c, int *verbosity)
 			if (lo[i].val == ch)
 				key = lo[i].name;
 		if (!key || cfg_set(c, key, optarg, &e)) {
-			pr_err("--%s: %s", key ? key : "?", e.msg);
+			pr_err("--%s", e.msg);
 			return 2;
 		}
 	}
@@ -812,6 +864,40 @@ static void on_signal(int sig)
 	(void)sig;
 	stop = 1;
 }
+
+#ifdef PF_HAVE_HTTP
+static int start_http(struct agg *a)
+{
+	struct http_opts o;
+
+	http_opts_default(&o);
+	o.url = a->cfg.http_url;
+	o.static_dir = a->cfg.http_static;
+	if (a->cfg.green_ms)
+		o.green_ms = a->cfg.green_ms;
+	if (a->cfg.yellow_ms)
+		o.yellow_ms = a->cfg.yellow_ms;
+	o.metrics_customers = a->cfg.metrics_customers;
+	return http_start(&a->http, &o, a->store, &a->lock);
+}
+
+static void stop_http(struct agg *a)
+{
+	if (a->http)
+		http_stop(a->http);
+}
+#else
+static int start_http(struct agg *a)
+{
+	pr_err("--http %s: this build has no HTTP server", a->cfg.http_url);
+	return -ENOTSUP;
+}
+
+static void stop_http(struct agg *a)
+{
+	(void)a;
+}
+#endif
 
 static int run(struct agg *a)
 {
@@ -882,6 +968,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (a.has_rr && pthread_create(&a.rthread, NULL, repub_replay_thread, &a))
 		return 1;
+	if (a.cfg.http_url && start_http(&a))
+		return 1;
 	pr_info("running: %d agents dialled, %d listen URLs", a.cfg.nagents, a.cfg.nlisten);
 	rc = run(&a);
 	a.stopping = 1;
@@ -889,6 +977,7 @@ int main(int argc, char **argv)
 		pthread_join(a.qthread, NULL);
 	if (a.has_rr)
 		pthread_join(a.rthread, NULL);
+	stop_http(&a);
 	nng_close(a.sub);
 	if (a.has_q)
 		nng_close(a.qrep);
