@@ -229,46 +229,32 @@ static struct repub_cust *repub_find(struct agg *a, const char *id)
 /* Keeps what a merged delta adds, by customer id, for the next republish. */
 static void repub_take(struct agg *a, const struct wire_delta *d)
 {
-	struct store_cust_info *ci = NULL;
+	struct store_cust_info ci;
 	struct hist_sparse h;
-	size_t nci = 0;
 	uint32_t i;
 
-	if (!a->cfg.nrepublish || store_customers(a->store, &ci, &nci))
+	if (!a->cfg.nrepublish)
 		return;
 	for (i = 0; i < d->nh; i++) {
 		char id[64 + WIRE_BOX_MAX + 16];
 		const char *name = store_key_id(a->store, d->box, d->h[i].key);
 		struct repub_cust *rc;
-		size_t lo = 0, hi = nci;
 
-		if (name) {
+		if (name)
 			snprintf(id, sizeof(id), "%s", name);
-		} else {
+		else
 			snprintf(id, sizeof(id), "?%s/%u", d->box, d->h[i].key);
-		}
 		rc = repub_find(a, id);
 		if (!rc)
 			continue;
-		while (lo < hi) {		/* name and site from the store */
-			size_t mid = (lo + hi) / 2;
-			int c = strcmp(ci[mid].id, id);
-
-			if (!c) {
-				snprintf(rc->name, sizeof(rc->name), "%s", ci[mid].name);
-				snprintf(rc->site, sizeof(rc->site), "%s", ci[mid].site);
-				break;
-			}
-			if (c < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
+		if (store_customer_info(a->store, id, &ci) == 0) {
+			snprintf(rc->name, sizeof(rc->name), "%s", ci.name);
+			snprintf(rc->site, sizeof(rc->site), "%s", ci.site);
 		}
 		wire_delta_get(d, i, &h);
 		hist_merge_sparse(&rc->h[d->h[i].half & 1], &h);
 		rc->dirty = true;
 	}
-	free(ci);
 }
 
 static void merge_delta(struct agg *a, const struct wire_delta *d, bool replayed)
@@ -630,6 +616,18 @@ static int open_sockets(struct agg *a)
 
 /* ---- configuration and main ------------------------------------------------ */
 
+#ifdef PF_HAVE_HTTP
+#define HTTP_USAGE \
+"      --http URL           the overview page, /api/ and /metrics here\n" \
+"                           (e.g. http://127.0.0.1:7880; see docs/http.md)\n" \
+"      --http-static DIR    serve the page from DIR instead of the built-in copy\n" \
+"      --green-ms MS, --yellow-ms MS  page colours: green below, yellow below,\n" \
+"                           red above (default 50, 100)\n" \
+"      --metrics-customers  per-customer series in /metrics (high cardinality)\n"
+#else
+#define HTTP_USAGE ""
+#endif
+
 static const char usage[] =
 "Usage: pingfold-aggregator [OPTIONS]\n"
 "Merges the deltas of many pingfold agents into per-customer, per-site, per-box\n"
@@ -654,12 +652,7 @@ static const char usage[] =
 "      --tls-cert FILE      our certificate and private key (one PEM file)\n"
 "      --tls-server-name N  name the agents' certificates carry (default: the\n"
 "                           host of each URL)\n"
-"      --http URL           the overview page, /api/ and /metrics here\n"
-"                           (e.g. http://127.0.0.1:7880; see docs/http.md)\n"
-"      --http-static DIR    serve the page from DIR instead of the built-in copy\n"
-"      --green-ms MS, --yellow-ms MS  page colours: green below, yellow below,\n"
-"                           red above (default 50, 100)\n"
-"      --metrics-customers  per-customer series in /metrics (high cardinality)\n"
+HTTP_USAGE
 "  -n, --interval MS        views and republish every MS (default 1000)\n"
 "      --slot MS            time slot of the windows (default 10000)\n"
 "      --stale N            a box is stale after N of its intervals (default 5)\n"

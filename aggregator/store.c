@@ -3,41 +3,50 @@
  * The aggregator's state (see store.h). Decisions, in one place:
  *
  * Time. Slot a holds the deltas whose end_ns / slot_ns == a. The ring
- * covers the longest window: ns = ceil(1 h / slot_ns) slots, the newest
- * being "cur", the slot of the largest now_ns any call passed (the
- * aggregator's clock, never a box's: a box clock running ahead cannot
- * push data out of the ring). A delta stamped after cur lands in cur. A
- * delta whose slot fell out of the ring (a late replay) counts in the
- * totals (store_total_samples, box samples, box late) but in no window.
- * Window w is the slots (S - n_w, S] for S the slot of the query's now_ns,
- * n_w = ceil(w / slot_ns): 1, 6, 30, 90, 360 slots of 10 s.
+ * covers the longest window: ns = ceil(1 h / slot_ns) slots (slot_ns from
+ * 1 s to 1 h), the newest being "cur", the slot of the largest now_ns any
+ * call passed (the aggregator's clock, never a box's: a box clock running
+ * ahead cannot push data out of the ring). A delta stamped after cur
+ * lands in cur. A delta whose slot fell out of the ring (a late replay)
+ * counts in the totals (store_total_samples, box samples, box late) but
+ * in no window. Window w is the slots (S - n_w, S] for S the slot of the
+ * query's now_ns, n_w = ceil(w / slot_ns): 1, 6, 30, 90, 360 slots of 10 s.
  *
- * Memory. Every slot of the ring owns an arena (a list of chunks, bump
- * allocated); everything stored for that slot lives in it and is freed in
- * one go when the slot leaves the ring, so ageing costs no walk over the
- * customers. Per customer-half and slot there is a record only if it had
- * data: a sparse histogram (count, sum, min, max; u8 slot numbers, u32
- * counts, widened to u64 only if a count needs it), ~100 bytes for 8-10
- * buckets. A customer-half's records form a list, newest first, each
- * holding the slot of the next older one; a link is followed only while
- * that slot is still in the ring, so links into freed arenas are never
- * read. A record that must grow is copied to a larger one in the same
- * arena (the old one is garbage until the slot is dropped). Sites, boxes
- * and the fleet have dense per-slot histograms (a ring of ns pointers,
- * the histograms also in the slot's arena).
+ * Memory. Every slot of the ring owns an arena (chunks, bump allocated);
+ * everything stored for that slot lives in it and is freed in one go when
+ * the slot leaves the ring, so ageing costs no walk over the customers.
+ * Chunks of 4 MiB are mapped with huge pages and pooled when their slot
+ * is dropped (up to the largest slot seen), so that in steady state a new
+ * slot reuses the memory of the one that left. Per customer-half and slot
+ * there is a record only if it had data: a sparse histogram (count, sum,
+ * min, max; u8 slot numbers and u32 counts, u64 counts when the record's
+ * count passes 2^32), ~104-112 bytes for 8-10 buckets, with 2 spare
+ * buckets (more if the size's padding allows) for the next delta of the
+ * slot. A customer-half's records form a list, newest first, each holding
+ * the slot of the next older one; a link is followed only while that slot
+ * is still in the ring, so links into freed arenas are never read. A
+ * record that must grow is copied to a larger one in the same arena (the
+ * old one is garbage until the slot is dropped). Sites, boxes and the
+ * fleet have dense per-slot histograms (a ring of ns pointers, the
+ * histograms in the slot's arena too).
  *
- * Merge. Per customer-half: key -> customer by the box's key map (an
- * array indexed by key below 2^22, a hash above), merge into the
- * customer's record of the slot, add into a per-delta dense scratch
- * histogram of the customer's site (or of the box, for customers without
- * a site). After the delta, the touched sites are flushed bottom-up (each
- * into its slot histogram and into its parent's scratch, top-level sites
- * into the box's scratch) and the box's scratch into the box's and the
- * fleet's slot histograms. So a site's slot histogram is the sum of its
- * subtree, maintained at merge time at a cost per delta and touched site,
- * not per customer-half, and a site query reads just its own ring.
- * Scratch histograms track the range of slots they touched, and only that
- * range is merged and cleared.
+ * Merge. store_add_delta first checks every index it will use (halves,
+ * bucket ranges, slots increasing and in range, counts adding up), so a
+ * bad delta is refused whole. Then per customer-half: key -> customer by
+ * the box's key map (an array indexed by key below 2^22, a hash above),
+ * merge into the customer's record of the slot (in place through a slot
+ * -> position table when the record has all the delta's slots, else by a
+ * union), and add into a per-delta dense scratch histogram of the
+ * customer's site (or of the box, for customers without a site).
+ * Customers and records are prefetched a few entries ahead. After the
+ * delta, the touched sites are flushed bottom-up (each into its slot
+ * histogram and into its parent's scratch, top-level sites into the
+ * box's scratch), then the box's scratch into the box's and the fleet's
+ * slot histograms. So a site's slot histogram is the sum of its subtree,
+ * kept at merge time at a cost per delta and touched site, not per
+ * customer-half, and a site query reads only its own ring. Scratch
+ * histograms track the range of slots they touched: only that range is
+ * merged and cleared.
  *
  * Names. A customer is its id: one customer however many boxes name it.
  * Each catalog replaces the box's key map; the customer's name and site
@@ -47,26 +56,30 @@
  * during the window. Keys a box's catalog does not name are merged under
  * "?BOX/KEY" (a customer without site) and counted in the box's unnamed
  * (customer-halves); a later catalog does not move what was merged so. A
- * catalog older (epoch, seq) than the box's last one is ignored. Site
+ * catalog of the box's previous epoch, or of its current epoch with a
+ * lower seq than the one in force, is ignored (it arrived late). Site
  * paths are normalised: empty components dropped ("/a//b/" is "a/b").
+ * Customers and sites are never forgotten (their records age out).
  *
  * Sequences. Per box, two trackers: the current epoch and the one before
- * (so in-flight deltas of the old epoch are still deduplicated). A higher
- * epoch replaces the current one; a delta of an older, unknown epoch
- * cannot be checked and is refused as a duplicate (counted in dups).
- * A tracker keeps the highest seq seen and a bitmap of the SEQ_WIN seqs
- * below it; a seq older than the bitmap is taken as seen (duplicate). A
- * seq above highest + 1 reports the gap in between. store_gap_done counts
- * as recovered the gap's seqs the bitmap has seen by then (exact, also
- * when a "missing" delta arrived late by the live path); when the gap is
- * no longer in the bitmap, the caller's number is used.
+ * (so in-flight deltas and replays of the old epoch are still
+ * deduplicated). Any other epoch becomes the current one, whatever its
+ * value: epochs are wall-clock stamps, and a box whose clock went back
+ * must not be locked out. A tracker keeps the highest seq seen and a
+ * bitmap of the SEQ_WIN seqs below it; a seq older than the bitmap is
+ * taken as seen (duplicate). A seq above highest + 1 reports the gap in
+ * between. store_gap_done counts as recovered the gap's seqs the bitmap
+ * has seen by then (exact, also when a "missing" delta came late by the
+ * live path, or the caller counted a duplicate); when the gap is no
+ * longer in the bitmap, the caller's number is used.
  *
  * Liveness. last_seen_ns is the now_ns of the box's last message of any
  * kind; interval_ns is end - start of its last delta (slot_ns until it
  * has sent one); stale when now - last_seen > stale_intervals * interval.
  *
- * store_top leaves out entities without samples, whatever min_count;
- * ties are ordered by count (more first), then name.
+ * Queries sum a window's records at query time; store_top does so for
+ * every customer (or site). It leaves out entities without samples,
+ * whatever min_count; ties are ordered by count (more first), then name.
  */
 #include <errno.h>
 #include <math.h>
@@ -152,8 +165,8 @@ struct u32map {
 struct box {
 	char id[WIRE_BOX_MAX];
 	struct seqtrk trk[2];		/* current epoch, previous epoch */
-	bool has_epoch, has_prev, has_cat;
-	uint64_t cat_epoch, cat_seq;
+	bool has_epoch, has_prev, has_cat, has_prev_cat;
+	uint64_t cat_epoch, cat_seq, prev_cat_epoch;
 	uint32_t *kmap;			/* key -> cust + 1 (| KV_UNNAMED) */
 	uint32_t kmap_len;
 	struct u32map big;		/* keys >= KMAP_DENSE_MAX */
@@ -482,7 +495,7 @@ void store_advance(struct store *s, uint64_t now_ns)
 	for (i = 0; i < s->ns; i++) {
 		struct arena *a = &s->arenas[i];
 
-		if (a->slot != SLOT_NONE && (a->slot > S || S - a->slot >= s->ns))
+		if (a->slot != SLOT_NONE && S - a->slot >= s->ns)
 			arena_free(s, a, true);
 	}
 	s->cur = S;
@@ -1116,15 +1129,17 @@ static void trk_mark(struct seqtrk *t, uint64_t q)
 	t->bits[(q % SEQ_WIN) / 64] |= 1ULL << (q % 64);
 }
 
-/* The tracker of a delta's epoch, or NULL for an older unknown epoch. */
+/*
+ * The tracker of a delta's epoch. Any epoch but the current and the one
+ * before starts a new one: epochs are wall-clock stamps, and a box whose
+ * clock was set back must not be locked out.
+ */
 static struct seqtrk *trk_of(struct box *b, uint64_t epoch)
 {
 	if (b->has_epoch && b->trk[0].epoch == epoch)
 		return &b->trk[0];
 	if (b->has_prev && b->trk[1].epoch == epoch)
 		return &b->trk[1];
-	if (b->has_epoch && epoch < b->trk[0].epoch)
-		return NULL;
 	if (b->has_epoch) {
 		b->trk[1] = b->trk[0];
 		b->has_prev = true;
@@ -1275,10 +1290,10 @@ static int delta_check(const struct wire_delta *d)
 }
 
 /*
- * Customer-halves are in key order, and so mostly in memory order, but a
- * delta of 100k customer-halves does not fit in the caches: fetch the
- * customer of entry i + AHEAD and the record of entry i (its customer
- * fetched AHEAD entries ago) while merging the entry before.
+ * Customer-halves come in key order, and so mostly in memory order, but
+ * a delta of 100k of them does not fit in the caches. Called at entry
+ * i - AHEAD: fetches the customer of entry i + AHEAD, and the record of
+ * entry i, whose customer was fetched AHEAD entries ago.
  */
 #define AHEAD 8
 static inline void prefetch_ahead(const struct store *s, const struct box *bx,
@@ -1320,7 +1335,7 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 	store_advance(s, now_ns);
 	bx->last_seen_ns = now_ns;
 	t = trk_of(bx, d->epoch);
-	if (!t || trk_seen(t, d->seq)) {
+	if (trk_seen(t, d->seq)) {
 		bx->dups++;
 		return 1;
 	}
@@ -1402,7 +1417,7 @@ void store_gap_done(struct store *s, const char *box, uint64_t epoch, uint64_t f
 	bx->lost += missing - recovered;
 }
 
-/* Checks a catalog and resolves its sites before anything changes. */
+/* Checks the strings of a catalog before anything changes. */
 static int catalog_check(const struct wire_catalog *c)
 {
 	uint32_t i;
@@ -1457,8 +1472,8 @@ int store_add_catalog(struct store *s, const struct wire_catalog *c, uint64_t no
 		return err;
 	store_advance(s, now_ns);
 	bx->last_seen_ns = now_ns;
-	if (bx->has_cat && (c->epoch < bx->cat_epoch ||
-			    (c->epoch == bx->cat_epoch && c->seq < bx->cat_seq)))
+	if (bx->has_cat && ((c->epoch == bx->cat_epoch && c->seq < bx->cat_seq) ||
+			    (bx->has_prev_cat && c->epoch == bx->prev_cat_epoch)))
 		return 0;	/* older than the one in force */
 	if (c->n) {
 		named = malloc((size_t)c->n * sizeof(*named));
@@ -1497,6 +1512,10 @@ int store_add_catalog(struct store *s, const struct wire_catalog *c, uint64_t no
 	free(bx->named);
 	bx->named = named;
 	bx->nnamed = nn;
+	if (bx->has_cat && bx->cat_epoch != c->epoch) {
+		bx->prev_cat_epoch = bx->cat_epoch;
+		bx->has_prev_cat = true;
+	}
 	bx->has_cat = true;
 	bx->cat_epoch = c->epoch;
 	bx->cat_seq = c->seq;
@@ -1666,6 +1685,27 @@ int store_fleet(struct store *s, enum store_window w, uint64_t now_ns,
 	return 0;
 }
 
+static void cust_info(const struct store *s, uint32_t i, struct store_cust_info *out)
+{
+	const struct cust *c = cust_at(s, i);
+
+	snprintf(out->id, sizeof(out->id), "%s", c->str);
+	snprintf(out->name, sizeof(out->name), "%s", c->str + strlen(c->str) + 1);
+	snprintf(out->site, sizeof(out->site), "%s",
+		 c->site == NONE ? "" : s->sites[c->site]->path);
+	out->nboxes = c->nboxes;
+}
+
+int store_customer_info(struct store *s, const char *id, struct store_cust_info *out)
+{
+	uint32_t i = id ? strmap_get(s, &s->cmap, cust_key, id, str_hash(id)) : NONE;
+
+	if (i == NONE)
+		return -ENOENT;
+	cust_info(s, i, out);
+	return 0;
+}
+
 static int cinfo_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct store_cust_info *)a)->id,
@@ -1682,15 +1722,8 @@ int store_customers(struct store *s, struct store_cust_info **out, size_t *n)
 	v = calloc(s->ncust ? s->ncust : 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (i = 0; i < s->ncust; i++) {
-		const struct cust *c = cust_at(s, i);
-
-		snprintf(v[i].id, sizeof(v[i].id), "%s", c->str);
-		snprintf(v[i].name, sizeof(v[i].name), "%s", c->str + strlen(c->str) + 1);
-		snprintf(v[i].site, sizeof(v[i].site), "%s",
-			 c->site == NONE ? "" : s->sites[c->site]->path);
-		v[i].nboxes = c->nboxes;
-	}
+	for (i = 0; i < s->ncust; i++)
+		cust_info(s, i, &v[i]);
 	qsort(v, s->ncust, sizeof(*v), cinfo_cmp);
 	*out = v;
 	*n = s->ncust;

@@ -73,6 +73,8 @@ struct store_cust_info {
 	char id[64], name[128], site[256];
 	uint32_t nboxes;		/* boxes that named it */
 };
+/* One customer's names, without listing them all; -ENOENT if unknown. */
+int store_customer_info(struct store *s, const char *id, struct store_cust_info *out);
 /* Customers (sorted by id), sites (every path and its ancestors, sorted). */
 int store_customers(struct store *s, struct store_cust_info **out, size_t *n);	/* caller frees */
 int store_sites(struct store *s, char ***out, size_t *n);	/* caller frees each and the array */

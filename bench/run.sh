@@ -19,6 +19,10 @@ echo "== agent: one poll of 100,000 customers with samples"
 "$OUT"/bench/poll_bench | grep -v '^poll_bench' || exit 1
 
 echo
+echo "== aggregator: merge throughput (decoding included) against decoding alone"
+"$OUT"/bench/merge_bench || exit 1
+
+echo
 echo "== datapath: forwarding throughput through the shaper namespace"
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 PFDP=$TOPO_ROOT/$OUT/pingfold-dp

@@ -6,6 +6,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
 #include "log.h"
 #include "tls.h"
 
@@ -50,6 +51,8 @@ static int make_config(nng_tls_config **cfg, nng_tls_mode mode, const char *url,
 	return 0;
 }
 
+#define PROBE_TRIES 240	/* 2 minutes of a peer that is not up */
+
 struct probe {
 	char *url;
 	nng_tls_config *cfg;
@@ -61,20 +64,27 @@ static void *probe_thread(void *arg)
 	struct probe *p = arg;
 	nng_socket s;
 	nng_dialer d;
-	int rc;
+	int rc = 0, i;
 
-	rc = nng_sub0_open(&s);
-	rc = rc ?: nng_dialer_create(&d, s, p->url);
-	rc = rc ?: nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, p->cfg);
-	rc = rc ?: nng_dialer_start(d, 0);
+	/* while the peer is not up yet, keep trying: the answer that matters
+	 * is the handshake's */
+	for (i = 0; i < PROBE_TRIES; i++) {
+		rc = nng_sub0_open(&s);
+		rc = rc ?: nng_dialer_create(&d, s, p->url);
+		rc = rc ?: nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, p->cfg);
+		rc = rc ?: nng_dialer_start(d, 0);
+		nng_close(s);
+		if (rc != NNG_ECONNREFUSED && rc != NNG_ETIMEDOUT && rc != NNG_EADDRINVAL)
+			break;
+		if (i == 0)
+			pr_warn("%s: not reachable yet (%s); retrying", p->url, nng_strerror(rc));
+		nng_msleep(500);
+	}
 	if (rc == NNG_EPEERAUTH || rc == NNG_ECRYPTO)
 		pr_err("%s: peer refused: TLS authentication failed (%s): its certificate is "
 		       "not signed by our CA, or ours not by its", p->url, nng_strerror(rc));
-	else if (rc == NNG_ECONNREFUSED)
-		pr_warn("%s: not reachable yet (%s); retrying", p->url, nng_strerror(rc));
 	else if (rc && rc != NNG_EPROTO)
-		pr_warn("%s: %s; retrying", p->url, nng_strerror(rc));
-	nng_close(s);
+		pr_warn("%s: %s; nng keeps retrying", p->url, nng_strerror(rc));
 	nng_tls_config_free(p->cfg);
 	free(p->url);
 	free(p);

@@ -498,7 +498,8 @@ int wire_encode_replay_rep(int status, uint64_t first_available, const struct wi
 struct dec {
 	const uint8_t *p, *end;
 	const char *kind;	/* "delta", "replay request", ... */
-	char where[32];		/* "hist 3: " or "" */
+	const char *where;	/* "hist", "customer", ... or NULL; formatted only */
+	uint32_t where_i;	/* on failure, with its index: "hist 3: " */
 	const char **why;
 };
 
@@ -510,7 +511,11 @@ static int dec_fail(struct dec *c, int err, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	n = snprintf(wire_why, sizeof(wire_why), "%s: %s", c->kind, c->where);
+	if (c->where)
+		n = snprintf(wire_why, sizeof(wire_why), "%s: %s %u: ", c->kind, c->where,
+			     c->where_i);
+	else
+		n = snprintf(wire_why, sizeof(wire_why), "%s: ", c->kind);
 	if (n < 0 || (size_t)n >= sizeof(wire_why))
 		n = 0;
 	va_start(ap, fmt);
@@ -726,7 +731,7 @@ static int skip_extra(struct dec *c, uint32_t nf, uint32_t known, const char *fi
 
 static int end_check(struct dec *c)
 {
-	c->where[0] = '\0';
+	c->where = NULL;
 	if (left(c))
 		return dec_fail(c, -EINVAL, "%zu trailing bytes after the body", left(c));
 	return 0;
@@ -746,7 +751,7 @@ static int dec_start(struct dec *c, const void *msg, size_t len, enum wire_kind 
 	c->p = msg;
 	c->end = c->p + len;
 	c->kind = name;
-	c->where[0] = '\0';
+	c->where = NULL;
 	c->why = why ? why : &ignored;
 	*c->why = NULL;
 	if (len > WIRE_MAX_MSG)
@@ -941,14 +946,15 @@ int wire_decode_delta(const void *msg, size_t len, struct wire_delta *d, const c
 	if (delta_reserve(d, nh, 0))
 		return dec_fail(&c, -ENOMEM, "out of memory");
 	for (i = 0; i < nh; i++) {
-		snprintf(c.where, sizeof(c.where), "hist %u: ", i);
+		c.where = "hist";
+		c.where_i = i;
 		err = dec_hist(&c, d);
 		if (err) {
 			wire_delta_reset(d);
 			return err;
 		}
 	}
-	c.where[0] = '\0';
+	c.where = NULL;
 	err = skip_extra(&c, nf, DELTA_FIELDS, "extra field");
 	err = err ?: end_check(&c);
 	if (err)
@@ -1023,13 +1029,14 @@ int wire_decode_catalog(const void *msg, size_t len, struct wire_catalog *cat, c
 			err = dec_fail(&c, -ENOMEM, "out of memory");
 			break;
 		}
-		snprintf(c.where, sizeof(c.where), "customer %u: ", i);
+		c.where = "customer";
+		c.where_i = i;
 		err = dec_cust(&c, cat);
 		if (err)
 			break;
 	}
 	if (!err) {
-		c.where[0] = '\0';
+		c.where = NULL;
 		err = skip_extra(&c, nf, CATALOG_FIELDS, "extra field");
 		err = err ?: end_check(&c);
 	}
@@ -1060,7 +1067,8 @@ int wire_decode_stats(const void *msg, size_t len, struct wire_stats *s, const c
 	for (i = 0; i < n && !err; i++) {
 		struct wire_stat *st = &s->s[i];
 
-		snprintf(c.where, sizeof(c.where), "counter %u: ", i);
+		c.where = "counter";
+		c.where_i = i;
 		err = get_str(&c, "name", st->name, sizeof(st->name), stat_name_check);
 		err = err ?: get_uint(&c, "value", UINT64_MAX, &st->value);
 		for (j = 0; j < i && !err; j++)
@@ -1069,7 +1077,7 @@ int wire_decode_stats(const void *msg, size_t len, struct wire_stats *s, const c
 	}
 	if (!err) {
 		s->n = n;
-		c.where[0] = '\0';
+		c.where = NULL;
 		err = skip_extra(&c, nf, STATS_FIELDS, "extra field");
 		err = err ?: end_check(&c);
 	}
@@ -1120,7 +1128,8 @@ int wire_decode_replay_rep(const void *msg, size_t len, int *status, uint64_t *f
 	if (nm > cap)
 		return dec_fail(&c, -E2BIG, "messages: %u, more than the caller's %u", nm, cap);
 	for (i = 0; i < nm; i++) {
-		snprintf(c.where, sizeof(c.where), "message %u: ", i);
+		c.where = "message";
+		c.where_i = i;
 		err = get_bytes(&c, "bytes", &K_BIN, &p, &bl);
 		if (err)
 			return err;
@@ -1128,7 +1137,7 @@ int wire_decode_replay_rep(const void *msg, size_t len, int *status, uint64_t *f
 			return dec_fail(&c, -EINVAL, "not a delta");
 		msgs[i] = (struct wire_blob){ p, bl };
 	}
-	c.where[0] = '\0';
+	c.where = NULL;
 	err = skip_extra(&c, nf, REP_FIELDS, "extra field") ?: end_check(&c);
 	if (!err)
 		*n = nm;

@@ -540,8 +540,11 @@ Test(store, gaps_duplicates_epochs)
 	/* the old epoch's deltas in flight are still deduplicated */
 	cr_assert_eq(seq_add(s, &d, 10, 9, &gf, &gl), 1);
 	cr_assert_eq(seq_add(s, &d, 10, 8, &gf, &gl), 0);
-	/* an epoch older than both known ones cannot be checked: refused */
-	cr_assert_eq(seq_add(s, &d, 3, 1, &gf, &gl), 1);
+	/* a lower epoch (the box's clock went back) is a new epoch too */
+	cr_assert_eq(seq_add(s, &d, 3, 1, &gf, &gl), 0);
+	cr_assert_eq(gf + gl, 0);
+	cr_assert_eq(box_info(s, "g", T0 + 30 * NS).epoch, 3);
+	cr_assert_eq(seq_add(s, &d, 11, 1, &gf, &gl), 1, "the previous epoch forgotten");
 	/* first delta of an epoch with seq 5: 1..4 are missing */
 	cr_assert_eq(seq_add(s, &d, 12, 5, &gf, &gl), 0);
 	cr_assert_eq(gf, 1);
@@ -552,9 +555,9 @@ Test(store, gaps_duplicates_epochs)
 	cr_assert_eq(bi.gaps, 3);
 	cr_assert_eq(bi.dups, 4);
 	/* everything merged once, duplicates never */
-	cr_assert_eq(cust_count(s, "gc", STORE_W1M, T0 + 30 * NS, 0), 10);
-	cr_assert_eq(store_total_samples(s), 10);
-	cr_assert_eq(bi.samples, 10);
+	cr_assert_eq(cust_count(s, "gc", STORE_W1M, T0 + 30 * NS, 0), 11);
+	cr_assert_eq(store_total_samples(s), 11);
+	cr_assert_eq(bi.samples, 11);
 	wire_delta_free(&d);
 	store_close(s);
 }
@@ -652,6 +655,29 @@ Test(store, unnamed_keys_kept)
 	cr_assert_eq(h[0].count, 5);
 	cr_assert_eq(store_total_samples(s), 18);
 	wire_delta_free(&d);
+	store_close(s);
+}
+
+Test(store, late_catalogs_ignored)
+{
+	static const struct cat_entry v1[] = { { 1, "old", "", "Old" } };
+	static const struct cat_entry v2[] = { { 1, "new", "New name", "New" } };
+	static const struct cat_entry v3[] = { { 1, "newer", "", "" } };
+	struct store *s = store_new(0);
+	struct store_cust_info ci;
+
+	catalog(s, "k", 5, 10, v2, 1, T0);
+	catalog(s, "k", 5, 9, v1, 1, T0);	/* same epoch, lower seq: late */
+	cr_assert_str_eq(store_key_id(s, "k", 1), "new");
+	catalog(s, "k", 6, 0, v3, 1, T0);	/* a new epoch: in force */
+	cr_assert_str_eq(store_key_id(s, "k", 1), "newer");
+	catalog(s, "k", 5, 11, v1, 1, T0);	/* the epoch before: late */
+	cr_assert_str_eq(store_key_id(s, "k", 1), "newer");
+	cr_assert_eq(store_customer_info(s, "new", &ci), 0);
+	cr_assert_str_eq(ci.name, "New name");
+	cr_assert_str_eq(ci.site, "New");
+	cr_assert_eq(ci.nboxes, 0);
+	cr_assert_eq(store_customer_info(s, "old", &ci), -ENOENT);
 	store_close(s);
 }
 
