@@ -216,21 +216,9 @@ int agent_cfg_set(struct agent_cfg *c, const char *key, const char *v, struct cf
 		c->dp.tc_priority = (uint32_t)x;
 		return rc;
 	}
-	if (!strcmp(key, "tls-ca") || !strcmp(key, "tls-cert") || !strcmp(key, "tls-server-name")) {
-		char *d = *v ? strdup(v) : NULL;
-
-		if (!d) {
-			snprintf(err->msg, sizeof(err->msg), "%s: empty value", key);
-			return -EINVAL;
-		}
-		if (!strcmp(key, "tls-ca"))
-			c->tls.ca_file = d;
-		else if (!strcmp(key, "tls-cert"))
-			c->tls.cert_key_file = d;
-		else
-			c->tls.server_name = d;
-		return 0;
-	}
+	rc = tls_opts_set(&c->tls, key, v, err);
+	if (rc != -ENOENT)
+		return rc;
 	if (!strcmp(key, "detach-on-exit")) {
 		if (strcmp(v, "yes") && strcmp(v, "no") && strcmp(v, "true") && strcmp(v, "false")) {
 			snprintf(err->msg, sizeof(err->msg), "%s: yes or no", key);

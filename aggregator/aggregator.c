@@ -756,21 +756,9 @@ static int cfg_set(void *ctx, const char *key, const char *v, struct cfg_err *e)
 			c->http_url = d;
 		return 0;
 	}
-	if (!strcmp(key, "tls-ca") || !strcmp(key, "tls-cert") || !strcmp(key, "tls-server-name")) {
-		char *d = *v ? strdup(v) : NULL;
-
-		if (!d) {
-			snprintf(e->msg, sizeof(e->msg), "%s: empty value", key);
-			return -EINVAL;
-		}
-		if (!strcmp(key, "tls-ca"))
-			c->tls.ca_file = d;
-		else if (!strcmp(key, "tls-cert"))
-			c->tls.cert_key_file = d;
-		else
-			c->tls.server_name = d;
-		return 0;
-	}
+	rc = tls_opts_set(&c->tls, key, v, e);
+	if (rc != -ENOENT)
+		return rc;
 	if (!strcmp(key, "green-ms") || !strcmp(key, "yellow-ms")) {
 		rc = cfg_u64(key, v, 1, 600000, &x, e);
 		if (key[0] == 'g')

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <nng/nng.h>
@@ -13,6 +14,30 @@
 bool tls_url(const char *url)
 {
 	return !strncmp(url, "tls+", 4);
+}
+
+int tls_opts_set(struct tls_opts *o, const char *key, const char *v, struct cfg_err *err)
+{
+	const char **dst;
+	char *d;
+
+	if (!strcmp(key, "tls-ca"))
+		dst = &o->ca_file;
+	else if (!strcmp(key, "tls-cert"))
+		dst = &o->cert_key_file;
+	else if (!strcmp(key, "tls-server-name"))
+		dst = &o->server_name;
+	else
+		return -ENOENT;
+	if (!*v) {
+		snprintf(err->msg, sizeof(err->msg), "%s: empty value", key);
+		return -EINVAL;
+	}
+	d = strdup(v);
+	if (!d)
+		return -ENOMEM;
+	*dst = d;
+	return 0;
 }
 
 static int make_config(nng_tls_config **cfg, nng_tls_mode mode, const char *url,

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <nng/nng.h>
+#include "custlist.h"
 
 struct tls_opts {
 	const char *ca_file;		/* CA that signed the peers' certificates */
@@ -18,6 +19,12 @@ struct tls_opts {
 };
 
 bool tls_url(const char *url);
+/*
+ * The settings tls-ca, tls-cert and tls-server-name (options and config
+ * keys of both daemons). Returns 0 when set, -ENOENT for another key,
+ * -EINVAL with err->msg for a bad value.
+ */
+int tls_opts_set(struct tls_opts *o, const char *key, const char *value, struct cfg_err *err);
 /*
  * Dials or listens on url. flags NNG_FLAG_NONBLOCK: nng keeps redialling,
  * and for a TLS URL a one-off dial in the background logs why a peer is
