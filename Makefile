@@ -30,7 +30,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 COMMON_SRC := $(filter-out %_test.c,$(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OUT)/%.o)
 # the aggregator's pure logic: linked into unit tests too
-AGG_CORE_OBJ := $(patsubst %.c,$(OUT)/%.o,$(wildcard aggregator/store.c))
+AGG_CORE_OBJ := $(OUT)/aggregator/store.o
 DP_SRC     := agent/datapath.c
 DP_OBJ     := $(DP_SRC:%.c=$(OUT)/%.o)
 
@@ -45,13 +45,11 @@ BENCH_BIN  := $(BENCH_SRC:%.c=$(OUT)/%)
 
 .PHONY: all deps test unit bpftest e2e bench fuzz demo demo-stop clean
 BINS := $(OUT)/pingfold-dp $(OUT)/pingfold-agent $(OUT)/pingfold \
-	$(if $(AGG_CORE_OBJ),$(OUT)/pingfold-aggregator)
-AGGR_OBJ := $(OUT)/aggregator/aggregator.o $(OUT)/aggregator/query.o $(AGG_CORE_OBJ)
-# the HTTP side, while it is being written
-ifneq ($(wildcard aggregator/http.c),)
-AGGR_OBJ += $(OUT)/aggregator/http.o
-$(OUT)/aggregator/aggregator.o: CFLAGS += -DPF_HAVE_HTTP
-endif
+	$(OUT)/pingfold-aggregator
+AGGR_OBJ := $(OUT)/aggregator/aggregator.o $(OUT)/aggregator/query.o \
+	    $(OUT)/aggregator/http.o $(OUT)/web_assets.o $(AGG_CORE_OBJ)
+# The overview page, built into pingfold-aggregator (aggregator/http.c)
+WEB_SRC := $(sort $(wildcard web/*.html web/*.js web/*.css))
 AGENT_OBJ := $(OUT)/agent/agent.o $(OUT)/agent/main.o
 
 all: $(OUT)/pingfold.bpf.o $(OUT)/pingfold.skel.h $(COMMON_OBJ) $(DP_OBJ) \
@@ -88,6 +86,15 @@ $(DP_OBJ) $(OUT)/agent/pfdp.o $(AGENT_OBJ): $(OUT)/pingfold.skel.h
 $(OUT)/pingfold-agent: $(AGENT_OBJ) $(DP_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON) -lpthread
+
+$(OUT)/web_assets.c: web/embed.sh $(WEB_SRC)
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)sh web/embed.sh $@ $(WEB_SRC)
+
+$(OUT)/web_assets.o: $(OUT)/web_assets.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUT)/pingfold-aggregator: $(AGGR_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)

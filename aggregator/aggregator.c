@@ -19,9 +19,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
-#ifdef PF_HAVE_HTTP
 #include "aggregator/http.h"
-#endif
 #include "aggregator/query.h"
 #include "aggregator/store.h"
 #include "common/cfgfile.h"
@@ -616,18 +614,6 @@ static int open_sockets(struct agg *a)
 
 /* ---- configuration and main ------------------------------------------------ */
 
-#ifdef PF_HAVE_HTTP
-#define HTTP_USAGE \
-"      --http URL           the overview page, /api/ and /metrics here\n" \
-"                           (e.g. http://127.0.0.1:7880; see docs/http.md)\n" \
-"      --http-static DIR    serve the page from DIR instead of the built-in copy\n" \
-"      --green-ms MS, --yellow-ms MS  page colours: green below, yellow below,\n" \
-"                           red above (default 50, 100)\n" \
-"      --metrics-customers  per-customer series in /metrics (high cardinality)\n"
-#else
-#define HTTP_USAGE ""
-#endif
-
 static const char usage[] =
 "Usage: pingfold-aggregator [OPTIONS]\n"
 "Merges the deltas of many pingfold agents into per-customer, per-site, per-box\n"
@@ -652,7 +638,12 @@ static const char usage[] =
 "      --tls-cert FILE      our certificate and private key (one PEM file)\n"
 "      --tls-server-name N  name the agents' certificates carry (default: the\n"
 "                           host of each URL)\n"
-HTTP_USAGE
+"      --http URL           the overview page, /api/ and /metrics here\n"
+"                           (e.g. http://127.0.0.1:7880; see docs/http.md)\n"
+"      --http-static DIR    serve the page from DIR instead of the built-in copy\n"
+"      --green-ms MS, --yellow-ms MS  page colours: green below, yellow below,\n"
+"                           red above (default 50, 100)\n"
+"      --metrics-customers  per-customer series in /metrics (high cardinality)\n"
 "  -n, --interval MS        views and republish every MS (default 1000)\n"
 "      --slot MS            time slot of the windows (default 10000)\n"
 "      --stale N            a box is stale after N of its intervals (default 5)\n"
@@ -846,10 +837,10 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-#ifdef PF_HAVE_HTTP
 static int start_http(struct agg *a)
 {
 	struct http_opts o;
+	int rc;
 
 	http_opts_default(&o);
 	o.url = a->cfg.http_url;
@@ -859,7 +850,11 @@ static int start_http(struct agg *a)
 	if (a->cfg.yellow_ms)
 		o.yellow_ms = a->cfg.yellow_ms;
 	o.metrics_customers = a->cfg.metrics_customers;
-	return http_start(&a->http, &o, a->store, &a->lock);
+	rc = http_start(&a->http, &o, a->store, &a->lock);
+	if (!rc)
+		http_set_counters(a->http, &(struct http_counters){ &a->n_msgs,
+				  &a->n_decode_errors, &a->n_replays, &a->n_replayed });
+	return rc;
 }
 
 static void stop_http(struct agg *a)
@@ -867,18 +862,6 @@ static void stop_http(struct agg *a)
 	if (a->http)
 		http_stop(a->http);
 }
-#else
-static int start_http(struct agg *a)
-{
-	pr_err("--http %s: this build has no HTTP server", a->cfg.http_url);
-	return -ENOTSUP;
-}
-
-static void stop_http(struct agg *a)
-{
-	(void)a;
-}
-#endif
 
 static int run(struct agg *a)
 {

@@ -29,4 +29,10 @@ int http_start(struct http **hp, const struct http_opts *o, struct store *s,
 	       pthread_mutex_t *lock);
 void http_stop(struct http *h);
 
+/* The aggregator's own counters, read under the lock for /metrics; a NULL pointer leaves its metric out. */
+struct http_counters {
+	const uint64_t *msgs, *decode_errors, *replays, *replayed;
+};
+void http_set_counters(struct http *h, const struct http_counters *c);	/* call without the lock */
+
 #endif /* PINGFOLD_HTTP_H */
