@@ -40,7 +40,12 @@ stop_demo() {
 		[ $all = 1 ] && break
 		sleep 0.1
 	done
-	[ -f "$RUN/aggregator.pid" ] && kill -TERM "$(cat "$RUN/aggregator.pid")" 2>/dev/null
+	if [ -f "$RUN/aggregator.pid" ]; then
+		local agg
+		agg=$(cat "$RUN/aggregator.pid")
+		kill -TERM "$agg" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$agg" 2>/dev/null || break; sleep 0.1; done
+	fi
 	touch "$RUN/teardown"
 	for p in $(cat "$RUN"/*.boxpid 2>/dev/null); do
 		for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done

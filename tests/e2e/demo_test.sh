@@ -9,9 +9,23 @@ out=$(mktemp)
 mounts_before=$(mount | grep -c ' type bpf ')
 trap 'DEMO_RUN=$RUN "$TOPO_ROOT/deploy/demo/demo.sh" stop >/dev/null 2>&1; rm -f "$out"' EXIT
 
+HTTP=http://127.0.0.1:7889
 DEMO_RUN=$RUN DEMO_SECS=${DEMO_TEST_SECS:-15} DEMO_QUERY=ipc://$RUN.q DEMO_VIEWS=ipc://$RUN.v \
-	DEMO_HTTP=http://127.0.0.1:7889 OUT=${OUT:-build} \
-	timeout 180 "$TOPO_ROOT/deploy/demo/demo.sh" > "$out" 2>&1
+	DEMO_HTTP=$HTTP OUT=${OUT:-build} \
+	timeout 180 "$TOPO_ROOT/deploy/demo/demo.sh" > "$out" 2>&1 &
+demo=$!
+# while it runs: the overview page and /metrics of the demo's aggregator
+for _ in $(seq 120); do curl -sf "$HTTP/api/sites" >/dev/null && break; sleep 0.5; done
+sleep 3
+sites=$(curl -sf "$HTTP/api/sites")
+page=$(curl -sf "$HTTP/")
+metrics=$(curl -sf "$HTTP/metrics")
+check "the demo serves the overview page" grep -qi '<title>pingfold' <<<"$page"
+check "the page's API knows the demo's sites" \
+	test "$(jq -r '.sites | map(select(. == "North" or . == "South/Tower S1")) | length' <<<"$sites")" = 2
+check "/metrics has the demo's site histograms" \
+	grep -q 'pingfold_site_rtt_seconds_bucket{site="North/Tower N2",half="access"' <<<"$metrics"
+wait $demo
 rc=$?
 check "the demo ran and exited 0" test $rc -eq 0
 sed -n '/^worst customers/,$p' "$out" | head -8 | sed 's/^/# /'
@@ -24,6 +38,8 @@ check "both sites and their towers appear" \
 check "three healthy boxes" test "$(grep -cE '^  shaper-(n1|n2|s1) +ok ' "$out")" -eq 3
 check "the demo removed its folder" test ! -e "$RUN"
 check "no namespace of the demo is left" test -z "$(ip netns list | grep '^pfshaper-')"
+left=$(pgrep -af "$RUN|fleet_box.sh shaper-" | grep -v pgrep)
+[ -z "$left" ] || diag "left: $left"
 check "no process of the demo is left" \
 	test -z "$(pgrep -f "$RUN" ; pgrep -f 'fleet_box.sh shaper-')"
 check "no bpffs mount of the demo is left" test "$(mount | grep -c ' type bpf ')" -eq "$mounts_before"
