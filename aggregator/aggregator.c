@@ -63,6 +63,14 @@ struct peer {
 	char replay[256];
 };
 
+#define AGG_MAX_GAPS 256
+
+/* A range of a box's deltas to fetch by replay. */
+struct gap {
+	char box[WIRE_BOX_MAX];
+	uint64_t epoch, first, last;
+};
+
 struct box_replay {
 	char box[WIRE_BOX_MAX];
 	char url[256];
@@ -85,6 +93,8 @@ struct agg {
 	int npeers;
 	struct box_replay br[AGG_MAX_URLS * 2];
 	int nbr;
+	struct gap gaps[AGG_MAX_GAPS];	/* main thread only */
+	int ngaps;
 	pthread_t qthread, rthread;
 	struct http *http;
 	volatile int stopping;
@@ -129,12 +139,15 @@ static void learn_replay(struct agg *a, const char *box, const char *url)
 
 static void merge_delta(struct agg *a, const struct wire_delta *d, bool replayed);
 
-/* Asks the box for first..last; merges what comes; records the outcome. */
-static void fetch_gap(struct agg *a, const char *box, uint64_t epoch, uint64_t first,
-		      uint64_t last)
+/*
+ * Asks the box for first..last and merges what comes back. Called without
+ * the store lock: the network round trip (up to seconds) must not stall
+ * queries and the page; the lock is taken only to merge and account.
+ */
+static void fetch_gap(struct agg *a, const struct gap *g)
 {
-	struct wire_replay_req r = { .epoch = epoch, .first = first, .last = last };
-	const char *url = replay_url(a, box), *why;
+	struct wire_replay_req r = { .epoch = g->epoch, .first = g->first, .last = g->last };
+	const char *url = replay_url(a, g->box), *why;
 	struct wire_blob *msgs = NULL;
 	struct wire_delta d;
 	nng_socket req;
@@ -143,20 +156,19 @@ static void fetch_gap(struct agg *a, const char *box, uint64_t epoch, uint64_t f
 	size_t olen, ilen = 0;
 	uint64_t oldest, got = 0;
 	uint32_t n = 0, i;
-	int status, rc;
+	int status, rc = 0;
 
-	a->n_replays++;
 	if (!url) {
-		pr_warn("box %s: deltas %llu..%llu missed and no replay URL known for it", box,
-			(unsigned long long)first, (unsigned long long)last);
-		store_gap_done(a->store, box, epoch, first, last, 0);
-		return;
+		pr_warn("box %s: deltas %llu..%llu missed and no replay URL known for it", g->box,
+			(unsigned long long)g->first, (unsigned long long)g->last);
+		rc = NNG_ENOENT;
+		goto account;
 	}
-	snprintf(r.box, sizeof(r.box), "%s", box);
+	snprintf(r.box, sizeof(r.box), "%s", g->box);
 	msgs = calloc(REPLAY_CAP, sizeof(*msgs));
 	rc = msgs ? nng_req0_open(&req) : NNG_ENOMEM;
 	if (rc)
-		goto out_nosock;
+		goto account;
 	nng_socket_set_ms(req, NNG_OPT_RECVTIMEO, 3000);
 	nng_socket_set_ms(req, NNG_OPT_SENDTIMEO, 3000);
 	nng_socket_set_size(req, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
@@ -165,12 +177,17 @@ static void fetch_gap(struct agg *a, const char *box, uint64_t epoch, uint64_t f
 		rc = NNG_ECONNREFUSED;
 	rc = rc ?: nng_send(req, out, olen, 0);
 	rc = rc ?: nng_recv(req, &in, &ilen, NNG_FLAG_ALLOC);
-	if (rc) {
-		pr_warn("box %s: replay of %llu..%llu from %s: %s", box, (unsigned long long)first,
-			(unsigned long long)last, url, nng_strerror(rc));
-	} else if (wire_decode_replay_rep(in, ilen, &status, &oldest, msgs, REPLAY_CAP, &n, &why)) {
+	nng_close(req);
+	if (rc)
+		pr_warn("box %s: replay of %llu..%llu from %s: %s", g->box,
+			(unsigned long long)g->first, (unsigned long long)g->last, url,
+			nng_strerror(rc));
+account:
+	pthread_mutex_lock(&a->lock);
+	a->n_replays++;
+	if (!rc && wire_decode_replay_rep(in, ilen, &status, &oldest, msgs, REPLAY_CAP, &n, &why)) {
 		a->n_decode_errors++;
-		pr_warn("box %s: bad replay answer from %s: %s", box, url, why);
+		pr_warn("box %s: bad replay answer from %s: %s", g->box, url, why);
 		n = 0;
 	}
 	wire_delta_init(&d);
@@ -179,24 +196,34 @@ static void fetch_gap(struct agg *a, const char *box, uint64_t epoch, uint64_t f
 			a->n_decode_errors++;
 			continue;
 		}
-		if (strcmp(d.box, box) || d.epoch != epoch || d.seq < first || d.seq > last)
+		if (strcmp(d.box, g->box) || d.epoch != g->epoch || d.seq < g->first ||
+		    d.seq > g->last)
 			continue;
 		merge_delta(a, &d, true);
 		got++;
 	}
 	wire_delta_free(&d);
 	a->n_replayed += got;
-	if (got < last - first + 1)
-		pr_warn("box %s: %llu of deltas %llu..%llu could not be recovered", box,
-			(unsigned long long)(last - first + 1 - got), (unsigned long long)first,
-			(unsigned long long)last);
-	nng_close(req);
-out_nosock:
-	store_gap_done(a->store, box, epoch, first, last, got);
+	store_gap_done(a->store, g->box, g->epoch, g->first, g->last, got);
+	pthread_mutex_unlock(&a->lock);
+	if (url && got < g->last - g->first + 1)
+		pr_warn("box %s: %llu of deltas %llu..%llu could not be recovered", g->box,
+			(unsigned long long)(g->last - g->first + 1 - got),
+			(unsigned long long)g->first, (unsigned long long)g->last);
 	free(out);
 	free(msgs);
 	if (in)
 		nng_free(in, ilen);
+}
+
+/* Gaps found while merging (under the lock), fetched after it is released. */
+static void fetch_gaps(struct agg *a)
+{
+	while (a->ngaps) {
+		struct gap g = a->gaps[--a->ngaps];
+
+		fetch_gap(a, &g);
+	}
 }
 
 /* ---- merging ------------------------------------------------------------- */
@@ -268,8 +295,19 @@ static void merge_delta(struct agg *a, const struct wire_delta *d, bool replayed
 	}
 	if (rc == 0)
 		repub_take(a, d);
-	if (gl && !replayed)
-		fetch_gap(a, d->box, d->epoch, gf, gl);
+	if (gl && !replayed) {
+		if (a->ngaps == AGG_MAX_GAPS) {
+			pr_warn("box %s: too many gaps at once; deltas %llu..%llu given up", d->box,
+				(unsigned long long)gf, (unsigned long long)gl);
+			store_gap_done(a->store, d->box, d->epoch, gf, gl, 0);
+			return;
+		}
+		snprintf(a->gaps[a->ngaps].box, sizeof(a->gaps[0].box), "%s", d->box);
+		a->gaps[a->ngaps].epoch = d->epoch;
+		a->gaps[a->ngaps].first = gf;
+		a->gaps[a->ngaps].last = gl;
+		a->ngaps++;
+	}
 }
 
 static void on_message(struct agg *a, nng_msg *m)
@@ -894,6 +932,7 @@ static int run(struct agg *a)
 			on_message(a, m);
 			pthread_mutex_unlock(&a->lock);
 			nng_msg_free(m);
+			fetch_gaps(a);
 		}
 	}
 	nng_aio_free(aio);
