@@ -164,3 +164,5 @@ clean:
 	$(Q)rm -rf $(OUT)
 
 -include $(shell find $(OUT) -name '*.d' 2>/dev/null)
+
+include deploy/install.mk

@@ -796,6 +796,19 @@ static int cfg_set(void *ctx, const char *key, const char *v, struct cfg_err *e)
 			c->yellow_ms = (double)x;
 		return rc;
 	}
+	if (!strcmp(key, "metrics-customers") || !strcmp(key, "view-customers")) {
+		bool yes = !strcmp(v, "yes") || !strcmp(v, "true");
+
+		if (!yes && strcmp(v, "no") && strcmp(v, "false")) {
+			snprintf(e->msg, sizeof(e->msg), "%s: yes or no", key);
+			return -EINVAL;
+		}
+		if (key[0] == 'm')
+			c->metrics_customers = yes;
+		else
+			c->view_customers = yes;
+		return 0;
+	}
 	if (!strcmp(key, "view-window")) {
 		if (store_window_parse(v, &c->view_window)) {
 			snprintf(e->msg, sizeof(e->msg), "view-window: 10s, 1m, 5m, 15m or 1h");
@@ -843,8 +856,8 @@ static int parse_args(int argc, char **argv, struct agg_cfg *c, int *verbosity)
 
 		switch (ch) {
 		case 'c': continue;
-		case 3: c->view_customers = false; continue;
-		case 13: c->metrics_customers = true; continue;
+		case 3: c->view_customers = false; continue;	/* view-customers = no */
+		case 13: c->metrics_customers = true; continue;	/* metrics-customers = yes */
 		case 'v': *verbosity = 1; continue;
 		case 8: *verbosity = -1; continue;
 		case 'h': fputs(usage, stdout); exit(0);
