@@ -345,6 +345,21 @@ static int cmd_watch(const struct opts *o, int argc, char **argv)
 	return 0;
 }
 
+static int parse_int(const char *opt, const char *s, long min, long max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "pingfold: %s: '%s' is not a number in %ld..%ld\n", opt, s, min, max);
+		return -EINVAL;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -380,18 +395,12 @@ int main(int argc, char **argv)
 			o.pct = optarg;
 			break;
 		case 'n':
-			o.count = (int)strtol(optarg, &end, 10);
-			if (*end || o.count < 1 || o.count > 1000) {
-				fprintf(stderr, "pingfold: --count: 1..1000\n");
+			if (parse_int("--count", optarg, 1, 1000, &o.count))
 				return 2;
-			}
 			break;
 		case 'i':
-			o.every = (int)strtol(optarg, &end, 10);
-			if (*end || o.every < 1 || o.every > 3600) {
-				fprintf(stderr, "pingfold: --every: 1..3600 seconds\n");
+			if (parse_int("--every", optarg, 1, 3600, &o.every))
 				return 2;
-			}
 			break;
 		case 2: o.once = 1; break;
 		case 'j': o.json = 1; break;

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 #include "../aggregator/store.c"
+#include "tests/lib/rng.h"
 
 #define SLOT_S		10ULL
 #define NS		1000000000ULL
@@ -43,17 +44,6 @@ struct msg {
 	size_t len;
 };
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t rnd(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
-}
 
 static double cpu_s(void)
 {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "aggregator/store.h"
+#include "tests/lib/rng.h"
 
 #define CHECK(cond, ...)						\
 	do {								\
@@ -26,22 +27,7 @@
 #define T0		(1700000000ULL * NS)	/* a slot boundary */
 #define BUCKET_REL	0.0905077326652577	/* 2^(1/8) - 1 */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 
-static uint64_t rnd(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
-}
-
-static double rndf(void)
-{
-	return (double)(rnd() >> 11) / 9007199254740992.0;
-}
 
 /* ---- helpers ------------------------------------------------------------ */
 

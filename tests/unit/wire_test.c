@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common/wire.h"
+#include "tests/lib/rng.h"
 
 #define CHECK(cond, ...)						\
 	do {								\
@@ -24,23 +25,7 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 
-static uint64_t rnd(void)
-{
-	uint64_t x = rng_state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return rng_state = x;
-}
-
-/* Uniform in [0, 1). */
-static double rndf(void)
-{
-	return (double)(rnd() >> 11) / 9007199254740992.0;
-}
 
 /* n samples around base_ns, spread over 'octaves' (0.75 = 6 buckets). */
 static void make_hist(struct hist_sparse *s, uint64_t base_ns, uint32_t n, double octaves)
