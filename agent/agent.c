@@ -21,6 +21,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include "agent/agent.h"
 #include "common/ring.h"
+#include "common/cfgfile.h"
 #include "common/log.h"
 
 #define JOURNAL_MAGIC	"PFJRNL01"
@@ -87,23 +88,6 @@ void agent_cfg_default(struct agent_cfg *c)
 	pf_dp_opts_default(&c->dp);
 }
 
-static int cfg_num(const char *key, const char *v, uint64_t min, uint64_t max, uint64_t *out,
-		   struct cfg_err *err)
-{
-	unsigned long long x;
-	char *end;
-
-	errno = 0;
-	x = strtoull(v, &end, 10);
-	if (errno || end == v || *end || *v == '-' || x < min || x > max) {
-		snprintf(err->msg, sizeof(err->msg), "%s: '%s' is not a number in %llu..%llu", key,
-			 v, (unsigned long long)min, (unsigned long long)max);
-		return -EINVAL;
-	}
-	*out = x;
-	return 0;
-}
-
 static int cfg_add(const char **arr, int *n, int max, const char *key, const char *v,
 		   struct cfg_err *err)
 {
@@ -156,7 +140,7 @@ int agent_cfg_set(struct agent_cfg *c, const char *key, const char *v, struct cf
 		return 0;
 	}
 	if (!strcmp(key, "interval"))
-		return cfg_num(key, v, 100, 3600000, &c->interval_ms, err);
+		return cfg_u64(key, v, 100, 3600000, &c->interval_ms, err);
 	if (!strcmp(key, "listen"))
 		return cfg_url(c->listen, &c->nlisten, key, v, err);
 	if (!strcmp(key, "connect"))
@@ -182,37 +166,37 @@ int agent_cfg_set(struct agent_cfg *c, const char *key, const char *v, struct cf
 		return 0;
 	}
 	if (!strcmp(key, "replay-intervals")) {
-		rc = cfg_num(key, v, 1, 1000000, &x, err);
+		rc = cfg_u64(key, v, 1, 1000000, &x, err);
 		c->replay_intervals = (uint32_t)x;
 		return rc;
 	}
 	if (!strcmp(key, "catalog-every")) {
-		rc = cfg_num(key, v, 1, 1000000, &x, err);
+		rc = cfg_u64(key, v, 1, 1000000, &x, err);
 		c->catalog_every = (uint32_t)x;
 		return rc;
 	}
 	if (!strcmp(key, "max-customers")) {
-		rc = cfg_num(key, v, 1, 1U << 22, &x, err);
+		rc = cfg_u64(key, v, 1, 1U << 22, &x, err);
 		c->dp.max_customers = (uint32_t)x;
 		return rc;
 	}
 	if (!strcmp(key, "max-prefixes")) {
-		rc = cfg_num(key, v, 1, 1U << 24, &x, err);
+		rc = cfg_u64(key, v, 1, 1U << 24, &x, err);
 		c->dp.max_prefixes = (uint32_t)x;
 		return rc;
 	}
 	if (!strcmp(key, "max-flows")) {
-		rc = cfg_num(key, v, 64, 1U << 26, &x, err);
+		rc = cfg_u64(key, v, 64, 1U << 26, &x, err);
 		c->dp.max_flows = (uint32_t)x;
 		return rc;
 	}
 	if (!strcmp(key, "rate-limit")) {
-		rc = cfg_num(key, v, 0, 60000, &x, err);
+		rc = cfg_u64(key, v, 0, 60000, &x, err);
 		c->dp.rate_limit_ns = x * 1000000;
 		return rc;
 	}
 	if (!strcmp(key, "tc-priority")) {
-		rc = cfg_num(key, v, 1, 65535, &x, err);
+		rc = cfg_u64(key, v, 1, 65535, &x, err);
 		c->dp.tc_priority = (uint32_t)x;
 		return rc;
 	}

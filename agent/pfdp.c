@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "agent/datapath.h"
+#include "common/cfgfile.h"
 #include "common/log.h"
 
 #define PFDP_MAX_IFACES 8
@@ -56,18 +57,12 @@ static void on_signal(int sig)
 
 static int parse_u64(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
-	unsigned long long v;
-	char *end;
+	struct cfg_err e;
+	int rc = cfg_u64(opt, s, min, max, out, &e);
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || end == s || *s == '-' || v < min || v > max) {
-		pr_err("%s: '%s' is not a number in %llu..%llu", opt, s,
-		       (unsigned long long)min, (unsigned long long)max);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
+	if (rc)
+		pr_err("%s", e.msg);
+	return rc;
 }
 
 /* "SLOT=PREFIX[,PREFIX...]" into the trie. */

@@ -713,23 +713,6 @@ static int cfg_list(const char **arr, int *n, int max, const char *key, const ch
 	return 0;
 }
 
-static int cfg_u64(const char *key, const char *v, uint64_t min, uint64_t max, uint64_t *out,
-		   struct cfg_err *e)
-{
-	char *end;
-	unsigned long long x;
-
-	errno = 0;
-	x = strtoull(v, &end, 10);
-	if (errno || end == v || *end || *v == '-' || x < min || x > max) {
-		snprintf(e->msg, sizeof(e->msg), "%s: '%s' is not a number in %llu..%llu", key, v,
-			 (unsigned long long)min, (unsigned long long)max);
-		return -EINVAL;
-	}
-	*out = x;
-	return 0;
-}
-
 static int cfg_set(void *ctx, const char *key, const char *v, struct cfg_err *e)
 {
 	struct agg_cfg *c = ctx;

@@ -12,6 +12,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
+#include "common/cfgfile.h"
 #include "common/jsonw.h"
 
 #define DEF_SERVER	"tcp://127.0.0.1:7800"
@@ -347,13 +348,11 @@ static int cmd_watch(const struct opts *o, int argc, char **argv)
 
 static int parse_int(const char *opt, const char *s, long min, long max, int *out)
 {
-	char *end;
-	long v;
+	struct cfg_err e;
+	uint64_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "pingfold: %s: '%s' is not a number in %ld..%ld\n", opt, s, min, max);
+	if (cfg_u64(opt, s, (uint64_t)min, (uint64_t)max, &v, &e)) {
+		fprintf(stderr, "pingfold: %s\n", e.msg);
 		return -EINVAL;
 	}
 	*out = (int)v;

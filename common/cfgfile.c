@@ -14,6 +14,23 @@ static void set_err(struct cfg_err *err, const char *file, unsigned line, const 
 	snprintf(err->msg, sizeof(err->msg), "%s", msg);
 }
 
+int cfg_u64(const char *key, const char *v, uint64_t min, uint64_t max, uint64_t *out,
+	    struct cfg_err *err)
+{
+	unsigned long long x;
+	char *end;
+
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno || *v < '0' || *v > '9' || *end || x < min || x > max) {
+		snprintf(err->msg, sizeof(err->msg), "%s: '%s' is not a number in %llu..%llu", key,
+			 v, (unsigned long long)min, (unsigned long long)max);
+		return -EINVAL;
+	}
+	*out = x;
+	return 0;
+}
+
 static char *trim(char *s)
 {
 	char *e;

@@ -8,6 +8,7 @@
 #define PINGFOLD_CFGFILE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "custlist.h"
 
 /* Called for each setting; returns 0 or -errno having filled err->msg. */
@@ -15,6 +16,12 @@ typedef int (*cfgfile_fn)(void *ctx, const char *key, const char *value, struct 
 
 /* Reads path, calling fn in order. Errors carry file:line. */
 int cfgfile_load(const char *path, cfgfile_fn fn, void *ctx, struct cfg_err *err);
+/*
+ * A decimal number in min..max: digits only (no sign, space or trailing text). On error,
+ * err->msg says "KEY: 'V' is not a number in MIN..MAX"; returns -EINVAL.
+ */
+int cfg_u64(const char *key, const char *v, uint64_t min, uint64_t max, uint64_t *out,
+	    struct cfg_err *err);
 int cfgfile_parse(const char *name, const char *buf, size_t len, cfgfile_fn fn, void *ctx,
 		  struct cfg_err *err);
 

@@ -69,3 +69,23 @@ Test(cfgfile, missing_file)
 	cr_assert_eq(cfgfile_load("/nonexistent/x.conf", collect, &s, &e), -ENOENT);
 	cr_assert(strstr(cfg_err_str(&e, buf, sizeof(buf)), "/nonexistent/x.conf"));
 }
+
+Test(cfgfile, numbers_in_range)
+{
+	static const char *const bad[] = { "", "-1", "+5", "5x", " 5", "0", "1001",
+					   "99999999999999999999999" };
+	struct cfg_err e;
+	uint64_t v = 0;
+	size_t i;
+
+	cr_assert_eq(cfg_u64("n", "1000", 1, 1000, &v, &e), 0);
+	cr_assert_eq(v, 1000);
+	cr_assert_eq(cfg_u64("n", "1", 1, 1000, &v, &e), 0);
+	cr_assert_eq(v, 1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 7;
+		cr_assert_eq(cfg_u64("n", bad[i], 1, 1000, &v, &e), -EINVAL, "'%s' taken", bad[i]);
+		cr_assert_eq(v, 7, "'%s' wrote a value", bad[i]);
+	}
+	cr_assert_str_eq(e.msg, "n: '99999999999999999999999' is not a number in 1..1000");
+}
