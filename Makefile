@@ -31,15 +31,16 @@ COMMON_SRC := $(filter-out %_test.c,$(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OUT)/%.o)
 # the aggregator's pure logic: linked into unit tests too
 AGG_CORE_OBJ := $(OUT)/aggregator/store.o
-DP_SRC     := agent/datapath.c
+DP_SRC     := agent/datapath.c agent/hook.c
 DP_OBJ     := $(DP_SRC:%.c=$(OUT)/%.o)
 
 UNIT_SRC   := $(wildcard tests/unit/*_test.c)
 UNIT_BIN   := $(UNIT_SRC:%.c=$(OUT)/%)
 BPFT_SRC   := $(wildcard tests/bpf/*_test.c)
 BPFT_BIN   := $(BPFT_SRC:%.c=$(OUT)/%)
-TOOLS_SRC  := $(wildcard tests/tools/*.c)
-TOOLS_BIN  := $(TOOLS_SRC:%.c=$(OUT)/%)
+# the stand-in shaper (a BPF object and its loader) is built apart
+TOOLS_SRC  := $(filter-out tests/tools/shaper%,$(wildcard tests/tools/*.c))
+TOOLS_BIN  := $(TOOLS_SRC:%.c=$(OUT)/%) $(OUT)/tests/tools/pf-shaper
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:%.c=$(OUT)/%)
 
@@ -117,6 +118,20 @@ $(OUT)/tests/bpf/%_test: tests/bpf/%_test.c $(DP_OBJ) $(COMMON_OBJ) $(OUT)/pingf
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $< $(DP_OBJ) $(COMMON_OBJ) -o $@ -lcriterion $(LDLIBS_BPF) $(LDLIBS_COMMON)
+
+# The stand-in shaper of the coexistence tests (tests/tools/shaper.bpf.c).
+$(OUT)/shaper.bpf.o: tests/tools/shaper.bpf.c $(OUT)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/shaper.skel.h: $(OUT)/shaper.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name shaper > $@
+
+$(OUT)/tests/tools/pf-shaper: tests/tools/shaper.c $(OUT)/shaper.skel.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< -o $@ $(LDLIBS_BPF)
 
 # Test tools: programs over common/, no datapath.
 $(OUT)/tests/tools/%: tests/tools/%.c $(COMMON_OBJ)

@@ -67,7 +67,7 @@ struct agent {
 	int lock_fd;
 	char journal[PATH_MAX];
 	char ring_dir[PATH_MAX];
-	bool attached_created[AGENT_MAX_IFACES];
+	struct pf_dp_health health;	/* the hooks at the last poll */
 	/* counters published in stats/<box> */
 	uint64_t n_polls, n_pub_errors, n_bytes, n_replay_req, n_replay_sent, n_reloads,
 		 n_reload_errors;
@@ -196,9 +196,16 @@ int agent_cfg_set(struct agent_cfg *c, const char *key, const char *v, struct cf
 		return rc;
 	}
 	if (!strcmp(key, "tc-priority")) {
-		rc = cfg_u64(key, v, 1, 65535, &x, err);
+		rc = cfg_u64(key, v, 0, 65535, &x, err);
 		c->dp.tc_priority = (uint32_t)x;
 		return rc;
+	}
+	if (!strcmp(key, "attach")) {
+		if (pf_hook_mode_parse(v, &c->dp.attach_mode)) {
+			snprintf(err->msg, sizeof(err->msg), "%s: '%s' is not tcx, tc or auto", key, v);
+			return -EINVAL;
+		}
+		return 0;
 	}
 	rc = tls_opts_set(&c->tls, key, v, err);
 	if (rc != -ENOENT)
@@ -498,6 +505,13 @@ static void send_stats(struct agent *a)
 	stat_add(&st, "agent_reload_errors", a->n_reload_errors);
 	stat_add(&st, "agent_customers", a->cust.n);
 	stat_add(&st, "agent_ring_bytes", a->ring.bytes);
+	stat_add(&st, "hook_tcx", a->health.tcx);
+	stat_add(&st, "hook_count", a->health.hooks);
+	stat_add(&st, "hook_missing", a->health.missing);
+	stat_add(&st, "hook_not_first", a->health.not_first);
+	stat_add(&st, "hook_not_running", a->health.not_running);
+	stat_add(&st, "hook_reattached", a->health.reattached);
+	stat_add(&st, "hook_blind_intervals", a->health.blind_checks);
 	if (wire_encode_stats(&st, &msg, &len) == 0) {
 		publish(a, msg, len);
 		free(msg);
@@ -708,6 +722,8 @@ int agent_poll(struct agent *a)
 	size_t len;
 	int err;
 
+	/* a shaper reload may have removed or overtaken our programs */
+	pf_dp_check(a->dp, &a->health);
 	wire_delta_reset(&a->delta);
 	err = pf_dp_read(a->dp, on_delta, a);
 	if (err) {
@@ -903,6 +919,7 @@ static int state_paths(struct agent *a, char *state, size_t len)
 	return 0;
 }
 
+/* The interfaces attached, for a later --detach (one name a line). */
 static void save_ifaces(struct agent *a)
 {
 	char path[PATH_MAX];
@@ -913,31 +930,9 @@ static void save_ifaces(struct agent *a)
 	f = fopen(path, "w");
 	if (!f)
 		return;
-	fprintf(f, "%u\n", a->cfg.dp.tc_priority);
 	for (i = 0; i < a->cfg.nifaces; i++)
-		fprintf(f, "%s %d\n", a->cfg.ifaces[i], a->attached_created[i]);
+		fprintf(f, "%s\n", a->cfg.ifaces[i]);
 	fclose(f);
-}
-
-/* Whether an earlier agent recorded that it created ifname's clsact. */
-static bool created_before(const struct agent_cfg *c, const char *ifname)
-{
-	char path[PATH_MAX], name[64];
-	unsigned prio;
-	int created;
-	bool hit = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/ifaces", c->state_dir);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	if (fscanf(f, "%u", &prio) == 1)
-		while (fscanf(f, "%63s %d", name, &created) == 2)
-			if (!strcmp(name, ifname) && created)
-				hit = true;
-	fclose(f);
-	return hit;
 }
 
 int agent_open(struct agent **ap, const struct agent_cfg *cfg)
@@ -986,14 +981,12 @@ int agent_open(struct agent **ap, const struct agent_cfg *cfg)
 	if (err)
 		goto fail;
 	for (i = 0; i < cfg->nifaces; i++) {
-		bool created = false;
-
-		err = pf_dp_attach(a->dp, cfg->ifaces[i], &created);
+		err = pf_dp_attach(a->dp, cfg->ifaces[i]);
 		if (err)
 			goto fail;
-		a->attached_created[i] = created || created_before(cfg, cfg->ifaces[i]);
 	}
 	save_ifaces(a);
+	pf_dp_check(a->dp, &a->health);
 	a->last_end_ns = now_ns(CLOCK_REALTIME);
 	send_catalog(a);
 	*ap = a;
@@ -1141,8 +1134,6 @@ static void remove_state(const struct agent_cfg *c)
 
 void agent_close(struct agent *a, bool final_poll)
 {
-	int i;
-
 	if (!a)
 		return;
 	if (final_poll && a->dp)
@@ -1156,10 +1147,8 @@ void agent_close(struct agent *a, bool final_poll)
 		nng_msleep(100);	/* let the last messages leave */
 	nng_close(a->pub);
 	if (a->dp && a->cfg.detach_on_exit) {
-		for (i = 0; i < a->cfg.nifaces; i++)
-			pf_dp_detach_ifname(a->cfg.ifaces[i], a->cfg.dp.tc_priority,
-					    a->attached_created[i]);
-		pf_dp_release(a->dp);
+		/* only our links and filters; a clsact qdisc is never ours to delete */
+		pf_dp_close(a->dp);
 		if (a->cfg.dp.pin_dir)
 			pf_dp_unpin(a->cfg.dp.pin_dir);
 		remove_state(&a->cfg);
@@ -1178,25 +1167,30 @@ void agent_close(struct agent *a, bool final_poll)
 	free(a);
 }
 
+static void detach_one(const struct agent_cfg *c, const char *name)
+{
+	int n = pf_dp_detach_ifname(name, c->dp.pin_dir);
+
+	if (n > 0)
+		pr_info("detached from %s (%d program%s of pingfold's; nothing else touched)",
+			name, n, n == 1 ? "" : "s");
+}
+
 int agent_detach(const struct agent_cfg *c)
 {
 	char path[PATH_MAX], name[64];
-	unsigned prio = c->dp.tc_priority;
-	int created, i, err = 0;
+	int i, err = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/ifaces", c->state_dir);
 	f = fopen(path, "r");
 	if (f) {
-		if (fscanf(f, "%u", &prio) != 1)
-			prio = c->dp.tc_priority;
-		while (fscanf(f, "%63s %d", name, &created) == 2)
-			if (pf_dp_detach_ifname(name, prio, created) == 0)
-				pr_info("detached from %s%s", name, created ? " (and its clsact)" : "");
+		while (fscanf(f, "%63s", name) == 1)
+			detach_one(c, name);
 		fclose(f);
 	}
 	for (i = 0; i < c->nifaces; i++)
-		pf_dp_detach_ifname(c->ifaces[i], prio, created_before(c, c->ifaces[i]));
+		detach_one(c, c->ifaces[i]);
 	if (c->dp.pin_dir)
 		err = pf_dp_unpin(c->dp.pin_dir);
 	remove_state(c);

@@ -60,7 +60,7 @@ void agent_print_json(struct agent *a);
 /* Final poll; then either leaves the datapath running or removes it all. */
 void agent_close(struct agent *a, bool final_poll);
 
-/* Removes what an agent added: tc filters, clsact it created, pins, state. */
+/* Removes what an agent added: its tcx links or tc filters, pins, state. */
 int agent_detach(const struct agent_cfg *c);
 
 #endif /* PINGFOLD_AGENT_H */

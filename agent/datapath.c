@@ -43,10 +43,12 @@ struct pf_state_hdr {
 	uint64_t committed_seq;
 };
 
+/* One interface we attached to, and what the last check read of its counters. */
 struct pf_attach {
-	int ifindex;
-	char name[IF_NAMESIZE];
-	bool created_hook;	/* we made the clsact qdisc, so we remove it */
+	struct pf_hook hook;
+	uint64_t if_pkts[PF_HOOK_NDIRS];	/* the interface's rx / tx packets */
+	bool counted;				/* if_pkts hold a reading */
+	unsigned blind_logged;			/* bit per direction: "does not run" said */
 };
 
 struct pf_dp {
@@ -72,6 +74,8 @@ struct pf_dp {
 	struct pf_stats *percpu;
 	struct pf_attach att[PF_DP_MAX_IFACES];
 	int natt;
+	uint64_t hook_pkts[PF_HOOK_NDIRS][PF_HOOK_SLOTS];	/* at the last check */
+	struct pf_dp_health health;
 };
 
 static const char *const stat_names[PF_STAT_MAX] = {
@@ -417,78 +421,33 @@ uint32_t pf_dp_max_customers(const struct pf_dp *dp)
 	return dp->o.max_customers;
 }
 
-static int tc_attach_one(struct pf_dp *dp, int ifindex, enum bpf_tc_attach_point ap, int fd)
+static void prog_fds(struct pf_dp *dp, int fd[PF_HOOK_NDIRS])
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = ap);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = PF_DP_TC_HANDLE,
-			    .priority = dp->o.tc_priority, .prog_fd = fd,
-			    .flags = BPF_TC_F_REPLACE);
-
-	return bpf_tc_attach(&hook, &opts);
+	fd[PF_HOOK_INGRESS] = bpf_program__fd(dp->skel->progs.pf_tc_ingress);
+	fd[PF_HOOK_EGRESS] = bpf_program__fd(dp->skel->progs.pf_tc_egress);
 }
 
-static void tc_detach_one(struct pf_dp *dp, int ifindex, enum bpf_tc_attach_point ap)
+int pf_dp_attach(struct pf_dp *dp, const char *ifname)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = ap);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = PF_DP_TC_HANDLE,
-			    .priority = dp->o.tc_priority);
-
-	bpf_tc_detach(&hook, &opts);
-}
-
-int pf_dp_attach(struct pf_dp *dp, const char *ifname, bool *created)
-{
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 	struct pf_attach *a;
-	int ifindex, err;
+	int fd[PF_HOOK_NDIRS], err, i;
 
-	ifindex = if_nametoindex(ifname);
-	if (!ifindex) {
-		pr_err("interface '%s' not found", ifname);
-		return -ENODEV;
-	}
+	for (i = 0; i < dp->natt; i++)
+		if (!strcmp(dp->att[i].hook.ifname, ifname))
+			return 0;
 	if (dp->natt == PF_DP_MAX_IFACES) {
 		pr_err("interface '%s': at most %d interfaces", ifname, PF_DP_MAX_IFACES);
 		return -E2BIG;
 	}
 	a = &dp->att[dp->natt];
 	memset(a, 0, sizeof(*a));
-	hook.ifindex = ifindex;
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST) {
-		pr_err("interface '%s': cannot create clsact qdisc: %s", ifname, strerror(-err));
+	prog_fds(dp, fd);
+	err = pf_hook_attach(&a->hook, ifname, dp->o.attach_mode, dp->o.tc_priority,
+			     dp->o.pin_dir ? dp->pin_dir : NULL, fd);
+	if (err)
 		return err;
-	}
-	a->created_hook = !err;
-	if (created)
-		*created = a->created_hook;
-	a->ifindex = ifindex;
-	snprintf(a->name, sizeof(a->name), "%s", ifname);
-	err = tc_attach_one(dp, ifindex, BPF_TC_INGRESS,
-			    bpf_program__fd(dp->skel->progs.pf_tc_ingress));
-	if (!err)
-		err = tc_attach_one(dp, ifindex, BPF_TC_EGRESS,
-				    bpf_program__fd(dp->skel->progs.pf_tc_egress));
-	if (err) {
-		pr_err("interface '%s': cannot attach tc programs: %s", ifname, strerror(-err));
-		dp->natt++;
-		pf_dp_detach(dp, ifname);
-		return err;
-	}
 	dp->natt++;
-	pr_info("attached to %s (ingress and egress, tc priority %u)", ifname, dp->o.tc_priority);
 	return 0;
-}
-
-static void detach(struct pf_dp *dp, struct pf_attach *a)
-{
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
-			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-
-	tc_detach_one(dp, a->ifindex, BPF_TC_INGRESS);
-	tc_detach_one(dp, a->ifindex, BPF_TC_EGRESS);
-	if (a->created_hook)
-		bpf_tc_hook_destroy(&hook);
 }
 
 int pf_dp_detach(struct pf_dp *dp, const char *ifname)
@@ -496,35 +455,137 @@ int pf_dp_detach(struct pf_dp *dp, const char *ifname)
 	int i;
 
 	for (i = 0; i < dp->natt; i++) {
-		if (strcmp(dp->att[i].name, ifname))
+		if (strcmp(dp->att[i].hook.ifname, ifname))
 			continue;
-		detach(dp, &dp->att[i]);
+		pf_hook_detach(&dp->att[i].hook);
 		dp->att[i] = dp->att[--dp->natt];
 		return 0;
 	}
 	return -ENOENT;
 }
 
-int pf_dp_detach_ifname(const char *ifname, uint32_t tc_priority, bool remove_clsact)
+int pf_dp_detach_ifname(const char *ifname, const char *pin_dir)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-	struct pf_dp dp = { .o = { .tc_priority = tc_priority } };
-	int ifindex = if_nametoindex(ifname);
+	return pf_hook_detach_any(ifname, pin_dir);
+}
 
-	if (!ifindex)
-		return -ENODEV;
-	tc_detach_one(&dp, ifindex, BPF_TC_INGRESS);
-	tc_detach_one(&dp, ifindex, BPF_TC_EGRESS);
-	hook.ifindex = ifindex;
-	if (remove_clsact)
-		bpf_tc_hook_destroy(&hook);
+/* An interface's packet counter from sysfs (of the caller's network namespace). */
+static int if_counter(const char *ifname, const char *which, uint64_t *v)
+{
+	char path[128];
+	unsigned long long x;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", ifname, which);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fscanf(f, "%llu", &x);
+	fclose(f);
+	if (n != 1)
+		return -EIO;
+	*v = x;
+	return 0;
+}
+
+/* Packets the interface moved while our program saw none: it is not running. */
+#define PF_DP_BLIND_PKTS 16
+
+static void check_running(struct pf_dp *dp, struct pf_dp_health *h)
+{
+	static const char *const which[PF_HOOK_NDIRS] = { "rx_packets", "tx_packets" };
+	uint64_t prog[PF_HOOK_NDIRS][PF_HOOK_SLOTS] = { { 0 } };
+	uint64_t ifd[PF_HOOK_NDIRS][PF_HOOK_SLOTS] = { { 0 } };
+	bool have[PF_HOOK_NDIRS][PF_HOOK_SLOTS] = { { false } };
+	__u32 zero = 0;
+	int c, d, i, k;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.stats), &zero, dp->percpu))
+		return;
+	for (c = 0; c < dp->ncpus; c++)
+		for (d = 0; d < PF_HOOK_NDIRS; d++)
+			for (k = 0; k < PF_HOOK_SLOTS; k++)
+				prog[d][k] += dp->percpu[c].hook_pkts[d][k];
+	/* interfaces whose index shares a slot are judged together */
+	for (i = 0; i < dp->natt; i++) {
+		struct pf_attach *a = &dp->att[i];
+
+		k = a->hook.ifindex % PF_HOOK_SLOTS;
+		for (d = 0; d < PF_HOOK_NDIRS; d++) {
+			uint64_t v = 0;
+
+			if (if_counter(a->hook.ifname, which[d], &v))
+				continue;
+			if (a->counted && v >= a->if_pkts[d]) {
+				ifd[d][k] += v - a->if_pkts[d];
+				have[d][k] = true;
+			}
+			a->if_pkts[d] = v;
+		}
+		a->counted = true;
+	}
+	for (i = 0; i < dp->natt; i++) {
+		struct pf_attach *a = &dp->att[i];
+
+		k = a->hook.ifindex % PF_HOOK_SLOTS;
+		for (d = 0; d < PF_HOOK_NDIRS; d++) {
+			bool blind = have[d][k] && ifd[d][k] >= PF_DP_BLIND_PKTS &&
+				     prog[d][k] == dp->hook_pkts[d][k];
+			if (blind) {
+				h->not_running++;
+				if (!(a->blind_logged & (1u << d)))
+					pr_warn("interface '%s' %s: %llu packets passed, pingfold's "
+						"program saw none: it is attached but does not run",
+						a->hook.ifname, pf_hook_dir_name(d),
+						(unsigned long long)ifd[d][k]);
+				a->blind_logged |= 1u << d;
+			} else if (have[d][k] && (a->blind_logged & (1u << d))) {
+				pr_info("interface '%s' %s: pingfold's program runs again",
+					a->hook.ifname, pf_hook_dir_name(d));
+				a->blind_logged &= ~(1u << d);
+			}
+		}
+	}
+	memcpy(dp->hook_pkts, prog, sizeof(prog));
+}
+
+int pf_dp_check(struct pf_dp *dp, struct pf_dp_health *out)
+{
+	struct pf_dp_health *h = &dp->health;
+	int fd[PF_HOOK_NDIRS], i, d, n, now = 0;
+
+	prog_fds(dp, fd);
+	h->hooks = h->missing = h->not_first = h->not_running = 0;
+	for (i = 0; i < dp->natt; i++) {
+		struct pf_hook *hk = &dp->att[i].hook;
+
+		n = pf_hook_check(hk, fd);
+		if (n > 0)
+			now += n;
+		h->tcx = hk->mode == PF_HOOK_TCX;
+		for (d = 0; d < PF_HOOK_NDIRS; d++) {
+			h->hooks++;
+			h->missing += hk->side[d].state == PF_HOOK_MISSING;
+			h->not_first += hk->side[d].state == PF_HOOK_NOT_FIRST;
+		}
+	}
+	check_running(dp, h);
+	/* a re-attachment means the interval before it was (partly) blind */
+	h->reattached += (uint64_t)now;
+	if (h->missing || h->not_first || h->not_running || now)
+		h->blind_checks++;
+	if (out)
+		*out = *h;
 	return 0;
 }
 
 void pf_dp_release(struct pf_dp *dp)
 {
-	if (dp)
-		dp->natt = 0;
+	if (!dp)
+		return;
+	while (dp->natt)
+		pf_hook_release(&dp->att[--dp->natt].hook);
 	pf_dp_close(dp);
 }
 
@@ -533,7 +594,7 @@ void pf_dp_close(struct pf_dp *dp)
 	if (!dp)
 		return;
 	while (dp->natt)
-		detach(dp, &dp->att[--dp->natt]);
+		pf_hook_detach(&dp->att[--dp->natt].hook);
 	if (dp->hists)
 		munmap(dp->hists, dp->hists_len);
 	if (dp->dirty)

@@ -12,14 +12,14 @@
 #include "bpf/pingfold_shared.h"
 #include "common/hist.h"
 #include "common/prefix.h"
+#include "agent/hook.h"
 
 #define PF_DP_PIN_DIR		"/sys/fs/bpf/pingfold"
 #define PF_DP_MAX_CUSTOMERS	16384
 #define PF_DP_MAX_PREFIXES	65536
 #define PF_DP_MAX_FLOWS		(1U << 20)
 #define PF_DP_RATE_LIMIT_NS	(10ULL * 1000 * 1000)
-#define PF_DP_TC_PRIO		1
-#define PF_DP_TC_HANDLE		0x7066	/* "pf" */
+#define PF_DP_TC_PRIO		0	/* choose: before every filter already there */
 
 struct pf_dp_opts {
 	const char *pin_dir;	/* NULL: do not pin (tests, benchmarks) */
@@ -27,7 +27,8 @@ struct pf_dp_opts {
 	uint32_t max_prefixes;	/* trie entries */
 	uint32_t max_flows;	/* flow-state and timestamp entries, each */
 	uint64_t rate_limit_ns;	/* per flow, between stored TSvals */
-	uint32_t tc_priority;
+	uint32_t tc_priority;	/* clsact filter priority; 0 = choose */
+	enum pf_hook_mode attach_mode;	/* tcx where available, or forced */
 	bool load_empty;	/* also load the empty baseline program */
 	const char *state_path;	/* reader state file; NULL: in memory only */
 };
@@ -61,14 +62,31 @@ bool pf_dp_reused(const struct pf_dp *dp);
 uint64_t pf_dp_epoch(const struct pf_dp *dp);
 
 /*
- * Attach to ingress and egress of ifname (clsact; created if missing),
- * replacing a filter of ours already there. *created tells whether this
- * call made the clsact qdisc (may be NULL).
+ * Attach to ingress and egress of ifname, first on each hook (agent/hook.h:
+ * tcx links pinned under pin_dir, or clsact filters), taking over what an
+ * earlier agent left attached. Nothing of anyone else's is ever removed.
  */
-int pf_dp_attach(struct pf_dp *dp, const char *ifname, bool *created);
+int pf_dp_attach(struct pf_dp *dp, const char *ifname);
 int pf_dp_detach(struct pf_dp *dp, const char *ifname);
-/* Removes our filters from ifname without a handle; the qdisc too if asked. */
-int pf_dp_detach_ifname(const char *ifname, uint32_t tc_priority, bool remove_clsact);
+/* Removes our links and filters from ifname without a handle (--detach). */
+int pf_dp_detach_ifname(const char *ifname, const char *pin_dir);
+
+/* What the hooks looked like at the last pf_dp_check(). */
+struct pf_dp_health {
+	bool tcx;			/* attached with tcx links (else clsact) */
+	uint32_t hooks;			/* hooks asked for: 2 per interface */
+	uint32_t missing;		/* not attached, re-attaching failed */
+	uint32_t not_first;		/* something runs before ours */
+	uint32_t not_running;		/* interface counted packets, our program none */
+	uint64_t reattached;		/* re-attachments since open */
+	uint64_t blind_checks;		/* checks that found any hook not seeing traffic */
+};
+
+/*
+ * Once an interval: every hook attached and first (re-attached if not,
+ * logged once per event), and running while its interface has traffic.
+ */
+int pf_dp_check(struct pf_dp *dp, struct pf_dp_health *out);
 /* Removes the pinned maps under pin_dir (after close, to undo everything). */
 int pf_dp_unpin(const char *pin_dir);
 

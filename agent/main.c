@@ -38,7 +38,10 @@ static const char usage[] =
 "      --max-prefixes N      customer trie size (default 65536)\n"
 "      --max-flows N         flow and timestamp entries, each (default 1048576)\n"
 "      --rate-limit MS       per-flow timestamp rate limit (default 10)\n"
-"      --tc-priority N       tc filter priority (default 1)\n"
+"      --attach MODE         tcx, tc (clsact filters) or auto (default: tcx\n"
+"                            where the kernel has it, else tc)\n"
+"      --tc-priority N       clsact filter priority (default 0: the lowest\n"
+"                            that runs before every filter already there)\n"
 "      --pin-dir DIR         pinned maps (default /sys/fs/bpf/pingfold)\n"
 "      --state-dir DIR       reader state and journal (default /run/pingfold)\n"
 "      --detach-on-exit      on SIGTERM/SIGINT remove programs, pins and state\n"
@@ -68,7 +71,7 @@ static const char usage[] =
 
 enum { OPT_REPLAY_N = 256, OPT_CATALOG, OPT_MAXC, OPT_MAXP, OPT_MAXF, OPT_RATE, OPT_PRIO,
        OPT_PIN, OPT_STATE, OPT_DETACH_EXIT, OPT_DRY, OPT_ONCE, OPT_JSON, OPT_DETACH,
-       OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_NAME };
+       OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_NAME, OPT_ATTACH };
 
 static const struct option lopts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -87,6 +90,7 @@ static const struct option lopts[] = {
 	{ "max-flows", required_argument, NULL, OPT_MAXF },
 	{ "rate-limit", required_argument, NULL, OPT_RATE },
 	{ "tc-priority", required_argument, NULL, OPT_PRIO },
+	{ "attach", required_argument, NULL, OPT_ATTACH },
 	{ "pin-dir", required_argument, NULL, OPT_PIN },
 	{ "state-dir", required_argument, NULL, OPT_STATE },
 	{ "tls-ca", required_argument, NULL, OPT_TLS_CA },

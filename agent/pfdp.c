@@ -30,12 +30,17 @@ static const char usage[] =
 "  -f, --max-flows N       flow and timestamp map entries (default 1048576)\n"
 "  -C, --max-customers N   histogram slots (default 16384)\n"
 "  -p, --pin DIR           pin maps under DIR (default: no pinning)\n"
+"  -a, --attach MODE       tcx, tc (clsact filters) or auto (default)\n"
+"  -P, --tc-priority N     clsact filter priority (default 0: the lowest that\n"
+"                          runs before every filter already there)\n"
 "  -v, --verbose           debug logging (libbpf too)\n"
 "\n"
 "Output, one line per customer-half with samples, then the totals:\n"
 "  customer SLOT HALF count N sum_ns S min_ns A max_ns B p50_ns C p90_ns D\n"
 "  deltas N polls P          (sum of every delta's count)\n"
 "  stat NAME VALUE           (the datapath's own counters)\n"
+"  hooks tcx T missing M not_first F not_running R reattached A blind B\n"
+"                            (the hooks at the last check, see --attach)\n"
 "\n"
 "Example:\n"
 "  pingfold-dp -i eth1 -c 0=198.18.1.0/24,2001:db8:1::/48 -c 1=198.18.2.7 -t 30\n";
@@ -45,6 +50,7 @@ struct pfdp {
 	uint32_t nslots;
 	uint64_t deltas;
 	uint64_t polls;
+	struct pf_dp_health health;
 };
 
 static volatile sig_atomic_t stop;
@@ -123,6 +129,7 @@ static int run(struct pf_dp *dp, struct pfdp *st, uint64_t secs, uint64_t interv
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		sleep_ms(interval_ms);
+		pf_dp_check(dp, &st->health);
 		err = pf_dp_read(dp, on_delta, st);
 		err = err ?: pf_dp_commit_read(dp, st->polls + 1);
 		if (err) {
@@ -161,6 +168,10 @@ static void report(struct pf_dp *dp, struct pfdp *st)
 	if (pf_dp_stats(dp, stats) == 0)
 		for (i = 0; i < PF_STAT_MAX; i++)
 			printf("stat %s %llu\n", pf_dp_stat_name(i), (unsigned long long)stats[i]);
+	printf("hooks tcx %d missing %u not_first %u not_running %u reattached %llu blind %llu\n",
+	       st->health.tcx, st->health.missing, st->health.not_first, st->health.not_running,
+	       (unsigned long long)st->health.reattached,
+	       (unsigned long long)st->health.blind_checks);
 	fflush(stdout);
 }
 
@@ -175,6 +186,8 @@ int main(int argc, char **argv)
 		{ "max-flows", required_argument, NULL, 'f' },
 		{ "max-customers", required_argument, NULL, 'C' },
 		{ "pin", required_argument, NULL, 'p' },
+		{ "attach", required_argument, NULL, 'a' },
+		{ "tc-priority", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -189,7 +202,7 @@ int main(int argc, char **argv)
 	log_set_ident("pingfold-dp");
 	pf_dp_opts_default(&o);
 	o.pin_dir = NULL;
-	while ((c = getopt_long(argc, argv, "i:c:t:n:r:f:C:p:vh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:c:t:n:r:f:C:p:a:P:vh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			if (nif == PFDP_MAX_IFACES) {
@@ -220,6 +233,16 @@ int main(int argc, char **argv)
 			o.max_customers = (uint32_t)v;
 			break;
 		case 'p': o.pin_dir = optarg; break;
+		case 'a':
+			if (pf_hook_mode_parse(optarg, &o.attach_mode)) {
+				pr_err("--attach '%s': expected tcx, tc or auto", optarg);
+				return 2;
+			}
+			break;
+		case 'P':
+			err = parse_u64("--tc-priority", optarg, 0, 65535, &v);
+			o.tc_priority = (uint32_t)v;
+			break;
 		case 'v': log_set_level(LOG_LVL_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
@@ -246,7 +269,7 @@ int main(int argc, char **argv)
 		err = add_customer(dp, custs[i]);
 	err = err ?: pf_dp_commit(dp);
 	for (i = 0; i < nif && !err; i++)
-		err = pf_dp_attach(dp, ifaces[i], NULL);
+		err = pf_dp_attach(dp, ifaces[i]);
 	if (!err) {
 		signal(SIGINT, on_signal);
 		signal(SIGTERM, on_signal);

@@ -257,8 +257,8 @@ static int cmd_boxes(const struct opts *o)
 		json_object_put(ans);
 		return 0;
 	}
-	printf("  %-20s %-6s %10s %9s %8s %6s %9s %6s\n", "box", "health", "last seq", "seen ago",
-	       "deltas", "gaps", "recovered", "lost");
+	printf("  %-20s %-6s %10s %9s %8s %6s %9s %6s %6s %6s\n", "box", "health", "last seq",
+	       "seen ago", "deltas", "gaps", "recovered", "lost", "reatt", "blind");
 	if (json_object_object_get_ex(ans, "boxes", &boxes)) {
 		n = json_object_array_length(boxes);
 		for (i = 0; i < n; i++) {
@@ -266,9 +266,20 @@ static int cmd_boxes(const struct opts *o)
 			bool stale = json_object_object_get_ex(b, "stale", &st) &&
 				     json_object_get_boolean(st);
 
-			printf("  %-20s %-6s %10.0f %8.1fs %8.0f %6.0f %9.0f %6.0f\n", str(b, "box"),
-			       stale ? "STALE" : "ok", num(b, "last_seq"), num(b, "last_seen_s_ago"),
-			       num(b, "deltas"), num(b, "gaps"), num(b, "recovered"), num(b, "lost"));
+			struct json_object *hs = NULL;
+			double reatt = 0, blind = 0, now_blind = 0;
+
+			/* the agent's hook health (docs/operations.md, "A LibreQoS box") */
+			if (json_object_object_get_ex(b, "stats", &hs)) {
+				reatt = num(hs, "hook_reattached");
+				blind = num(hs, "hook_blind_intervals");
+				now_blind = num(hs, "hook_missing") + num(hs, "hook_not_first") +
+					    num(hs, "hook_not_running");
+			}
+			printf("  %-20s %-6s %10.0f %8.1fs %8.0f %6.0f %9.0f %6.0f %6.0f %6.0f\n",
+			       str(b, "box"), stale ? "STALE" : now_blind > 0 ? "BLIND" : "ok",
+			       num(b, "last_seq"), num(b, "last_seen_s_ago"), num(b, "deltas"),
+			       num(b, "gaps"), num(b, "recovered"), num(b, "lost"), reatt, blind);
 		}
 	}
 	json_object_put(ans);

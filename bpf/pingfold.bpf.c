@@ -9,8 +9,9 @@
  * B -> observation point. If B is a customer, that is B's access half; if
  * the other end A is a customer, it is A's internet half.
  *
- * The programs never drop or modify packets and return TC_ACT_UNSPEC, so
- * the next filter (an existing shaper pipeline) still runs.
+ * The programs never drop or modify packets and return TC_ACT_UNSPEC
+ * (TCX_NEXT under tcx), so the next program or filter (an existing
+ * shaper's classifier) still runs.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -295,7 +296,7 @@ __noinline int pf_process(const struct pf_pkt *pk)
 	return 0;
 }
 
-static __always_inline void pf_handle(struct __sk_buff *skb)
+static __always_inline void pf_handle(struct __sk_buff *skb, int dir)
 {
 	struct pf_stats *stats = pf_stats();
 	struct pf_pkt pk = {};
@@ -305,6 +306,7 @@ static __always_inline void pf_handle(struct __sk_buff *skb)
 	if (!stats)
 		return;
 	stats->c[PF_STAT_PACKETS]++;
+	stats->hook_pkts[dir & 1][skb->ifindex & (PF_HOOK_SLOTS - 1)]++;
 	switch (r) {
 	case PF_PARSE_OK:
 		stats->c[PF_STAT_PARSED]++;
@@ -333,14 +335,14 @@ static __always_inline void pf_handle(struct __sk_buff *skb)
 SEC("tc")
 int pf_tc_ingress(struct __sk_buff *skb)
 {
-	pf_handle(skb);
+	pf_handle(skb, 0);
 	return TC_ACT_UNSPEC;
 }
 
 SEC("tc")
 int pf_tc_egress(struct __sk_buff *skb)
 {
-	pf_handle(skb);
+	pf_handle(skb, 1);
 	return TC_ACT_UNSPEC;
 }
 

@@ -109,8 +109,16 @@ enum pf_stat {
 	PF_STAT_MAX,
 };
 
+/*
+ * Packets each program saw, by interface (ifindex modulo PF_HOOK_SLOTS):
+ * the agent compares them with the interfaces' own packet counters to
+ * tell a hook that is attached but never runs.
+ */
+#define PF_HOOK_SLOTS	64
+
 struct pf_stats {
 	__u64 c[PF_STAT_MAX];
+	__u64 hook_pkts[2][PF_HOOK_SLOTS];	/* [0 ingress, 1 egress][ifindex % SLOTS] */
 };
 
 #endif /* PINGFOLD_SHARED_H */

@@ -174,15 +174,24 @@ function drawBoxes(health) {
     }
     const th = el('th', { class: 'name', scope: 'row' }, b.box);
     tr.appendChild(th);
+    // the agent's hooks: missing, overtaken or not running now = blind
+    const hs = b.stats || {};
+    const blindNow = (hs.hook_missing || 0) + (hs.hook_not_first || 0) + (hs.hook_not_running || 0);
     const st = el('td', { 'data-kind': 'box', 'data-name': b.box, 'data-q': 'stale',
-      'data-value': String(b.stale), class: b.stale ? 'state bad' : 'state good' },
-    b.stale ? 'STALE' : 'ok');
+      'data-value': String(b.stale), 'data-blind': String(blindNow > 0),
+      class: b.stale || blindNow ? 'state bad' : 'state good' },
+    b.stale ? 'STALE' : blindNow ? 'BLIND' : 'ok');
     tr.appendChild(st);
     tr.appendChild(numCell('box', b.box, '', 'last_seen_s_ago', b.last_seen_s_ago, ago(b.last_seen_s_ago)));
     tr.appendChild(numCell('box', b.box, '', 'interval_s', b.interval_s, b.interval_s + ' s'));
     for (const q of ['deltas', 'dups', 'gaps', 'recovered', 'lost', 'samples']) {
       const td = numCell('box', b.box, '', q, b[q], fmtCount(b[q]));
       if ((q === 'lost' || q === 'dups') && b[q] > 0) td.classList.add('warn');
+      tr.appendChild(td);
+    }
+    for (const q of ['hook_reattached', 'hook_blind_intervals']) {
+      const td = numCell('box', b.box, '', q, hs[q] || 0, fmtCount(hs[q] || 0));
+      if (q === 'hook_blind_intervals' && hs[q] > 0) td.classList.add('warn');
       tr.appendChild(td);
     }
     rows.push(tr);

@@ -31,7 +31,9 @@
 # TOPO_DIR (scratch folder, removed at cleanup unless TOPO_KEEP=1).
 # Environment: OUT (build folder), DELAYLINE (binary), DELAYLINE_ARGS (more
 # options for it), TOPO_PREFIX (name prefix, default "pf"), TOPO_NO_OFFLOAD=1
-# (same as "nooffload"), TOPO_RT=0 (delayline without SCHED_FIFO),
+# (same as "nooffload"), TOPO_QUEUES=N (veths with N TX and RX queues),
+# TOPO_NO_TXCSUM=1 (checksums filled by the senders: for XDP on veths),
+# TOPO_RT=0 (delayline without SCHED_FIFO),
 # TOPO_KEEP=1 (keep the logs).
 #
 # delayline runs SCHED_FIFO (chrt -f 10) where allowed: under iperf3 load a
@@ -165,7 +167,10 @@ _topo_ns_add() {
 # _topo_link NS1 IF1 ADDR4 ADDR6 NS2 IF2 ADDR4 ADDR6: a veth pair, up,
 # addressed (prefix lengths included in the addresses).
 _topo_link() {
-	ip -n "$1" link add "$2" type veth peer name "$6" netns "$5" &&
+	# shellcheck disable=SC2086  # TOPO_QUEUES=N: N TX and RX queues a side (MQ tests)
+	ip -n "$1" link add "$2" ${TOPO_QUEUES:+numtxqueues $TOPO_QUEUES numrxqueues $TOPO_QUEUES} \
+		type veth peer name "$6" netns "$5" \
+		${TOPO_QUEUES:+numtxqueues $TOPO_QUEUES numrxqueues $TOPO_QUEUES} &&
 	_topo_if_up "$1" "$2" "$3" "$4" && _topo_if_up "$5" "$6" "$7" "$8"
 }
 
@@ -176,6 +181,12 @@ _topo_if_up() {
 	if [ -n "${TOPO_NO_OFFLOAD:-}" ]; then
 		ip netns exec "$1" ethtool -K "$2" tso off gso off >/dev/null ||
 			{ _topo_err "ethtool -K $2 tso off gso off failed in $1"; return 1; }
+	fi
+	# XDP (a shaper's cpumap redirect) rebuilds the skb without the
+	# CHECKSUM_PARTIAL a veth passes on: senders must fill checksums in.
+	if [ -n "${TOPO_NO_TXCSUM:-}" ]; then
+		ip netns exec "$1" ethtool -K "$2" tx off >/dev/null ||
+			{ _topo_err "ethtool -K $2 tx off failed in $1"; return 1; }
 	fi
 }
 

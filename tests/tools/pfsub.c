@@ -12,6 +12,10 @@
  *   gap BOX EPOCH FIRST LAST recovered N
  *   cust ID HALF COUNT SUM       (at the end, by customer id via catalogs)
  *   total COUNT deltas N dups D replayed R lost L
+ * With -k, as they come: a line per customer-half of each delta taken, and
+ * the hook_* counters of each stats message:
+ *   dkey BOX SEQ CUSTOMER HALF COUNT   (CUSTOMER: id from the catalog, or #KEY)
+ *   hstat BOX NAME VALUE
  */
 #include <errno.h>
 #include <getopt.h>
@@ -45,6 +49,7 @@ static int nboxes;
 static const char *replay_urls[MAX_BOXES];
 static int nreplay;
 static uint64_t total, ndeltas, ndups, nreplayed, nlost;
+static int per_key;		/* -k: per customer-half lines as deltas come */
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -91,6 +96,20 @@ static void take_delta(struct box *b, const struct wire_delta *d, const char *ho
 	}
 	b->seen[d->seq] = 1;
 	for (i = 0; i < d->nh; i++) {
+		if (per_key) {
+			uint32_t k = d->h[i].key;
+
+			if (k < MAX_KEYS && b->names[k].id[0])
+				printf("dkey %s %llu %s %s %llu\n", b->name,
+				       (unsigned long long)d->seq, b->names[k].id,
+				       d->h[i].half & 1 ? "internet" : "access",
+				       (unsigned long long)d->h[i].count);
+			else
+				printf("dkey %s %llu #%u %s %llu\n", b->name,
+				       (unsigned long long)d->seq, k,
+				       d->h[i].half & 1 ? "internet" : "access",
+				       (unsigned long long)d->h[i].count);
+		}
 		if (d->h[i].key < MAX_KEYS) {
 			b->cnt[d->h[i].key][d->h[i].half & 1] += d->h[i].count;
 			b->sum[d->h[i].key][d->h[i].half & 1] += d->h[i].sum;
@@ -196,8 +215,14 @@ static void on_msg(const char *msg, size_t len)
 		wire_catalog_free(&c);
 		break;
 	case WIRE_STATS:
-		if (wire_decode_stats(msg, len, &s, &why) == 0 && (b = box_get(s.box)))
+		if (wire_decode_stats(msg, len, &s, &why) == 0 && (b = box_get(s.box))) {
 			b->stats = s;
+			for (i = 0; per_key && i < s.n; i++)
+				if (!strncmp(s.s[i].name, "hook_", 5))
+					printf("hstat %s %s %llu\n", s.box, s.s[i].name,
+					       (unsigned long long)s.s[i].value);
+			fflush(stdout);
+		}
 		break;
 	default:
 		printf("bad message kind\n");
@@ -252,13 +277,14 @@ int main(int argc, char **argv)
 	nng_aio *aio;
 	struct timespec t0, now;
 
-	while ((c = getopt(argc, argv, "u:r:t:p:P:")) != -1) {
+	while ((c = getopt(argc, argv, "u:r:t:p:P:k")) != -1) {
 		switch (c) {
 		case 'u': if (nurls < MAX_BOXES) urls[nurls++] = optarg; break;
 		case 'r': if (nreplay < MAX_BOXES) replay_urls[nreplay++] = optarg; break;
 		case 't': secs = atol(optarg); break;
 		case 'p': pause_after = atoi(optarg); break;
 		case 'P': pause_ms = atoi(optarg); break;
+		case 'k': per_key = 1; break;
 		default:
 			fprintf(stderr, "usage: pfsub -u URL [-r REPLAY_URL] [-t SECS] "
 				"[-p DELTAS -P MS]\n  (-r in the order boxes are first heard)\n");
