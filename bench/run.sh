@@ -4,8 +4,9 @@
 #  1. ns per packet by BPF_PROG_TEST_RUN on crafted packets, against an
 #     empty tc program (build/bench/dp_bench).
 #  2. Forwarding throughput through a shaper namespace with the datapath
-#     attached, against the same path with nothing attached, alternately,
-#     TSO/GSO off; plus ns per invocation from the kernel's bpf_stats.
+#     attached as tcx links and as clsact filters, against the same path
+#     with nothing attached, alternately, TSO/GSO off; plus ns per
+#     invocation from the kernel's bpf_stats, for each way of attaching.
 set -u
 OUT=${OUT:-build}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -52,10 +53,11 @@ prog_ns() {
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
-# Start / stop pingfold-dp on the shaper's customer-facing interface.
+# dp_start MODE / dp_stop: pingfold-dp on the shaper's customer-facing
+# interface, attached with tcx or tc (clsact).
 dp_start() {
 	DP_LOG=$TOPO_DIR/pfdp-$RANDOM.log
-	topo_bg shp "$DP_LOG" "$PFDP" -i "$SHP_CUST_IF" -c 0=198.18.1.0/24 -f 65536
+	topo_bg shp "$DP_LOG" "$PFDP" -i "$SHP_CUST_IF" -c 0=198.18.1.0/24 -f 65536 -a "$1"
 	DP_PID=$TOPO_LAST_PID
 	for _ in $(seq 100); do grep -qs '^ready' "$DP_LOG" && break; sleep 0.05; done
 }
@@ -63,35 +65,42 @@ dp_stop() { kill -TERM "$DP_PID"; wait "$DP_PID" 2>/dev/null; }
 
 sysctl -qw kernel.bpf_stats_enabled=0
 for streams in 1 4; do
-	off=() on=()
+	off=() tcx=() tc=()
 	for r in $(seq "$ROUNDS"); do
-		# alternate the order so drift does not favour one side
-		if [ $((r % 2)) -eq 1 ]; then
-			off+=("$(gbps "$streams")"); dp_start; on+=("$(gbps "$streams")"); dp_stop
-		else
-			dp_start; on+=("$(gbps "$streams")"); dp_stop; off+=("$(gbps "$streams")")
-		fi
+		# rotate the order so drift does not favour one side
+		for k in $(seq 0 2); do
+			case $(((r + k) % 3)) in
+			0) off+=("$(gbps "$streams")") ;;
+			1) dp_start tcx; tcx+=("$(gbps "$streams")"); dp_stop ;;
+			2) dp_start tc; tc+=("$(gbps "$streams")"); dp_stop ;;
+			esac
+		done
 	done
 	moff=$(printf '%s\n' "${off[@]}" | median)
-	mon=$(printf '%s\n' "${on[@]}" | median)
-	printf '%d stream(s): median without %s Gbit/s, with datapath %s Gbit/s\n' "$streams" "$moff" "$mon"
-	printf '  rounds without: %s\n  rounds with:    %s\n' "${off[*]}" "${on[*]}"
-	awk -v a="$mon" -v b="$moff" -v s="$streams" \
-		'BEGIN { printf "  ratio with/without (%d stream): %.3f   (target >= 0.97)\n", s, a / b }'
+	mtcx=$(printf '%s\n' "${tcx[@]}" | median)
+	mtc=$(printf '%s\n' "${tc[@]}" | median)
+	printf '%d stream(s): median without %s Gbit/s, tcx %s, clsact %s\n' "$streams" "$moff" \
+		"$mtcx" "$mtc"
+	printf '  rounds without: %s\n  rounds tcx:     %s\n  rounds clsact:  %s\n' \
+		"${off[*]}" "${tcx[*]}" "${tc[*]}"
+	awk -v a="$mtcx" -v c="$mtc" -v b="$moff" -v s="$streams" \
+		'BEGIN { printf "  ratio with/without (%d stream): tcx %.3f, clsact %.3f   (target >= 0.97)\n", s, a / b, c / b }'
 done
 
 echo
 echo "== datapath: ns per invocation under iperf3 traffic (kernel bpf_stats)"
 sysctl -qw kernel.bpf_stats_enabled=1
+for mode in tcx tc; do
 for streams in 1 4; do
-	dp_start
+	dp_start "$mode"
 	ids=$(bpftool prog show 2>/dev/null | awk -F: '/ name pf_tc_(ingress|egress) / { print $1 }' | tail -n 2)
 	gbps "$streams" >/dev/null
 	for id in $ids; do
-		printf '%d stream(s): %s %s\n' "$streams" \
+		printf '%s, %d stream(s): %s %s\n' "$mode" "$streams" \
 			"$(bpftool prog show id "$id" | awk '{ for (i = 1; i < NF; i++) if ($i == "name") print $(i + 1) }')" \
 			"$(prog_ns "$id")"
 	done
 	dp_stop
+done
 done
 echo "  (reference on these VMs: ePPing's aggregation mode ~550-600 ns/packet)"

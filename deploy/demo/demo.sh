@@ -128,6 +128,14 @@ EOF
 echo
 
 if [ "$SECS" -gt 0 ]; then
+	# SECS of traffic for every customer: count from when the last box has
+	# started all its clients (each waits for its iperf3 server to listen)
+	for _ in $(seq 600); do
+		all=1
+		for b in $BOXES; do [ -e "$RUN/$b.flowing" ] || all=0; done
+		[ $all = 1 ] && break
+		sleep 0.1
+	done
 	sleep "$SECS"
 	"$B/pingfold" -s "$QUERY" top customers -w 1m -n 40 --once
 	"$B/pingfold" -s "$QUERY" top sites -w 1m --once

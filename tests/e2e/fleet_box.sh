@@ -7,7 +7,8 @@
 # that send), BOX_RATE (iperf3 rate each way, default 5M), BOX_LISTEN
 # (agent pub URL), BOX_REPLAY, BOX_AGENT_ARGS (more agent options), SECS.
 # Protocol through files in DIR: writes BOX.ns (its shaper namespace) and
-# BOX.ready; waits for DIR/go, runs traffic for SECS (or until DIR/stop),
+# BOX.ready; waits for DIR/go, starts its clients (then BOX.flowing), runs
+# traffic for SECS (or until DIR/stop),
 # writes BOX.traffic; at DIR/stop stops its agent (a last delta), writes
 # BOX.stopped; at DIR/teardown removes everything it made.
 set -u
@@ -41,6 +42,7 @@ for a in $BOX_TRAFFIC; do
 	case $a in *:*) srv=2001:db8:2::1 ;; *) srv=198.19.0.1 ;; esac
 	topo_iperf_client "$a" "$srv" "$SECS" "${BOX_RATE:-5M}"
 done
+touch "$DIR/$BOX.flowing"	# every client started (a loaded machine takes seconds)
 # until the traffic ends or we are told to stop
 while [ ! -e "$DIR/stop" ]; do
 	alive=0
