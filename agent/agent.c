@@ -986,7 +986,6 @@ int agent_open(struct agent **ap, const struct agent_cfg *cfg)
 			goto fail;
 	}
 	save_ifaces(a);
-	pf_dp_check(a->dp, &a->health);
 	a->last_end_ns = now_ns(CLOCK_REALTIME);
 	send_catalog(a);
 	*ap = a;

@@ -489,6 +489,16 @@ static int if_counter(const char *ifname, const char *which, uint64_t *v)
 	return 0;
 }
 
+/* Every CPU's struct pf_stats into dp->percpu. */
+static int read_percpu_stats(struct pf_dp *dp)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.stats), &zero, dp->percpu))
+		return -errno;
+	return 0;
+}
+
 /* Packets the interface moved while our program saw none: it is not running. */
 #define PF_DP_BLIND_PKTS 16
 
@@ -498,10 +508,9 @@ static void check_running(struct pf_dp *dp, struct pf_dp_health *h)
 	uint64_t prog[PF_HOOK_NDIRS][PF_HOOK_SLOTS] = { { 0 } };
 	uint64_t ifd[PF_HOOK_NDIRS][PF_HOOK_SLOTS] = { { 0 } };
 	bool have[PF_HOOK_NDIRS][PF_HOOK_SLOTS] = { { false } };
-	__u32 zero = 0;
 	int c, d, i, k;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.stats), &zero, dp->percpu))
+	if (read_percpu_stats(dp))
 		return;
 	for (c = 0; c < dp->ncpus; c++)
 		for (d = 0; d < PF_HOOK_NDIRS; d++)
@@ -707,12 +716,10 @@ int pf_dp_commit(struct pf_dp *dp)
 
 int pf_dp_stats(struct pf_dp *dp, uint64_t out[PF_STAT_MAX])
 {
-	int fd = bpf_map__fd(dp->skel->maps.stats);
-	__u32 zero = 0;
-	int c, i;
+	int c, i, err = read_percpu_stats(dp);
 
-	if (bpf_map_lookup_elem(fd, &zero, dp->percpu))
-		return -errno;
+	if (err)
+		return err;
 	for (i = 0; i < PF_STAT_MAX; i++)
 		out[i] = 0;
 	for (c = 0; c < dp->ncpus; c++)

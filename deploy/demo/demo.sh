@@ -92,13 +92,18 @@ for b in $BOXES; do
 		setsid bash "$ROOT/tests/e2e/fleet_box.sh" "$b" "$RUN" > "$RUN/$b.log" 2>&1 &
 	echo $! > "$RUN/$b.boxpid"
 done
+# wait_boxes WHAT: until every box has written $RUN/BOX.WHAT (at most 60 s)
+wait_boxes() {
+	local all b
+	for _ in $(seq 600); do
+		all=1
+		for b in $BOXES; do [ -e "$RUN/$b.$1" ] || all=0; done
+		[ $all = 1 ] && return
+		sleep 0.1
+	done
+}
 echo "demo: starting 3 shaper boxes (namespaces, delay lines, agents)..."
-for _ in $(seq 600); do
-	all=1
-	for b in $BOXES; do [ -e "$RUN/$b.ready" ] || all=0; done
-	[ $all = 1 ] && break
-	sleep 0.1
-done
+wait_boxes ready
 for b in $BOXES; do
 	[ -e "$RUN/$b.ready" ] || { echo "demo: box $b did not start:"; tail -5 "$RUN/$b.log"; exit 1; }
 done
@@ -130,12 +135,7 @@ echo
 if [ "$SECS" -gt 0 ]; then
 	# SECS of traffic for every customer: count from when the last box has
 	# started all its clients (each waits for its iperf3 server to listen)
-	for _ in $(seq 600); do
-		all=1
-		for b in $BOXES; do [ -e "$RUN/$b.flowing" ] || all=0; done
-		[ $all = 1 ] && break
-		sleep 0.1
-	done
+	wait_boxes flowing
 	sleep "$SECS"
 	"$B/pingfold" -s "$QUERY" top customers -w 1m -n 40 --once
 	"$B/pingfold" -s "$QUERY" top sites -w 1m --once

@@ -98,17 +98,15 @@ static void take_delta(struct box *b, const struct wire_delta *d, const char *ho
 	for (i = 0; i < d->nh; i++) {
 		if (per_key) {
 			uint32_t k = d->h[i].key;
+			char id[sizeof(b->names[0].id) + 12];
 
 			if (k < MAX_KEYS && b->names[k].id[0])
-				printf("dkey %s %llu %s %s %llu\n", b->name,
-				       (unsigned long long)d->seq, b->names[k].id,
-				       d->h[i].half & 1 ? "internet" : "access",
-				       (unsigned long long)d->h[i].count);
+				snprintf(id, sizeof(id), "%s", b->names[k].id);
 			else
-				printf("dkey %s %llu #%u %s %llu\n", b->name,
-				       (unsigned long long)d->seq, k,
-				       d->h[i].half & 1 ? "internet" : "access",
-				       (unsigned long long)d->h[i].count);
+				snprintf(id, sizeof(id), "#%u", k);
+			printf("dkey %s %llu %s %s %llu\n", b->name, (unsigned long long)d->seq, id,
+			       d->h[i].half & 1 ? "internet" : "access",
+			       (unsigned long long)d->h[i].count);
 		}
 		if (d->h[i].key < MAX_KEYS) {
 			b->cnt[d->h[i].key][d->h[i].half & 1] += d->h[i].count;

@@ -37,10 +37,20 @@ struct {
 	__uint(max_entries, 64);
 } shaper_cpus SEC(".maps");
 
-static __always_inline struct shaper_cust *lookup(struct iphdr *ip)
+/* The customer of an IPv4 packet in [data, end) (destination first), or NULL. */
+static __always_inline struct shaper_cust *lookup(void *data, void *end)
 {
+	struct ethhdr *eth = data;
 	struct shaper_cust *c;
-	__u32 a = ip->daddr;
+	struct iphdr *ip;
+	__u32 a;
+
+	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return NULL;
+	ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > end)
+		return NULL;
+	a = ip->daddr;
 
 	c = bpf_map_lookup_elem(&shaper_custs, &a);
 	if (c)
@@ -52,17 +62,8 @@ static __always_inline struct shaper_cust *lookup(struct iphdr *ip)
 SEC("xdp")
 int shaper_xdp(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct shaper_cust *c;
-	struct iphdr *ip;
+	struct shaper_cust *c = lookup((void *)(long)ctx->data, (void *)(long)ctx->data_end);
 
-	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
-		return XDP_PASS;
-	ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > end)
-		return XDP_PASS;
-	c = lookup(ip);
 	if (!c)
 		return XDP_PASS;
 	return bpf_redirect_map(&shaper_cpus, c->cpu, XDP_PASS);
@@ -71,17 +72,8 @@ int shaper_xdp(struct xdp_md *ctx)
 SEC("tc")
 int shaper_tc(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
-	struct shaper_cust *c;
-	struct iphdr *ip;
+	struct shaper_cust *c = lookup((void *)(long)skb->data, (void *)(long)skb->data_end);
 
-	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
-		return TC_ACT_OK;
-	ip = (void *)(eth + 1);
-	if ((void *)(ip + 1) > end)
-		return TC_ACT_OK;
-	c = lookup(ip);
 	if (c)
 		skb->priority = ((bpf_get_smp_processor_id() + 1) << 16) | c->minor;
 	return TC_ACT_OK;
