@@ -77,6 +77,7 @@ static int make_config(nng_tls_config **cfg, nng_tls_mode mode, const char *url,
 }
 
 #define PROBE_TRIES 240	/* 2 minutes of a peer that is not up */
+#define PROBE_RESETS 5	/* handshakes closed by the peer before we give its answer up */
 
 struct probe {
 	char *url;
@@ -89,16 +90,23 @@ static void *probe_thread(void *arg)
 	struct probe *p = arg;
 	nng_socket s;
 	nng_dialer d;
-	int rc = 0, i;
+	int rc = 0, i, resets;
 
 	/* while the peer is not up yet, keep trying: the answer that matters
 	 * is the handshake's */
-	for (i = 0; i < PROBE_TRIES; i++) {
+	for (i = 0, resets = 0; i < PROBE_TRIES; i++) {
 		rc = nng_sub0_open(&s);
 		rc = rc ?: nng_dialer_create(&d, s, p->url);
 		rc = rc ?: nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, p->cfg);
 		rc = rc ?: nng_dialer_start(d, 0);
 		nng_close(s);
+		/* a peer that refuses our certificate may close before its alert
+		 * is read: a reset is asked again, a few times, for the real answer */
+		if ((rc == NNG_ECONNRESET || rc == NNG_ECONNSHUT || rc == NNG_ECLOSED) &&
+		    ++resets < PROBE_RESETS) {
+			nng_msleep(100);
+			continue;
+		}
 		if (rc != NNG_ECONNREFUSED && rc != NNG_ETIMEDOUT && rc != NNG_EADDRINVAL)
 			break;
 		if (i == 0)
@@ -108,6 +116,9 @@ static void *probe_thread(void *arg)
 	if (rc == NNG_EPEERAUTH || rc == NNG_ECRYPTO)
 		pr_err("%s: peer refused: TLS authentication failed (%s): its certificate is "
 		       "not signed by our CA, or ours not by its", p->url, nng_strerror(rc));
+	else if (resets >= PROBE_RESETS)
+		pr_err("%s: peer closed every TLS handshake (%s): it may refuse our certificate; "
+		       "nng keeps retrying", p->url, nng_strerror(rc));
 	else if (rc && rc != NNG_EPROTO)
 		pr_warn("%s: %s; nng keeps retrying", p->url, nng_strerror(rc));
 	nng_tls_config_free(p->cfg);

@@ -92,13 +92,19 @@ check "the self-signed agent contributes nothing" \
 	test -z "$(jq -r '.boxes[] | select(.box == "selfsigned") | .box' <<<"$boxes")"
 check "the agent with another CA's certificate contributes nothing" \
 	test -z "$(jq -r '.boxes[] | select(.box == "otherca") | .box' <<<"$boxes")"
+# wait_log FILE PATTERN: the probes log from their own threads, retrying
+# every 0.5 s while a peer is not up yet: wait for the line (at most 10 s)
+wait_log() {
+	for _ in $(seq 100); do grep -q -- "$2" "$1" && return 0; sleep 0.1; done
+	return 1
+}
 check "the refusal of the self-signed agent is logged" \
-	grep -q "localhost:7720: peer refused: TLS authentication failed" "$T/agg.log"
+	wait_log "$T/agg.log" "localhost:7720: peer refused: TLS authentication failed"
 check "the refusal of the other CA's agent is logged" \
-	grep -q "localhost:7730: peer refused: TLS authentication failed" "$T/agg.log"
+	wait_log "$T/agg.log" "localhost:7730: peer refused: TLS authentication failed"
 rboxes=$(timeout 10 "$B/pingfold" -s "ipc://$T/rogue.q" boxes --json)
 check "an aggregator with an untrusted certificate gets nothing from the good agent" \
 	test "$(jq '.boxes | length' <<<"$rboxes")" = 0
-check "... and logs why" grep -q "localhost:7710: peer refused: TLS authentication failed" "$T/rogue.log"
+check "... and logs why" wait_log "$T/rogue.log" "localhost:7710: peer refused: TLS authentication failed"
 check "agents warn about nothing for TLS URLs" test -z "$(grep -h 'plain TCP' "$T"/good.log)"
 topo_exit
