@@ -303,9 +303,14 @@ int main(int argc, char **argv)
 		if (stop || now.tv_sec - t0.tv_sec >= secs)
 			break;
 		if (pause_after && !paused && ndeltas >= (uint64_t)pause_after) {
-			/* drop the connection: the agent's pub forgets us meanwhile */
+			/*
+			 * Miss deltas: a new socket, dialled after the pause, gets only
+			 * what comes after it. The old one stays open and unread:
+			 * nng 1.5.2's nng_close() of a SUB socket can hang for good
+			 * while its dialer redials (seen in agent_test, where the
+			 * agent is killed about now).
+			 */
 			paused = 1;
-			nng_close(sub);
 			printf("paused\n");
 			fflush(stdout);
 			nng_msleep(pause_ms);
@@ -324,6 +329,7 @@ int main(int argc, char **argv)
 	}
 	report();
 	nng_aio_free(aio);
-	nng_close(sub);
+	/* no nng_close(): it can hang while the dialer redials a stopped agent
+	 * (nng 1.5.2, see the pause above); exiting closes everything */
 	return 0;
 }
