@@ -122,7 +122,7 @@ cat <<EOF
   pingfold demo: 3 boxes (North: shaper-n1, shaper-n2; South: shaper-s1),
   36 customers from deploy/demo/ShapedDevices.csv, sites from network.json.
   Access delays 2..150 ms as the CSV's Comment column says; customer 2006
-  is bufferbloated (20..200 ms). Internet: 12, 25, 45 ms by box.
+  is bufferbloated (20..500 ms). Internet: 12, 25, 45 ms by box.
 
   Try:  build/pingfold top               worst customers (access p95)
         build/pingfold top sites
