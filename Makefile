@@ -4,7 +4,9 @@
 #   make test     deps + build + every test
 #   make bench    benchmarks (ratios against a baseline measured in the same run)
 #   make fuzz     libFuzzer targets (FUZZ_SECONDS=N)
-# V=1 shows commands.
+#   make SANITIZE=1 test   everything built with ASan+UBSan (LeakSanitizer on)
+#                 into build-san/, and the whole suite run on it
+# V=1 shows commands. CFLAGS and LDFLAGS from the environment are honoured.
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -12,6 +14,11 @@
 Q := $(if $(V),,@)
 msg = $(if $(V),,@printf '  %-8s %s\n' '$(1)' '$(2)';)
 
+ifeq ($(SANITIZE),1)
+OUT      ?= build-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	     -fno-omit-frame-pointer
+endif
 OUT      ?= build
 CC       ?= cc
 CLANG    ?= clang
@@ -20,7 +27,8 @@ ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
-	    -I$(OUT) -I. -MMD -MP -D_GNU_SOURCE
+	    -I$(OUT) -I. -MMD -MP -D_GNU_SOURCE $(SAN_FLAGS)
+LDFLAGS  += $(SAN_FLAGS)
 LDLIBS_BPF := -lbpf -lelf -lz
 # common/ needs these (wire codec, network.json); nng has no pkg-config file
 LDLIBS_COMMON := -lmsgpackc -ljson-c -lnng -lpthread -lm
@@ -44,7 +52,7 @@ TOOLS_BIN  := $(TOOLS_SRC:%.c=$(OUT)/%) $(OUT)/tests/tools/pf-shaper
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BENCH_SRC:%.c=$(OUT)/%)
 
-.PHONY: all deps test unit bpftest e2e bench fuzz demo demo-stop clean
+.PHONY: all deps test unit-bins unit bpftest e2e bench fuzz demo demo-stop clean
 BINS := $(OUT)/pingfold-dp $(OUT)/pingfold-agent $(OUT)/pingfold \
 	$(OUT)/pingfold-aggregator
 AGGR_OBJ := $(OUT)/aggregator/aggregator.o $(OUT)/aggregator/query.o \
@@ -86,7 +94,7 @@ $(DP_OBJ) $(OUT)/agent/pfdp.o $(AGENT_OBJ): $(OUT)/pingfold.skel.h
 
 $(OUT)/pingfold-agent: $(AGENT_OBJ) $(DP_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON) -lpthread
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON) -lpthread
 
 $(OUT)/web_assets.c: web/embed.sh $(WEB_SRC)
 	$(call msg,GEN,$@)
@@ -99,25 +107,25 @@ $(OUT)/web_assets.o: $(OUT)/web_assets.c
 
 $(OUT)/pingfold-aggregator: $(AGGR_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $^ -o $@ $(LDLIBS_COMMON)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON)
 
 $(OUT)/pingfold: $(OUT)/aggregator/cli.o $(COMMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $^ -o $@ $(LDLIBS_COMMON)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON)
 
 $(OUT)/pingfold-dp: $(OUT)/agent/pfdp.o $(DP_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON)
 
 $(OUT)/tests/unit/%_test: tests/unit/%_test.c $(COMMON_OBJ) $(AGG_CORE_OBJ)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< $(COMMON_OBJ) $(AGG_CORE_OBJ) -o $@ -lcriterion $(LDLIBS_COMMON)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(COMMON_OBJ) $(AGG_CORE_OBJ) -o $@ -lcriterion $(LDLIBS_COMMON)
 
 $(OUT)/tests/bpf/%_test: tests/bpf/%_test.c $(DP_OBJ) $(COMMON_OBJ) $(OUT)/pingfold.skel.h
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< $(DP_OBJ) $(COMMON_OBJ) -o $@ -lcriterion $(LDLIBS_BPF) $(LDLIBS_COMMON)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(DP_OBJ) $(COMMON_OBJ) -o $@ -lcriterion $(LDLIBS_BPF) $(LDLIBS_COMMON)
 
 # The stand-in shaper of the coexistence tests (tests/tools/shaper.bpf.c).
 $(OUT)/shaper.bpf.o: tests/tools/shaper.bpf.c $(OUT)/vmlinux.h
@@ -131,23 +139,32 @@ $(OUT)/shaper.skel.h: $(OUT)/shaper.bpf.o
 $(OUT)/tests/tools/pf-shaper: tests/tools/shaper.c $(OUT)/shaper.skel.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< -o $@ $(LDLIBS_BPF)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@ $(LDLIBS_BPF)
 
 # Test tools: programs over common/, no datapath.
 $(OUT)/tests/tools/%: tests/tools/%.c $(COMMON_OBJ)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< $(COMMON_OBJ) -o $@ $(LDLIBS_COMMON)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(COMMON_OBJ) -o $@ $(LDLIBS_COMMON)
 
 $(OUT)/bench/%: bench/%.c $(DP_OBJ) $(COMMON_OBJ) $(OUT)/pingfold.skel.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $< $(DP_OBJ) $(COMMON_OBJ) -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(DP_OBJ) $(COMMON_OBJ) -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON)
 
 # --- tests -------------------------------------------------------------
+# The unit tests (wire decoder, store, parsers) also run built with
+# ASan+UBSan, from $(OUT)-san, in the same summary.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BIN) $(BPFT_BIN)
+ifneq ($(SANITIZE),1)
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 OUT=$(OUT)-san unit-bins
+	$(Q)OUT=$(OUT) SAN_OUT=$(OUT)-san ./tests/run.sh
+else
 	$(Q)OUT=$(OUT) ./tests/run.sh
+endif
+
+unit-bins: $(UNIT_BIN)
 
 unit: all $(UNIT_BIN)
 	$(Q)OUT=$(OUT) ./tests/run.sh unit

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /* pingfold: the command line over the aggregator's query API and views. */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -68,6 +69,7 @@ static void on_signal(int sig)
 static struct json_object *ask(const struct opts *o, const char **args, int n)
 {
 	struct json_object *ans = NULL, *err;
+	struct json_tokener *tok;
 	nng_socket req;
 	struct jw w;
 	char *in = NULL;
@@ -102,7 +104,15 @@ out:
 		fprintf(stderr, "pingfold: aggregator at %s: %s\n", o->server, nng_strerror(rc));
 		return NULL;
 	}
-	ans = json_tokener_parse(in);
+	/* the answer is not NUL-terminated: parse exactly ilen bytes */
+	tok = json_tokener_new();
+	ans = tok && ilen <= INT_MAX ? json_tokener_parse_ex(tok, in, (int)ilen) : NULL;
+	if (ans && json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(ans);
+		ans = NULL;
+	}
+	if (tok)
+		json_tokener_free(tok);
 	nng_free(in, ilen);
 	if (!ans) {
 		fprintf(stderr, "pingfold: the aggregator's answer is not JSON\n");

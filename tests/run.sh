@@ -6,6 +6,8 @@
 #    are counted; a script that exits non-zero without a "not ok" line
 #    counts as one failure.
 # TEST_FILTER=substring runs only the matching programs.
+# SAN_OUT=DIR: the unit group also runs DIR/tests/unit/*_test (the same
+# tests built with ASan+UBSan, `make SANITIZE=1`), named NAME-asan.
 set -u
 OUT=${OUT:-build}
 groups=${*:-unit bpf e2e fuzz}
@@ -16,7 +18,7 @@ mkdir -p "$logdir"
 
 run_criterion() {
 	local bin=$1 name log line t p f c
-	name=$(basename "$bin")
+	name=$(basename "$bin")${2:-}
 	log=$logdir/$name.log
 	echo "== $name"
 	"$bin" --jobs 1 >"$log" 2>&1
@@ -55,7 +57,14 @@ for g in $groups; do
 			[ -x "$b" ] || continue
 			[[ -n ${TEST_FILTER:-} && $b != *$TEST_FILTER* ]] && continue
 			run_criterion "$b"
-		done ;;
+		done
+		if [ "$g" = unit ] && [ -n "${SAN_OUT:-}" ]; then
+			for b in "$SAN_OUT"/tests/unit/*_test; do
+				[ -x "$b" ] || continue
+				[[ -n ${TEST_FILTER:-} && $b != *$TEST_FILTER* ]] && continue
+				run_criterion "$b" -asan
+			done
+		fi ;;
 	e2e)
 		for s in tests/e2e/*_test.sh; do
 			[ -f "$s" ] || continue
