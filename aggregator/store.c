@@ -59,7 +59,23 @@
  * catalog of the box's previous epoch, or of its current epoch with a
  * lower seq than the one in force, is ignored (it arrived late). Site
  * paths are normalised: empty components dropped ("/a//b/" is "a/b").
- * Customers and sites are never forgotten (their records age out).
+ * Customers and sites are not forgotten (their records age out), so
+ * their number is bounded instead (below).
+ *
+ * Bounds and values. Everything a peer can make the store allocate has a
+ * bound in store_opts: customers, sites, boxes, distinct unnamed keys per
+ * box, entries per catalog; a box's dense key map grows only up to 4x its
+ * key count + 1024 (higher keys go to its hash), so one key 2^22 - 1
+ * costs a hash entry, not 16 MiB. A message that would pass a bound is
+ * refused whole (checked before anything changes), except a catalog's
+ * new sites, which are created up to the bound and the rest refused.
+ * Values are checked like inputs: at most 2^36 samples per
+ * customer-half and delta, no RTT above 2^42 ns (73 min), end >= start, end in [now - max_age,
+ * now + 60 s], sum within [count * min, count * max], and nothing may
+ * wrap: not the lifetime totals, nor the fleet's count and sum over all
+ * live slots (ring_count, ring_sum: added at merge, taken off when a
+ * slot leaves the ring), which bound every window of every site, box and
+ * customer. Each refusal is counted by reason (store_refusal).
  *
  * Sequences. Per box, two trackers: the current epoch and the one before
  * (so in-flight deltas and replays of the old epoch are still
@@ -68,7 +84,13 @@
  * must not be locked out. A tracker keeps the highest seq seen and a
  * bitmap of the SEQ_WIN seqs below it; a seq older than the bitmap is
  * taken as seen (duplicate). A seq above highest + 1 reports the gap in
- * between. store_gap_done counts as recovered the gap's seqs the bitmap
+ * between; a seq more than max_seq_jump above the highest is held as
+ * suspect (refused, remembered), and only the delta right after it in
+ * the same epoch confirms the jump (it then reports the gap, the held
+ * one included, for replay): one forged seq cannot make a box's real
+ * deltas look like duplicates. A first delta of an epoch reports at most
+ * the max_seq_jump seqs before it as the gap. store_gap_done counts
+ * as recovered the gap's seqs the bitmap
  * has seen by then (exact, also when a "missing" delta came late by the
  * live path, or the caller counted a duplicate); when the gap is no
  * longer in the bitmap, the caller's number is used.
@@ -101,6 +123,8 @@
 #define CHUNK_MIN	(64u << 10)
 #define CHUNK_MAX	(4u << 20)
 #define REC_SLACK	2		/* spare buckets in a new record */
+#define HALF_COUNT_MAX	(1ULL << 36)	/* samples of a customer-half in one delta */
+#define RTT_MAX_NS	(1ULL << 42)	/* 73 minutes: no RTT is longer */
 
 static const uint32_t win_secs[STORE_NWINDOWS] = { 10, 60, 300, 900, 3600 };
 static const char *const win_names[STORE_NWINDOWS] = { "10s", "1m", "5m", "15m", "1h" };
@@ -174,6 +198,11 @@ struct box {
 	uint32_t nnamed;
 	uint64_t last_seen_ns, interval_ns;
 	uint64_t deltas, dups, gaps, gap_deltas, recovered, lost, unnamed, samples, late;
+	uint64_t refused[STORE_NREFUSALS];
+	uint32_t unnamed_keys;		/* distinct keys mapped to "?BOX/KEY" */
+	uint32_t kmap_keys;		/* keys of its last catalog + unnamed */
+	bool has_held;			/* a suspect seq jump (see Sequences) */
+	uint64_t held_epoch, held_seq;
 	struct wire_stats stats;
 	struct dslot *ring;
 };
@@ -228,6 +257,9 @@ struct store {
 
 	struct dslot *fleet;
 	uint64_t total;
+	uint64_t ring_count, ring_sum;	/* the fleet over every live slot */
+	uint64_t refused[STORE_NREFUSALS];
+	enum store_refusal last_refusal;
 	size_t heap_bytes;		/* everything but arenas, approximately */
 };
 
@@ -494,9 +526,16 @@ void store_advance(struct store *s, uint64_t now_ns)
 		return;
 	for (i = 0; i < s->ns; i++) {
 		struct arena *a = &s->arenas[i];
+		const struct dslot *f;
 
-		if (a->slot != SLOT_NONE && S - a->slot >= s->ns)
-			arena_free(s, a, true);
+		if (a->slot == SLOT_NONE || S - a->slot < s->ns)
+			continue;
+		f = &s->fleet[a->slot % s->ns];
+		if (f->slot == a->slot && f->h) {
+			s->ring_count -= f->h[0].count + f->h[1].count;
+			s->ring_sum -= f->h[0].sum + f->h[1].sum;
+		}
+		arena_free(s, a, true);
 	}
 	s->cur = S;
 	s->started = true;
@@ -881,6 +920,10 @@ static uint32_t cust_get(struct store *s, const char *id, bool create, int *err)
 
 	if (i != NONE || !create)
 		return i;
+	if (s->ncust >= s->o.max_customers) {
+		*err = -ENOSPC;
+		return NONE;
+	}
 	if (s->ncust >= KV_UNNAMED - 1)
 		goto nomem;
 	if ((s->ncust >> CPAGE_SHIFT) >= s->npage) {
@@ -963,6 +1006,10 @@ static uint32_t site_get(struct store *s, const char *path, bool create, int *er
 
 	if (i != NONE || !create)
 		return i;
+	if (s->nsite >= s->o.max_sites) {
+		*err = -ENOSPC;
+		return NONE;
+	}
 	if (slash) {
 		char up[256];
 
@@ -1027,6 +1074,10 @@ static struct box *box_get(struct store *s, const char *id, bool create, int *er
 		return s->boxes[i];
 	if (!create)
 		return NULL;
+	if (s->nbox >= s->o.max_boxes) {
+		*err = -ENOSPC;
+		return NULL;
+	}
 	if (grow(&s->boxes, &s->box_cap, s->nbox + 1, sizeof(*s->boxes)))
 		goto nomem;
 	b = calloc(1, sizeof(*b));
@@ -1056,14 +1107,15 @@ static bool box_id_ok(const char *id)
 
 static inline uint32_t key_get(const struct box *b, uint32_t key)
 {
-	if (key < b->kmap_len)
-		return b->kmap[key];
-	return key >= KMAP_DENSE_MAX ? u32map_get(&b->big, key) : 0;
+	uint32_t v = key < b->kmap_len ? b->kmap[key] : 0;
+
+	return v || !b->big.n ? v : u32map_get(&b->big, key);
 }
 
+/* Keys far above the box's key count go to the hash (see Bounds). */
 static int key_set(struct store *s, struct box *b, uint32_t key, uint32_t v)
 {
-	if (key >= KMAP_DENSE_MAX)
+	if (key >= KMAP_DENSE_MAX || (key >= b->kmap_len && key / 4 > b->kmap_keys + 256))
 		return u32map_set(&b->big, key, v);
 	if (key >= b->kmap_len) {
 		uint32_t len = b->kmap_len ? b->kmap_len : 1024, *m;
@@ -1092,6 +1144,8 @@ static uint32_t key_unnamed(struct store *s, struct box *b, uint32_t key, int *e
 	i = cust_get(s, id, true, err);
 	if (i == NONE)
 		return 0;
+	b->unnamed_keys++;
+	b->kmap_keys++;
 	if ((*err = key_set(s, b, key, (i + 1) | KV_UNNAMED)))
 		return 0;
 	return (i + 1) | KV_UNNAMED;
@@ -1153,12 +1207,21 @@ static struct seqtrk *trk_of(struct box *b, uint64_t epoch)
 
 void store_opts_default(struct store_opts *o)
 {
+	memset(o, 0, sizeof(*o));
 	o->slot_ns = 10ULL * 1000000000ULL;
 	o->stale_intervals = 3;
+	o->max_customers = 2000000;
+	o->max_sites = 100000;
+	o->max_boxes = 10000;
+	o->max_unnamed = 100000;
+	o->max_catalog = 1000000;
+	o->max_age_ns = 6ULL * 3600 * 1000000000ULL;
+	o->max_seq_jump = SEQ_WIN;
 }
 
 int store_open(struct store **sp, const struct store_opts *o)
 {
+	struct store_opts def;
 	struct store *s;
 	uint32_t w, i;
 
@@ -1169,8 +1232,17 @@ int store_open(struct store **sp, const struct store_opts *o)
 	if (!s)
 		return -ENOMEM;
 	s->o = *o;
-	if (!s->o.stale_intervals)
-		s->o.stale_intervals = 3;
+	store_opts_default(&def);
+#define DEF(f) if (!s->o.f) s->o.f = def.f
+	DEF(stale_intervals);
+	DEF(max_customers);
+	DEF(max_sites);
+	DEF(max_boxes);
+	DEF(max_unnamed);
+	DEF(max_catalog);
+	DEF(max_age_ns);
+	DEF(max_seq_jump);
+#undef DEF
 	for (w = 0; w < STORE_NWINDOWS; w++) {
 		uint64_t n = ((uint64_t)win_secs[w] * 1000000000ULL + o->slot_ns - 1) / o->slot_ns;
 
@@ -1259,6 +1331,49 @@ uint64_t store_window_ns(const struct store *s, enum store_window w)
 	return (unsigned)w < STORE_NWINDOWS ? s->nwin[w] * s->o.slot_ns : 0;
 }
 
+static const char *const refusal_names[STORE_NREFUSALS] = {
+	"malformed", "time", "overflow", "limit", "seq_jump", "identity"
+};
+
+const char *store_refusal_name(enum store_refusal r)
+{
+	return (unsigned)r < STORE_NREFUSALS ? refusal_names[r] : "?";
+}
+
+enum store_refusal store_last_refusal(const struct store *s)
+{
+	return s->last_refusal;
+}
+
+void store_refusals(const struct store *s, uint64_t out[STORE_NREFUSALS])
+{
+	memcpy(out, s->refused, sizeof(s->refused));
+}
+
+/* Counts a refusal (totals, and the box's if known); returns err. */
+static int refuse(struct store *s, struct box *bx, enum store_refusal r, int err)
+{
+	s->last_refusal = r;
+	s->refused[r]++;
+	if (bx)
+		bx->refused[r]++;
+	return err;
+}
+
+void store_count_refusal(struct store *s, const char *box, enum store_refusal r)
+{
+	struct box *bx = box && box_id_ok(box) ? box_get(s, box, false, NULL) : NULL;
+
+	if ((unsigned)r < STORE_NREFUSALS)
+		refuse(s, bx, r, 0);
+}
+
+/* A refusal for an -errno of entity creation: ENOSPC/ENOMEM are bounds. */
+static enum store_refusal refusal_of(int err)
+{
+	return err == -ENOSPC || err == -ENOMEM ? STORE_REFUSE_LIMIT : STORE_REFUSE_MALFORMED;
+}
+
 /* Everything store_add_delta indexes with, checked before anything changes. */
 static int delta_check(const struct wire_delta *d)
 {
@@ -1285,8 +1400,55 @@ static int delta_check(const struct wire_delta *d)
 		}
 		if (bad || prev >= PF_HIST_NSLOTS || total != h->count)
 			return -EINVAL;
+		/* plausible (see Bounds), sum within [count * min, count * max] */
+		if (h->count > HALF_COUNT_MAX || h->max > RTT_MAX_NS || h->min > h->max ||
+		    (unsigned __int128)h->sum < (unsigned __int128)h->count * h->min ||
+		    (unsigned __int128)h->sum > (unsigned __int128)h->count * h->max)
+			return -EINVAL;
 	}
 	return 0;
+}
+
+/*
+ * The values of a delta against the store: times, and totals that would
+ * wrap (see Bounds and values). *samples is the delta's sample count.
+ */
+static int delta_values(const struct store *s, const struct wire_delta *d, uint64_t now_ns,
+			uint64_t *samples, uint64_t *sums, enum store_refusal *why)
+{
+	uint64_t cnt = 0, sum = 0;
+	uint32_t i;
+	bool wrap = false;
+
+	*why = STORE_REFUSE_TIME;
+	if (d->end_ns < d->start_ns || d->end_ns > now_ns + 60 * 1000000000ULL ||
+	    d->end_ns + s->o.max_age_ns < now_ns)
+		return -ERANGE;
+	for (i = 0; i < d->nh; i++) {
+		wrap |= __builtin_add_overflow(cnt, d->h[i].count, &cnt);
+		wrap |= __builtin_add_overflow(sum, d->h[i].sum, &sum);
+	}
+	*samples = cnt;
+	*sums = sum;
+	*why = STORE_REFUSE_OVERFLOW;
+	if (wrap || cnt > UINT64_MAX - s->total || cnt > UINT64_MAX - s->ring_count ||
+	    sum > UINT64_MAX - s->ring_sum)
+		return -EOVERFLOW;
+	return 0;
+}
+
+/*
+ * Distinct keys of a delta its box has no customer for: each will make an
+ * unnamed customer. Entries come in (key, half) order.
+ */
+static uint32_t delta_new_keys(const struct box *bx, const struct wire_delta *d)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < d->nh; i++)
+		if ((!i || d->h[i].key != d->h[i - 1].key) && !key_get(bx, d->h[i].key))
+			n++;
+	return n;
 }
 
 /*
@@ -1317,33 +1479,58 @@ static inline void prefetch_ahead(const struct store *s, const struct box *bx,
 int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns,
 		    uint64_t *gap_first, uint64_t *gap_last)
 {
+	enum store_refusal why;
 	struct arena *ar = NULL;
 	struct seqtrk *t;
 	struct box *bx;
-	uint64_t a, samples = 0;
+	uint64_t a, samples = 0, sums, msum = 0;
 	bool live;
-	uint32_t i;
+	uint32_t i, nk;
 	int err = 0, err2;
 
 	*gap_first = *gap_last = 0;
 	err = delta_check(d);
 	if (err)
-		return err;
+		return refuse(s, box_id_ok(d->box) ? box_get(s, d->box, false, NULL) : NULL,
+			      STORE_REFUSE_MALFORMED, err);
 	bx = box_get(s, d->box, true, &err);
 	if (!bx)
-		return err;
+		return refuse(s, NULL, refusal_of(err), err);
 	store_advance(s, now_ns);
-	bx->last_seen_ns = now_ns;
+	err = delta_values(s, d, now_ns, &samples, &sums, &why);
+	if (err)
+		return refuse(s, bx, why, err);
+	samples = 0;
+	nk = delta_new_keys(bx, d);
+	if (nk && (bx->unnamed_keys + (uint64_t)nk > s->o.max_unnamed ||
+		   s->ncust + (uint64_t)nk > s->o.max_customers))
+		return refuse(s, bx, STORE_REFUSE_LIMIT, -ENOSPC);
 	t = trk_of(bx, d->epoch);
 	if (trk_seen(t, d->seq)) {
+		bx->last_seen_ns = now_ns;
 		bx->dups++;
 		return 1;
 	}
+	if (t->hi && d->seq > t->hi && d->seq - t->hi > s->o.max_seq_jump) {
+		bool confirms = bx->has_held && bx->held_epoch == d->epoch &&
+				bx->held_seq + 1 == d->seq;
+
+		if (!confirms) {
+			bx->has_held = true;
+			bx->held_epoch = d->epoch;
+			bx->held_seq = d->seq;
+			return refuse(s, bx, STORE_REFUSE_SEQ, -ERANGE);
+		}
+		bx->has_held = false;
+	}
+	bx->last_seen_ns = now_ns;
 	if (d->seq > t->hi + 1) {
 		*gap_first = t->hi + 1;
+		if (!t->hi && d->seq - 1 > s->o.max_seq_jump)
+			*gap_first = d->seq - s->o.max_seq_jump;
 		*gap_last = d->seq - 1;
 		bx->gaps++;
-		bx->gap_deltas += d->seq - 1 - t->hi;
+		bx->gap_deltas += *gap_last - *gap_first + 1;
 	}
 	trk_mark(t, d->seq);
 	bx->deltas++;
@@ -1371,6 +1558,7 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 			break;
 		bx->unnamed += !!(v & KV_UNNAMED);
 		samples += wh->count;
+		msum += wh->sum;
 		if (!live)
 			continue;
 		c = cust_at(s, (v & ~KV_UNNAMED) - 1);
@@ -1386,6 +1574,8 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 	if (live) {
 		err2 = scratch_flush(s, bx, a);
 		err = err ?: err2;
+		s->ring_count += samples;
+		s->ring_sum += msum;
 	}
 	bx->samples += samples;
 	s->total += samples;
@@ -1466,11 +1656,19 @@ int store_add_catalog(struct store *s, const struct wire_catalog *c, uint64_t no
 
 	err = catalog_check(c);
 	if (err)
-		return err;
+		return refuse(s, box_id_ok(c->box) ? box_get(s, c->box, false, NULL) : NULL,
+			      STORE_REFUSE_MALFORMED, err);
 	bx = box_get(s, c->box, true, &err);
 	if (!bx)
-		return err;
+		return refuse(s, NULL, refusal_of(err), err);
 	store_advance(s, now_ns);
+	if (c->n > s->o.max_catalog)
+		return refuse(s, bx, STORE_REFUSE_LIMIT, -ENOSPC);
+	for (i = 0; i < c->n; i++)	/* customers it would add */
+		cnt += strmap_get(s, &s->cmap, cust_key, c->c[i].id, str_hash(c->c[i].id)) == NONE;
+	if (s->ncust + (uint64_t)cnt > s->o.max_customers)
+		return refuse(s, bx, STORE_REFUSE_LIMIT, -ENOSPC);
+	cnt = 0;
 	bx->last_seen_ns = now_ns;
 	if (bx->has_cat && ((c->epoch == bx->cat_epoch && c->seq < bx->cat_seq) ||
 			    (bx->has_prev_cat && c->epoch == bx->prev_cat_epoch)))
@@ -1483,6 +1681,8 @@ int store_add_catalog(struct store *s, const struct wire_catalog *c, uint64_t no
 	if (bx->kmap)
 		memset(bx->kmap, 0, (size_t)bx->kmap_len * sizeof(*bx->kmap));
 	u32map_clear(&bx->big);
+	bx->kmap_keys = c->n;
+	bx->unnamed_keys = 0;
 	for (i = 0; i < c->n; i++) {
 		const struct wire_cust *w = &c->c[i];
 		uint32_t site = NONE, ci;
@@ -1503,6 +1703,8 @@ int store_add_catalog(struct store *s, const struct wire_catalog *c, uint64_t no
 		cust_at(s, ci)->site = site;
 	}
 	/* on error, what was mapped so far stays in force, and is counted */
+	if (err)
+		refuse(s, bx, refusal_of(err), err);
 	if (cnt)
 		qsort(named, cnt, sizeof(*named), u32_cmp);
 	for (i = 0; i < cnt; i++)
@@ -1528,10 +1730,10 @@ int store_add_stats(struct store *s, const struct wire_stats *st, uint64_t now_n
 	int err = 0;
 
 	if (!box_id_ok(st->box) || st->n > WIRE_MAX_STATS)
-		return -EINVAL;
+		return refuse(s, NULL, STORE_REFUSE_MALFORMED, -EINVAL);
 	bx = box_get(s, st->box, true, &err);
 	if (!bx)
-		return err;
+		return refuse(s, NULL, refusal_of(err), err);
 	store_advance(s, now_ns);
 	bx->last_seen_ns = now_ns;
 	bx->stats = *st;
@@ -1902,6 +2104,8 @@ int store_boxes(struct store *s, uint64_t now_ns, struct store_box_info **out, s
 		v[i].unnamed = b->unnamed;
 		v[i].samples = b->samples;
 		v[i].late = b->late;
+		memcpy(v[i].refused, b->refused, sizeof(v[i].refused));
+		v[i].unnamed_keys = b->unnamed_keys;
 		v[i].stats = b->stats;
 	}
 	qsort(v, s->nbox, sizeof(*v), binfo_cmp);

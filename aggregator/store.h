@@ -24,7 +24,32 @@ enum store_window { STORE_W10S, STORE_W1M, STORE_W5M, STORE_W15M, STORE_W1H, STO
 struct store_opts {
 	uint64_t slot_ns;		/* default 10 s */
 	uint32_t stale_intervals;	/* a box is stale after this many of its intervals */
+	/* Bounds (0 = the default). At a bound the store refuses and counts
+	 * (STORE_REFUSE_LIMIT); it never grows past it. */
+	uint32_t max_customers;		/* named and unnamed (default 2,000,000) */
+	uint32_t max_sites;		/* site paths incl. ancestors (default 100,000) */
+	uint32_t max_boxes;		/* default 10,000 */
+	uint32_t max_unnamed;		/* distinct unnamed keys per box (default 100,000) */
+	uint32_t max_catalog;		/* entries of one catalog (default 1,000,000) */
+	/* A delta's end must lie in [now - max_age_ns, now + 60 s] (default
+	 * 6 h: longer than an agent's replay ring spans). */
+	uint64_t max_age_ns;
+	/* A seq more than this above the box's highest is held as suspect
+	 * (default 16384); the next consecutive one confirms the jump. */
+	uint64_t max_seq_jump;
 };
+
+/* Why the store (or the aggregator, for identity) refused a message. */
+enum store_refusal {
+	STORE_REFUSE_MALFORMED,		/* indices, ranges, invariants */
+	STORE_REFUSE_TIME,		/* end < start, too old, in the future */
+	STORE_REFUSE_OVERFLOW,		/* would wrap a total or a window's sums */
+	STORE_REFUSE_LIMIT,		/* a bound of store_opts reached */
+	STORE_REFUSE_SEQ,		/* a sequence jump held as suspect */
+	STORE_REFUSE_IDENTITY,		/* box id not bound to the sender */
+	STORE_NREFUSALS
+};
+const char *store_refusal_name(enum store_refusal r);	/* "malformed", "time", ... */
 
 struct store;
 
@@ -51,6 +76,15 @@ uint64_t store_window_ns(const struct store *s, enum store_window w);
  */
 int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns,
 		    uint64_t *gap_first, uint64_t *gap_last);
+/*
+ * Every refusal of store_add_delta/_catalog/_stats is counted under its
+ * reason, in the totals and, when the box is known, in its own counts;
+ * this says why the last one was refused. store_count_refusal counts one
+ * made by the caller (box may be NULL or unknown: totals only).
+ */
+enum store_refusal store_last_refusal(const struct store *s);
+void store_count_refusal(struct store *s, const char *box, enum store_refusal r);
+void store_refusals(const struct store *s, uint64_t out[STORE_NREFUSALS]);
 /* After a replay: n of the gap's deltas came back (and were added). */
 void store_gap_done(struct store *s, const char *box, uint64_t epoch, uint64_t first,
 		    uint64_t last, uint64_t recovered);
@@ -103,6 +137,8 @@ struct store_box_info {
 	uint64_t deltas, dups, gaps, gap_deltas, recovered, lost, unnamed;
 	uint64_t samples;		/* customer-half counts merged */
 	uint64_t late;			/* deltas older than the ring: totals only */
+	uint64_t refused[STORE_NREFUSALS];	/* its messages refused, by reason */
+	uint64_t unnamed_keys;		/* distinct keys merged unnamed */
 	struct wire_stats stats;	/* its last stats message */
 };
 int store_boxes(struct store *s, uint64_t now_ns, struct store_box_info **out, size_t *n);

@@ -561,17 +561,28 @@ Test(store, long_sequences_and_jumps)
 	cr_assert_eq(seq_add(s, &d, 1, 30000, &gf, &gl), 1);
 	/* older than the remembered window: taken as seen, not merged again */
 	cr_assert_eq(seq_add(s, &d, 1, 20000, &gf, &gl), 1);
-	/* a jump wider than the remembered window */
-	cr_assert_eq(seq_add(s, &d, 1, 100000, &gf, &gl), 0);
-	cr_assert_eq(gf, 40001);
-	cr_assert_eq(gl, 99999);
+	/* a jump wider than max_seq_jump (16384) is held as suspect, counted */
+	cr_assert_eq(seq_add(s, &d, 1, 100000, &gf, &gl), -ERANGE);
+	cr_assert_eq(gf + gl, 0);
+	cr_assert_eq(box_info(s, "g", T0).refused[STORE_REFUSE_SEQ], 1);
+	cr_assert_eq(store_last_refusal(s), STORE_REFUSE_SEQ);
+	/* and does not disturb the real stream */
+	cr_assert_eq(seq_add(s, &d, 1, 40001, &gf, &gl), 0);
+	cr_assert_eq(gf + gl, 0);
+	cr_assert_eq(box_info(s, "g", T0).last_seq, 40001);
+	/* a box that really jumped: the next seq confirms, the held one is in the gap */
+	cr_assert_eq(seq_add(s, &d, 1, 100000, &gf, &gl), -ERANGE);
+	cr_assert_eq(seq_add(s, &d, 1, 100001, &gf, &gl), 0);
+	cr_assert_eq(gf, 40002);
+	cr_assert_eq(gl, 100000);
 	cr_assert_eq(seq_add(s, &d, 1, 99000, &gf, &gl), 0);
 	cr_assert_eq(seq_add(s, &d, 1, 99000, &gf, &gl), 1);
 	/* the caller's count is used where the window no longer remembers */
-	store_gap_done(s, "g", 1, 40001, 99999, 5);
+	store_gap_done(s, "g", 1, 40002, 100000, 5);
 	cr_assert_eq(box_info(s, "g", T0).recovered, 5);
 	cr_assert_eq(box_info(s, "g", T0).lost, 59999 - 5);
-	cr_assert_eq(store_total_samples(s), 40002);
+	cr_assert_eq(box_info(s, "g", T0).refused[STORE_REFUSE_SEQ], 2);
+	cr_assert_eq(store_total_samples(s), 40003);
 	wire_delta_free(&d);
 	store_close(s);
 }
@@ -602,6 +613,205 @@ Test(store, bad_input)
 	cr_assert_eq(store_total_samples(s), 3);
 	wire_catalog_init(&c);
 	cr_assert_eq(store_add_catalog(s, &c, T0), -EINVAL, "catalog without box");
+	wire_delta_free(&d);
+	store_close(s);
+}
+
+/* Values checked like inputs: times, plausibility, totals that would wrap. */
+Test(store, hostile_values)
+{
+	struct store *s = store_new(0);
+	struct store_box_info bi;
+	struct wire_delta d;
+	uint64_t refused[STORE_NREFUSALS];
+	uint64_t now = T0 + 30 * NS, q = 0;
+
+	wire_delta_init(&d);
+	/* an honest first delta: the box exists */
+	delta_begin(&d, "h", 1, ++q, now);
+	delta_vals(&d, 0, 0, MS, 3, NULL);
+	cr_assert_eq(add(s, &d, now, NULL, NULL), 0);
+	/* end before start, 1 ns, 2^64 - 1, a minute ahead, older than max_age */
+	delta_begin(&d, "h", 1, ++q, now);
+	delta_vals(&d, 0, 0, MS, 3, NULL);
+	d.start_ns = now + NS;
+	cr_assert_eq(add(s, &d, now, NULL, NULL), -ERANGE, "end < start accepted");
+	cr_assert_eq(store_last_refusal(s), STORE_REFUSE_TIME);
+	d.start_ns = 0;
+	d.end_ns = 1;
+	cr_assert_eq(add(s, &d, now, NULL, NULL), -ERANGE, "end 1 ns accepted");
+	d.end_ns = UINT64_MAX;
+	cr_assert_eq(add(s, &d, now, NULL, NULL), -ERANGE, "end 2^64-1 accepted");
+	d.end_ns = now + 61 * NS;
+	cr_assert_eq(add(s, &d, now, NULL, NULL), -ERANGE, "end 61 s ahead accepted");
+	d.end_ns = now - 6 * 3600 * NS - NS;
+	cr_assert_eq(add(s, &d, now, NULL, NULL), -ERANGE, "end 6 h + 1 s old accepted");
+	/* 5 h old: a late replay, totals only */
+	d.end_ns = now - 5 * 3600 * NS;
+	cr_assert_eq(add(s, &d, now, NULL, NULL), 0);
+	cr_assert_eq(box_info(s, "h", now).late, 1);
+	/* a sum no histogram of these counts can have */
+	delta_begin(&d, "h", 1, ++q, now);
+	delta_vals(&d, 0, 0, MS, 3, NULL);
+	d.h[0].sum = UINT64_MAX;
+	cr_assert_eq(add(s, &d, now, NULL, NULL), -EINVAL, "sum 2^64-1 of 3 x 1 ms accepted");
+	d.h[0].sum = 2;
+	cr_assert_eq(add(s, &d, now, NULL, NULL), -EINVAL, "sum below count * min accepted");
+	/* 2^64 - 6 samples in one bucket, RTT 0 (sum 0 is consistent): implausible */
+	delta_begin(&d, "h", 1, ++q, now);
+	delta_vals(&d, 0, 0, 0, 1, NULL);
+	d.h[0].count = d.b[0].n = UINT64_MAX - 5;
+	cr_assert_eq(add(s, &d, now, NULL, NULL), -EINVAL, "2^64-6 samples accepted");
+	/* plausible per entry (2^22 x 2^41 ns = 2^63), but three of them wrap */
+	delta_begin(&d, "h", 1, ++q, now);
+	{
+		uint32_t k;
+
+		for (k = 0; k < 3; k++) {
+			struct hist h;
+
+			hist_init(&h);
+			hist_add_n(&h, 1ULL << 41, 1ULL << 22);
+			delta_hist(&d, k, 0, &h);
+		}
+	}
+	cr_assert_eq(add(s, &d, now, NULL, NULL), -EOVERFLOW, "a delta whose sums wrap accepted");
+	cr_assert_eq(store_last_refusal(s), STORE_REFUSE_OVERFLOW);
+	/* nothing of the refused ones counted; the box goes on */
+	cr_assert_eq(store_total_samples(s), 6);
+	delta_begin(&d, "h", 1, ++q, now);
+	delta_vals(&d, 0, 0, MS, 4, NULL);
+	cr_assert_eq(add(s, &d, now, NULL, NULL), 0);
+	cr_assert_eq(store_total_samples(s), 10);
+	bi = box_info(s, "h", now);
+	cr_assert_eq(bi.refused[STORE_REFUSE_TIME], 5);
+	cr_assert_eq(bi.refused[STORE_REFUSE_MALFORMED], 3);
+	cr_assert_eq(bi.refused[STORE_REFUSE_OVERFLOW], 1);
+	store_refusals(s, refused);
+	cr_assert_eq(refused[STORE_REFUSE_TIME], 5);
+	cr_assert_str_eq(store_refusal_name(STORE_REFUSE_OVERFLOW), "overflow");
+	wire_delta_free(&d);
+	store_close(s);
+}
+
+/* The fleet's sums over the ring are given back as slots leave it. */
+Test(store, overflow_bound_follows_the_ring)
+{
+	struct store *s = store_new(0);
+	struct wire_delta d;
+	struct hist h;
+	uint64_t now = T0 + 5 * NS;
+
+	wire_delta_init(&d);
+	hist_init(&h);
+	hist_add_n(&h, 1ULL << 41, 1ULL << 21);	/* sum 2^62 */
+	delta_begin(&d, "r", 1, 1, now);
+	delta_hist(&d, 0, 0, &h);
+	cr_assert_eq(add(s, &d, now, NULL, NULL), 0);
+	delta_begin(&d, "r", 1, 2, now);
+	delta_hist(&d, 0, 0, &h);
+	cr_assert_eq(add(s, &d, now, NULL, NULL), 0);
+	delta_begin(&d, "r", 1, 3, now);
+	delta_hist(&d, 0, 0, &h);
+	cr_assert_eq(add(s, &d, now, NULL, NULL), 0);
+	delta_begin(&d, "r", 1, 4, now);
+	delta_hist(&d, 0, 0, &h);
+	cr_assert_eq(add(s, &d, now, NULL, NULL), -EOVERFLOW, "the 1 h window's sum would wrap");
+	/* an hour later the first three left the ring: room again */
+	now += 3600 * NS;
+	delta_begin(&d, "r", 1, 4, now);
+	delta_hist(&d, 0, 0, &h);
+	cr_assert_eq(add(s, &d, now, NULL, NULL), 0);
+	cr_assert_eq(store_total_samples(s), 4ULL << 21);
+	wire_delta_free(&d);
+	store_close(s);
+}
+
+/* Every bound of store_opts refuses whole messages, never grows past it. */
+Test(store, bounds)
+{
+	static const struct cat_entry three[] = {
+		{ 0, "c0", "", "A/x" }, { 1, "c1", "", "A/y" }, { 2, "c2", "", "B" } };
+	static const struct cat_entry far[] = { { (1u << 22) - 1, "far", "", "" } };
+	struct store_opts o;
+	struct store *s;
+	struct wire_catalog c;
+	struct wire_delta d;
+	uint64_t now = T0, refused[STORE_NREFUSALS];
+	size_t mem;
+	uint32_t k;
+
+	store_opts_default(&o);
+	o.max_customers = 6;
+	o.max_boxes = 2;
+	o.max_unnamed = 2;
+	o.max_catalog = 3;
+	o.max_sites = 4;
+	cr_assert_eq(store_open(&s, &o), 0);
+	wire_delta_init(&d);
+	catalog(s, "b1", 1, 1, three, 3, now);		/* 3 customers, sites A A/x A/y B */
+	/* a catalog of 4 entries is refused whole */
+	wire_catalog_init(&c);
+	snprintf(c.box, sizeof(c.box), "b1");
+	c.epoch = 1;
+	c.seq = 2;
+	for (k = 0; k < 4; k++) {
+		char id[8];
+
+		snprintf(id, sizeof(id), "n%u", k);
+		cr_assert_eq(wire_catalog_add(&c, k, id, "", ""), 0);
+	}
+	cr_assert_eq(store_add_catalog(s, &c, now), -ENOSPC);
+	cr_assert_eq(store_customer_info(s, "n0", &(struct store_cust_info){ 0 }), -ENOENT);
+	/* unnamed keys: 2 per box; a delta with 3 new keys is refused whole */
+	delta_begin(&d, "b1", 1, 1, now);
+	for (k = 10; k < 13; k++)
+		delta_vals(&d, k, 0, MS, 1, NULL);
+	cr_assert_eq(add(s, &d, now, NULL, NULL), -ENOSPC);
+	cr_assert_eq(store_total_samples(s), 0);
+	delta_begin(&d, "b1", 1, 1, now);
+	delta_vals(&d, 0, 0, MS, 1, NULL);
+	delta_vals(&d, 10, 0, MS, 1, NULL);
+	delta_vals(&d, 10, 1, MS, 1, NULL);	/* one key, both halves: one new key */
+	delta_vals(&d, 11, 0, MS, 1, NULL);
+	cr_assert_eq(add(s, &d, now, NULL, NULL), 0);
+	cr_assert_eq(box_info(s, "b1", now).unnamed_keys, 2);
+	/* boxes: a third is refused */
+	delta_begin(&d, "b2", 1, 1, now);
+	delta_vals(&d, 0, 0, MS, 1, NULL);
+	cr_assert_eq(add(s, &d, now, NULL, NULL), 0);
+	delta_begin(&d, "b3", 1, 1, now);
+	delta_vals(&d, 0, 0, MS, 1, NULL);
+	cr_assert_eq(add(s, &d, now, NULL, NULL), -ENOSPC);
+	cr_assert_eq(store_last_refusal(s), STORE_REFUSE_LIMIT);
+	/* customers: 3 named + 2 unnamed of b1 + b2's first = 6: b2's next new key is refused */
+	delta_begin(&d, "b2", 1, 2, now);
+	delta_vals(&d, 1, 0, MS, 1, NULL);
+	cr_assert_eq(add(s, &d, now, NULL, NULL), -ENOSPC);
+	/* sites: a 5th path is not created */
+	wire_catalog_free(&c);
+	wire_catalog_init(&c);
+	snprintf(c.box, sizeof(c.box), "b1");
+	c.epoch = 1;
+	c.seq = 3;
+	cr_assert_eq(wire_catalog_add(&c, 0, "c0", "", "C"), 0);
+	cr_assert_eq(store_add_catalog(s, &c, now), -ENOSPC);
+	store_refusals(s, refused);
+	cr_assert_eq(refused[STORE_REFUSE_LIMIT], 5);
+	cr_assert_eq(store_total_samples(s), 5);
+	wire_catalog_free(&c);
+	wire_delta_free(&d);
+	store_close(s);
+
+	/* one key at 2^22 - 1 costs a hash entry, not a 16 MiB key map */
+	s = store_new(0);
+	catalog(s, "k", 1, 1, far, 1, now);
+	delta_begin(&d, "k", 1, 1, now);
+	delta_vals(&d, (1u << 22) - 1, 0, MS, 1, NULL);
+	cr_assert_eq(add(s, &d, now, NULL, NULL), 0);
+	cr_assert_eq(cust_count(s, "far", STORE_W1M, now, 0), 1);
+	mem = store_mem_bytes(s);
+	cr_assert_lt(mem, 4u << 20, "store holds %zu bytes for one key", mem);
 	wire_delta_free(&d);
 	store_close(s);
 }
