@@ -496,6 +496,7 @@ static void send_stats(struct agent *a)
 	if (pf_dp_stats(a->dp, dp) == 0)
 		for (i = 0; i < PF_STAT_MAX; i++)
 			stat_add(&st, pf_dp_stat_name(i), dp[i]);
+	stat_add(&st, "samples_committed", pf_dp_committed_samples(a->dp));
 	stat_add(&st, "agent_polls", a->n_polls);
 	stat_add(&st, "agent_publish_errors", a->n_pub_errors);
 	stat_add(&st, "agent_bytes_published", a->n_bytes);

@@ -41,6 +41,7 @@ struct pf_state_hdr {
 	uint32_t max_customers;
 	uint64_t epoch;
 	uint64_t committed_seq;
+	uint64_t committed_samples;	/* version 2: samples of this epoch's deltas */
 };
 
 /* One interface we attached to, and what the last check read of its counters. */
@@ -243,7 +244,7 @@ static int map_state(struct pf_dp *dp)
 	dp->state_len = len;
 	dp->shadow = (void *)((char *)dp->state + sysconf(_SC_PAGESIZE));
 	dp->state_kept = existed && !memcmp(dp->state->magic, PF_STATE_MAGIC, 8) &&
-			 dp->state->version == 1 &&
+			 (dp->state->version == 1 || dp->state->version == 2) &&
 			 dp->state->max_customers == dp->o.max_customers;
 	return 0;
 fail:
@@ -310,6 +311,17 @@ static int init_state(struct pf_dp *dp)
 	if (err)
 		return err;
 	if (kept && dp->state->epoch == dp->epoch) {
+		if (dp->state->version == 1) {	/* from before committed_samples */
+			uint64_t n = 0;
+			uint32_t c, h, k;
+
+			for (c = 0; c < dp->o.max_customers; c++)
+				for (h = 0; h < PF_NHALVES; h++)
+					for (k = 0; k < PF_HIST_NSLOTS; k++)
+						n += dp->shadow[c].half[h].slots[k];
+			dp->state->committed_samples = n;
+			dp->state->version = 2;
+		}
 		dp->full_pending = true;
 		return 0;
 	}
@@ -328,10 +340,11 @@ static int init_state(struct pf_dp *dp)
 			return err;
 	}
 	memcpy(dp->state->magic, PF_STATE_MAGIC, 8);
-	dp->state->version = 1;
+	dp->state->version = 2;
 	dp->state->max_customers = dp->o.max_customers;
 	dp->state->epoch = dp->epoch;
 	dp->state->committed_seq = 0;
+	dp->state->committed_samples = 0;
 	return 0;
 }
 
@@ -409,6 +422,11 @@ uint64_t pf_dp_epoch(const struct pf_dp *dp)
 uint64_t pf_dp_committed_seq(const struct pf_dp *dp)
 {
 	return dp->state->committed_seq;
+}
+
+uint64_t pf_dp_committed_samples(const struct pf_dp *dp)
+{
+	return dp->state->committed_samples;
 }
 
 bool pf_dp_state_kept(const struct pf_dp *dp)
@@ -882,10 +900,13 @@ int pf_dp_apply(struct pf_dp *dp, const struct pf_dp_upd *u, size_t n, uint64_t 
 		    u[i].slot > PF_DP_UPD_SUM)
 			return -EINVAL;
 		sh = &dp->shadow[u[i].cust].half[u[i].half];
-		if (u[i].slot == PF_DP_UPD_SUM)
+		if (u[i].slot == PF_DP_UPD_SUM) {
 			sh->sum = u[i].value;
-		else
+		} else {
+			/* cumulative values: what they grew by is what was reported */
+			dp->state->committed_samples += u[i].value - sh->slots[u[i].slot];
 			sh->slots[u[i].slot] = u[i].value;
+		}
 	}
 	__atomic_store_n(&dp->state->committed_seq, seq, __ATOMIC_RELEASE);
 	return 0;

@@ -125,6 +125,12 @@ const struct pf_dp_upd *pf_dp_staged(const struct pf_dp *dp, size_t *n);
 int pf_dp_apply(struct pf_dp *dp, const struct pf_dp_upd *u, size_t n, uint64_t seq);
 /* Sequence number stored with the last commit (0: none in this epoch). */
 uint64_t pf_dp_committed_seq(const struct pf_dp *dp);
+/*
+ * Samples in the deltas committed so far in this epoch (kept with the
+ * reader state across agent restarts): what an aggregator that merged
+ * every delta up to pf_dp_committed_seq() holds for this box, exactly.
+ */
+uint64_t pf_dp_committed_samples(const struct pf_dp *dp);
 /* True when the state file matched the pinned maps (a restart). */
 bool pf_dp_state_kept(const struct pf_dp *dp);
 

@@ -6,9 +6,11 @@
  * own format so that aggregators stack. See docs/aggregator.md.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,9 @@
 
 #define AGG_MAX_URLS	64
 #define REPLAY_CAP	4096
+#define REPLAY_TIMEO_MS	3000	/* each of: connecting + sending, the answer */
+#define LOG_BURST	10	/* refusals logged per LOG_PERIOD, the rest summed */
+#define LOG_PERIOD_NS	(10 * 1000000000ULL)
 
 struct agg_cfg {
 	const char *agents[AGG_MAX_URLS];	/* dialled: URL[,replay=URL] */
@@ -54,13 +59,30 @@ struct agg_cfg {
 	const char *http_url, *http_static;
 	double green_ms, yellow_ms;
 	bool metrics_customers;
+	uint32_t replay_workers;		/* concurrent replay fetches */
+	uint64_t claim_idle_ms;			/* a silent pipe's claim lapses */
 };
 
-/* A dialled agent: its replay URL, learnt box name. */
+/* A dialled agent: its replay URL, the one box id it may publish (box=). */
 struct peer {
 	nng_dialer dialer;
 	char url[256];
 	char replay[256];
+	char pin[WIRE_BOX_MAX];
+};
+
+/*
+ * Identity (docs/aggregator.md "Who may speak for a box"): a box id is
+ * bound to the first connection (nng pipe) that sends under it, until
+ * that pipe closes or stays silent for claim_idle_ms; another pipe
+ * claiming it meanwhile is refused. A dialled peer with box=ID may only
+ * send as ID (with TLS, its certificate was checked to name ID).
+ */
+struct claim {
+	char box[WIRE_BOX_MAX];
+	uint32_t pipe;			/* 0: free (its pipe closed) */
+	uint64_t last_ns;
+	uint32_t warned_pipe;		/* refusals logged once per pipe */
 };
 
 #define AGG_MAX_GAPS 256
@@ -87,13 +109,27 @@ struct agg {
 	struct agg_cfg cfg;
 	struct store *store;
 	pthread_mutex_t lock;
+	/* identity: its own lock (the pipe callback runs on nng's threads) */
+	pthread_mutex_t claim_lock;
+	struct claim *claims;
+	uint32_t *claim_idx;		/* [2 * capclaims]: index + 1, 0 = empty */
+	uint32_t nclaims, capclaims;
+	/* replay fetches: a queue, workers, one fetch per box at a time */
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	char (*inflight)[WIRE_BOX_MAX];	/* [replay_workers] */
+	uint32_t workers_alive;
+	bool closed;			/* the store is gone (under lock) */
+	/* refusals logged: LOG_BURST per LOG_PERIOD_NS */
+	uint64_t log_period_start, log_suppressed;
+	uint32_t log_in_period;
 	nng_socket sub, qrep, vpub, rpub, rrep;
 	bool has_q, has_v, has_r, has_rr;
 	struct peer peers[AGG_MAX_URLS];
 	int npeers;
 	struct box_replay br[AGG_MAX_URLS * 2];
 	int nbr;
-	struct gap gaps[AGG_MAX_GAPS];	/* main thread only */
+	struct gap gaps[AGG_MAX_GAPS];	/* queued fetches (qlock) */
 	int ngaps;
 	pthread_t qthread, rthread;
 	struct http *http;
@@ -140,24 +176,32 @@ static void learn_replay(struct agg *a, const char *box, const char *url)
 static void merge_delta(struct agg *a, const struct wire_delta *d, bool replayed);
 
 /*
- * Asks the box for first..last and merges what comes back. Called without
- * the store lock: the network round trip (up to seconds) must not stall
- * queries and the page; the lock is taken only to merge and account.
+ * Asks the box for first..last and merges what comes back. Runs on a
+ * replay worker, without the store lock: the round trip (bounded by
+ * REPLAY_TIMEO_MS twice: a dead replay host costs its worker 6 s, never
+ * the message loop) must not stall ingest, queries or the page; the lock
+ * is taken only to merge and account.
  */
 static void fetch_gap(struct agg *a, const struct gap *g)
 {
 	struct wire_replay_req r = { .epoch = g->epoch, .first = g->first, .last = g->last };
-	const char *url = replay_url(a, g->box), *why;
+	const char *url = NULL, *why;
 	struct wire_blob *msgs = NULL;
 	struct wire_delta d;
 	nng_socket req;
 	nng_dialer dl;
-	char *out = NULL, *in = NULL;
+	char *out = NULL, *in = NULL, ubuf[256];
 	size_t olen, ilen = 0;
 	uint64_t oldest, got = 0;
 	uint32_t n = 0, i;
 	int status, rc = 0;
 
+	pthread_mutex_lock(&a->lock);
+	if (replay_url(a, g->box)) {
+		snprintf(ubuf, sizeof(ubuf), "%s", replay_url(a, g->box));
+		url = ubuf;
+	}
+	pthread_mutex_unlock(&a->lock);
 	if (!url) {
 		pr_warn("box %s: deltas %llu..%llu missed and no replay URL known for it", g->box,
 			(unsigned long long)g->first, (unsigned long long)g->last);
@@ -169,11 +213,12 @@ static void fetch_gap(struct agg *a, const struct gap *g)
 	rc = msgs ? nng_req0_open(&req) : NNG_ENOMEM;
 	if (rc)
 		goto account;
-	nng_socket_set_ms(req, NNG_OPT_RECVTIMEO, 3000);
-	nng_socket_set_ms(req, NNG_OPT_SENDTIMEO, 3000);
+	/* a dial in the background: the send waits for it, up to its timeout */
+	nng_socket_set_ms(req, NNG_OPT_RECVTIMEO, REPLAY_TIMEO_MS);
+	nng_socket_set_ms(req, NNG_OPT_SENDTIMEO, REPLAY_TIMEO_MS);
 	nng_socket_set_size(req, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
 	rc = wire_encode_replay_req(&r, &out, &olen) ? NNG_EINVAL : 0;
-	if (!rc && tls_dial(req, url, &a->cfg.tls, 0, &dl))
+	if (!rc && tls_dial(req, url, &a->cfg.tls, NNG_FLAG_NONBLOCK | TLS_DIAL_QUIET, &dl))
 		rc = NNG_ECONNREFUSED;
 	rc = rc ?: nng_send(req, out, olen, 0);
 	rc = rc ?: nng_recv(req, &in, &ilen, NNG_FLAG_ALLOC);
@@ -184,6 +229,10 @@ static void fetch_gap(struct agg *a, const struct gap *g)
 			nng_strerror(rc));
 account:
 	pthread_mutex_lock(&a->lock);
+	if (a->closed) {	/* shutting down: the store is gone */
+		pthread_mutex_unlock(&a->lock);
+		goto out;
+	}
 	a->n_replays++;
 	if (!rc && wire_decode_replay_rep(in, ilen, &status, &oldest, msgs, REPLAY_CAP, &n, &why)) {
 		a->n_decode_errors++;
@@ -210,20 +259,96 @@ account:
 		pr_warn("box %s: %llu of deltas %llu..%llu could not be recovered", g->box,
 			(unsigned long long)(g->last - g->first + 1 - got),
 			(unsigned long long)g->first, (unsigned long long)g->last);
+out:
 	free(out);
 	free(msgs);
 	if (in)
 		nng_free(in, ilen);
 }
 
-/* Gaps found while merging (under the lock), fetched after it is released. */
-static void fetch_gaps(struct agg *a)
+/*
+ * Replay workers: each takes the oldest queued gap whose box has no fetch
+ * under way (so one dead replay host holds one worker, and its own gaps
+ * wait for it, never another box's) and fetches it.
+ */
+static void *replay_worker(void *arg)
 {
-	while (a->ngaps) {
-		struct gap g = a->gaps[--a->ngaps];
+	struct agg *a = arg;
+	uint32_t me, w;
+	int i;
 
+	pthread_mutex_lock(&a->qlock);
+	me = a->workers_alive++;
+	while (!a->stopping) {
+		struct gap g;
+
+		for (i = 0; i < a->ngaps; i++) {
+			for (w = 0; w < a->cfg.replay_workers; w++)
+				if (!strcmp(a->inflight[w], a->gaps[i].box))
+					break;
+			if (w == a->cfg.replay_workers)
+				break;
+		}
+		if (i == a->ngaps) {
+			pthread_cond_wait(&a->qcond, &a->qlock);
+			continue;
+		}
+		g = a->gaps[i];
+		memmove(&a->gaps[i], &a->gaps[i + 1], (size_t)(a->ngaps - i - 1) * sizeof(g));
+		a->ngaps--;
+		snprintf(a->inflight[me], sizeof(a->inflight[me]), "%s", g.box);
+		pthread_mutex_unlock(&a->qlock);
 		fetch_gap(a, &g);
+		pthread_mutex_lock(&a->qlock);
+		a->inflight[me][0] = '\0';
+		pthread_cond_broadcast(&a->qcond);
 	}
+	a->workers_alive--;
+	pthread_cond_broadcast(&a->qcond);
+	pthread_mutex_unlock(&a->qlock);
+	return NULL;
+}
+
+static int start_replay_workers(struct agg *a)
+{
+	pthread_t t;
+	uint32_t i;
+
+	a->inflight = calloc(a->cfg.replay_workers, sizeof(*a->inflight));
+	if (!a->inflight)
+		return -ENOMEM;
+	for (i = 0; i < a->cfg.replay_workers; i++) {
+		if (pthread_create(&t, NULL, replay_worker, a))
+			return -EAGAIN;
+		pthread_detach(t);
+	}
+	return 0;
+}
+
+/*
+ * Stops the workers: those waiting leave at once; one in a fetch leaves
+ * when its timeouts end. Waits up to wait_ms for them; true if all left.
+ */
+static bool stop_replay_workers(struct agg *a, int wait_ms)
+{
+	struct timespec dl;
+	bool all;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += wait_ms / 1000;
+	dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&a->qlock);
+	a->stopping = 1;
+	pthread_cond_broadcast(&a->qcond);
+	while (a->workers_alive && pthread_cond_timedwait(&a->qcond, &a->qlock, &dl) == 0)
+		;
+	all = !a->workers_alive;
+	pthread_mutex_unlock(&a->qlock);
+	return all;
 }
 
 /* ---- merging ------------------------------------------------------------- */
@@ -282,6 +407,60 @@ static void repub_take(struct agg *a, const struct wire_delta *d)
 	}
 }
 
+/*
+ * Logs a refusal, at most LOG_BURST per LOG_PERIOD_NS; the rest are summed
+ * in one line when the period ends (every refusal is counted in any case).
+ * Under the store lock.
+ */
+static void __attribute__((format(printf, 2, 3))) log_refusal(struct agg *a, const char *fmt, ...)
+{
+	uint64_t now = now_ns();
+	char buf[600];
+	va_list ap;
+
+	if (now - a->log_period_start >= LOG_PERIOD_NS) {
+		if (a->log_suppressed)
+			pr_warn("%llu more refusals not logged in the last %llu s (see "
+				"pingfold_aggregator_refused_total)",
+				(unsigned long long)a->log_suppressed,
+				(unsigned long long)((now - a->log_period_start) / 1000000000ULL));
+		a->log_period_start = now;
+		a->log_in_period = 0;
+		a->log_suppressed = 0;
+	}
+	if (a->log_in_period++ >= LOG_BURST) {
+		a->log_suppressed++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	pr_warn("%s", buf);
+}
+
+/* Queues a gap for the replay workers (under the store lock). */
+static void queue_gap(struct agg *a, const char *box, uint64_t epoch, uint64_t gf, uint64_t gl)
+{
+	bool full;
+
+	pthread_mutex_lock(&a->qlock);
+	full = a->ngaps == AGG_MAX_GAPS;
+	if (!full) {
+		snprintf(a->gaps[a->ngaps].box, sizeof(a->gaps[0].box), "%s", box);
+		a->gaps[a->ngaps].epoch = epoch;
+		a->gaps[a->ngaps].first = gf;
+		a->gaps[a->ngaps].last = gl;
+		a->ngaps++;
+		pthread_cond_signal(&a->qcond);
+	}
+	pthread_mutex_unlock(&a->qlock);
+	if (full) {
+		pr_warn("box %s: too many gaps waiting for replay; deltas %llu..%llu given up", box,
+			(unsigned long long)gf, (unsigned long long)gl);
+		store_gap_done(a->store, box, epoch, gf, gl, 0);
+	}
+}
+
 static void merge_delta(struct agg *a, const struct wire_delta *d, bool replayed)
 {
 	uint64_t gf = 0, gl = 0;
@@ -289,25 +468,166 @@ static void merge_delta(struct agg *a, const struct wire_delta *d, bool replayed
 
 	rc = store_add_delta(a->store, d, now_ns(), &gf, &gl);
 	if (rc < 0) {
-		pr_warn("box %s: delta %llu refused: %s", d->box, (unsigned long long)d->seq,
-			strerror(-rc));
+		log_refusal(a, "box %s: delta %llu of epoch %llu refused (%s): %s", d->box,
+			    (unsigned long long)d->seq, (unsigned long long)d->epoch,
+			    store_refusal_name(store_last_refusal(a->store)), strerror(-rc));
 		return;
 	}
 	if (rc == 0)
 		repub_take(a, d);
-	if (gl && !replayed) {
-		if (a->ngaps == AGG_MAX_GAPS) {
-			pr_warn("box %s: too many gaps at once; deltas %llu..%llu given up", d->box,
-				(unsigned long long)gf, (unsigned long long)gl);
-			store_gap_done(a->store, d->box, d->epoch, gf, gl, 0);
-			return;
+	if (gl && !replayed)
+		queue_gap(a, d->box, d->epoch, gf, gl);
+}
+
+/* ---- identity -------------------------------------------------------------- */
+
+static struct peer *peer_of(struct agg *a, nng_pipe p)
+{
+	int id = nng_dialer_id(nng_pipe_dialer(p)), i;
+
+	if (id <= 0)
+		return NULL;
+	for (i = 0; i < a->npeers; i++)
+		if (nng_dialer_id(a->peers[i].dialer) == id)
+			return &a->peers[i];
+	return NULL;
+}
+
+static uint32_t claim_hash(const char *p)
+{
+	uint32_t h = 2166136261u;
+
+	while (*p)
+		h = (h ^ (unsigned char)*p++) * 16777619u;
+	return h;
+}
+
+/* The claim of box (claim_lock held); NULL if none. Index: claims[] by hash. */
+static struct claim *claim_find(struct agg *a, const char *box)
+{
+	uint32_t i;
+
+	if (!a->capclaims)
+		return NULL;
+	for (i = claim_hash(box) & (a->capclaims * 2 - 1); a->claim_idx[i];
+	     i = (i + 1) & (a->capclaims * 2 - 1))
+		if (!strcmp(a->claims[a->claim_idx[i] - 1].box, box))
+			return &a->claims[a->claim_idx[i] - 1];
+	return NULL;
+}
+
+static struct claim *claim_add(struct agg *a, const char *box)
+{
+	uint32_t i, k;
+
+	if (a->nclaims == a->capclaims) {
+		uint32_t cap = a->capclaims ? a->capclaims * 2 : 64;
+		struct claim *c = realloc(a->claims, cap * sizeof(*c));
+		uint32_t *idx = calloc((size_t)cap * 2, sizeof(*idx));
+
+		if (!c || !idx) {
+			if (c)
+				a->claims = c;
+			free(idx);
+			return NULL;
 		}
-		snprintf(a->gaps[a->ngaps].box, sizeof(a->gaps[0].box), "%s", d->box);
-		a->gaps[a->ngaps].epoch = d->epoch;
-		a->gaps[a->ngaps].first = gf;
-		a->gaps[a->ngaps].last = gl;
-		a->ngaps++;
+		a->claims = c;
+		free(a->claim_idx);
+		a->claim_idx = idx;
+		a->capclaims = cap;
+		for (k = 0; k < a->nclaims; k++) {
+			for (i = claim_hash(c[k].box) & (cap * 2 - 1); idx[i]; i = (i + 1) & (cap * 2 - 1))
+				;
+			idx[i] = k + 1;
+		}
 	}
+	memset(&a->claims[a->nclaims], 0, sizeof(a->claims[0]));
+	snprintf(a->claims[a->nclaims].box, sizeof(a->claims[0].box), "%s", box);
+	for (i = claim_hash(box) & (a->capclaims * 2 - 1); a->claim_idx[i];
+	     i = (i + 1) & (a->capclaims * 2 - 1))
+		;
+	a->claim_idx[i] = ++a->nclaims;
+	return &a->claims[a->nclaims - 1];
+}
+
+/*
+ * May the pipe p speak for box? 0, or -EPERM with why (and *log when this
+ * is the first refusal of that box on that pipe).
+ */
+static int claim_check(struct agg *a, const char *box, nng_pipe p, char *why, size_t wn,
+		       bool *log)
+{
+	struct peer *pe = peer_of(a, p);
+	uint32_t pid = (uint32_t)nng_pipe_id(p);
+	uint64_t now = now_ns();
+	struct claim *c;
+	int rc = 0;
+
+	*log = false;
+	if (pe && pe->pin[0] && strcmp(pe->pin, box)) {
+		snprintf(why, wn, "box '%s' sent from %s, which may only send as '%s' (box=)", box,
+			 pe->url, pe->pin);
+		*log = true;
+		return -EPERM;
+	}
+	pthread_mutex_lock(&a->claim_lock);
+	c = claim_find(a, box);
+	if (!c) {
+		if (a->nclaims >= a->cfg.store.max_boxes || !(c = claim_add(a, box))) {
+			pthread_mutex_unlock(&a->claim_lock);
+			return 0;	/* the store refuses a box past its bound */
+		}
+		c->pipe = pid;
+	} else if (c->pipe != pid) {
+		if (c->pipe && now - c->last_ns <= a->cfg.claim_idle_ms * 1000000ULL) {
+			snprintf(why, wn, "box '%s' is bound to another connection (pipe %u, "
+				 "heard %.1f s ago); this one (pipe %u%s%s) is refused", box,
+				 c->pipe, (double)(now - c->last_ns) / 1e9, pid, pe ? " from " : "",
+				 pe ? pe->url : "");
+			*log = c->warned_pipe != pid;
+			c->warned_pipe = pid;
+			rc = -EPERM;
+		} else {
+			if (c->pipe)
+				pr_warn("box %s: its connection (pipe %u) silent for %.1f s; the box is "
+					"now bound to pipe %u", box, c->pipe,
+					(double)(now - c->last_ns) / 1e9, pid);
+			c->pipe = pid;
+			c->warned_pipe = 0;
+		}
+	}
+	if (!rc)
+		c->last_ns = now;
+	pthread_mutex_unlock(&a->claim_lock);
+	return rc;
+}
+
+/* nng: a pipe closed (any thread). Its claims are free. */
+static void on_pipe_rem(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct agg *a = arg;
+	uint32_t pid = (uint32_t)nng_pipe_id(p), i;
+
+	(void)ev;
+	pthread_mutex_lock(&a->claim_lock);
+	for (i = 0; i < a->nclaims; i++)
+		if (a->claims[i].pipe == pid)
+			a->claims[i].pipe = 0;
+	pthread_mutex_unlock(&a->claim_lock);
+}
+
+/* A decoded message's box, checked against the pipe; false if refused. */
+static bool identity_ok(struct agg *a, const char *box, nng_pipe p)
+{
+	char why[400];
+	bool log;
+
+	if (claim_check(a, box, p, why, sizeof(why), &log) == 0)
+		return true;
+	store_count_refusal(a->store, box, STORE_REFUSE_IDENTITY);
+	if (log)
+		pr_warn("refused: %s", why);
+	return false;
 }
 
 static void on_message(struct agg *a, nng_msg *m)
@@ -318,37 +638,52 @@ static void on_message(struct agg *a, nng_msg *m)
 	struct wire_catalog c;
 	struct wire_stats st;
 	nng_pipe p = nng_msg_get_pipe(m);
-	nng_dialer dl = nng_pipe_dialer(p);
-	int i, kind = wire_kind_of(body, len);
+	struct peer *pe;
+	uint64_t gf, gl;
+	int kind = wire_kind_of(body, len), rc;
 
 	a->n_msgs++;
 	switch (kind) {
 	case WIRE_DELTA:
 		wire_delta_init(&d);
-		if (wire_decode_delta(body, len, &d, &why) == 0) {
-			for (i = 0; i < a->npeers; i++)	/* a dialled agent's replay URL */
-				if (nng_dialer_id(a->peers[i].dialer) == nng_dialer_id(dl))
-					learn_replay(a, d.box, a->peers[i].replay);
+		if (wire_decode_delta(body, len, &d, &why) == 0 && identity_ok(a, d.box, p)) {
+			if ((pe = peer_of(a, p)))	/* a dialled agent's replay URL */
+				learn_replay(a, d.box, pe->replay);
 			merge_delta(a, &d, false);
 		}
 		wire_delta_free(&d);
 		break;
 	case WIRE_CATALOG:
 		wire_catalog_init(&c);
-		if (wire_decode_catalog(body, len, &c, &why) == 0)
-			store_add_catalog(a->store, &c, now_ns());
+		if (wire_decode_catalog(body, len, &c, &why) == 0 && identity_ok(a, c.box, p) &&
+		    (rc = store_add_catalog(a->store, &c, now_ns())) < 0)
+			log_refusal(a, "box %s: catalog of %u customers refused (%s): %s", c.box,
+				    c.n, store_refusal_name(store_last_refusal(a->store)),
+				    strerror(-rc));
 		wire_catalog_free(&c);
 		break;
 	case WIRE_STATS:
-		if (wire_decode_stats(body, len, &st, &why) == 0)
-			store_add_stats(a->store, &st, now_ns());
+		if (wire_decode_stats(body, len, &st, &why) || !identity_ok(a, st.box, p))
+			break;
+		rc = store_add_stats(a->store, &st, now_ns());
+		if (rc < 0) {
+			log_refusal(a, "box %s: stats refused (%s): %s", st.box,
+				    store_refusal_name(store_last_refusal(a->store)), strerror(-rc));
+		} else if (store_stats_gap(a->store, &st, &gf, &gl)) {
+			pr_info("box %s: its stats name delta %llu, not received: its last deltas "
+				"%llu..%llu are fetched by replay", st.box, (unsigned long long)st.seq,
+				(unsigned long long)gf, (unsigned long long)gl);
+			queue_gap(a, st.box, st.epoch, gf, gl);
+		}
 		break;
 	default:
 		why = "unknown topic";
 	}
 	if (why) {
 		a->n_decode_errors++;
-		pr_warn("message of %zu bytes refused: %s", len, why);
+		store_count_refusal(a->store, NULL, STORE_REFUSE_MALFORMED);
+		log_refusal(a, "message of %zu bytes (pipe %d) refused: %s", len, nng_pipe_id(p),
+			    why);
 	}
 }
 
@@ -563,6 +898,8 @@ static int open_rep(struct agg *a, nng_socket *s, const char **urls, int n, cons
 	}
 	nng_socket_set_size(*s, NNG_OPT_RECVMAXSZ, 4096);
 	nng_socket_set_ms(*s, NNG_OPT_RECVTIMEO, 200);
+	/* a client that does not read its answer is given up after 1 s */
+	nng_socket_set_ms(*s, NNG_OPT_SENDTIMEO, 1000);
 	return listen_all(*s, urls, n, &a->cfg.tls);
 }
 
@@ -578,20 +915,45 @@ static int open_pub(struct agg *a, nng_socket *s, const char **urls, int n, cons
 	return listen_all(*s, urls, n, &a->cfg.tls);
 }
 
-/* "URL[,replay=URL]" */
+/*
+ * "URL[,replay=URL][,box=ID]". box=ID: this peer may only send as ID;
+ * over TLS its certificate must name ID (checked as the server name).
+ */
 static int add_peer(struct agg *a, const char *spec)
 {
 	struct peer *p = &a->peers[a->npeers];
-	const char *comma = strstr(spec, ",replay=");
-	size_t ul = comma ? (size_t)(comma - spec) : strlen(spec);
-	if (ul >= sizeof(p->url) || (comma && strlen(comma + 8) >= sizeof(p->replay))) {
-		pr_err("--agent '%s': too long", spec);
+	struct tls_opts tls = a->cfg.tls;
+	const char *c = strchr(spec, ','), *next;
+	size_t ul = c ? (size_t)(c - spec) : strlen(spec);
+
+	if (ul >= sizeof(p->url)) {
+		pr_err("--agent '%s': URL too long", spec);
 		return -EINVAL;
 	}
 	memcpy(p->url, spec, ul);
 	p->url[ul] = '\0';
-	snprintf(p->replay, sizeof(p->replay), "%s", comma ? comma + 8 : "");
-	if (tls_dial(a->sub, p->url, &a->cfg.tls, NNG_FLAG_NONBLOCK, &p->dialer))
+	for (; c; c = next) {
+		size_t n;
+
+		c++;
+		next = strchr(c, ',');
+		n = next ? (size_t)(next - c) : strlen(c);
+		if (!strncmp(c, "replay=", 7) && n - 7 < sizeof(p->replay)) {
+			snprintf(p->replay, sizeof(p->replay), "%.*s", (int)(n - 7), c + 7);
+		} else if (!strncmp(c, "box=", 4) && n > 4 && n - 4 < sizeof(p->pin) &&
+			   !memchr(c + 4, '/', n - 4)) {
+			snprintf(p->pin, sizeof(p->pin), "%.*s", (int)(n - 4), c + 4);
+		} else {
+			pr_err("--agent '%s': '%.*s' is not replay=URL or box=ID", spec, (int)n, c);
+			return -EINVAL;
+		}
+	}
+	if (p->pin[0] && tls_url(p->url))
+		tls.server_name = p->pin;	/* its certificate must name the box */
+	else if (tls_url(p->url))
+		pr_warn("%s: no box=ID: the box ids it sends are bound to its connection, not "
+			"to its certificate", p->url);
+	if (tls_dial(a->sub, p->url, &tls, NNG_FLAG_NONBLOCK, &p->dialer))
 		return -EIO;
 	a->npeers++;
 	return 0;
@@ -605,6 +967,7 @@ static int open_sockets(struct agg *a)
 	rc = rc ?: nng_socket_set(a->sub, NNG_OPT_SUB_SUBSCRIBE, "", 0);
 	rc = rc ?: nng_socket_set_size(a->sub, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
 	rc = rc ?: nng_socket_set_int(a->sub, NNG_OPT_RECVBUF, 1024);
+	rc = rc ?: nng_pipe_notify(a->sub, NNG_PIPE_EV_REM_POST, on_pipe_rem, a);
 	if (rc) {
 		pr_err("sub socket: %s", nng_strerror(rc));
 		return -EIO;
@@ -658,8 +1021,10 @@ static const char usage[] =
 "and fleet latency over sliding windows (10s 1m 5m 15m 1h), and serves them.\n"
 "\n"
 "  -c, --config FILE        settings as 'key = value' lines (long option names)\n"
-"  -a, --agent URL[,replay=URL]  subscribe to an agent (or aggregator) by\n"
-"                           dialling URL; its replay socket fills gaps; repeatable\n"
+"  -a, --agent URL[,replay=URL][,box=ID]  subscribe to an agent (or aggregator)\n"
+"                           by dialling URL; its replay socket fills gaps; box=ID:\n"
+"                           it may only send as ID (TLS: its certificate must\n"
+"                           name ID); repeatable\n"
 "  -l, --listen URL         agents dial in here; repeatable\n"
 "      --replay-for BOX=URL replay socket of an agent that dials in; repeatable\n"
 "  -q, --query URL          query API (req/rep; used by the pingfold CLI)\n"
@@ -685,6 +1050,15 @@ static const char usage[] =
 "  -n, --interval MS        views and republish every MS (default 1000)\n"
 "      --slot MS            time slot of the windows (default 10000)\n"
 "      --stale N            a box is stale after N of its intervals (default 5)\n"
+"      --claim-idle MS      a box id is bound to the connection that first sent\n"
+"                           it until that closes or is silent MS (default 30000)\n"
+"      --replay-workers N   concurrent replay fetches, one per box (default 4)\n"
+"Bounds (at a bound: refused and counted, never grown past):\n"
+"      --max-customers N (2000000)  --max-sites N (100000)  --max-boxes N (10000)\n"
+"      --max-unnamed N      distinct unnamed keys per box (100000)\n"
+"      --max-catalog N      entries of one catalog (1000000)\n"
+"      --max-delta-age S    deltas ending longer ago are refused (21600)\n"
+"      --max-seq-jump N     a larger sequence jump is held until confirmed (16384)\n"
 "  -v, --verbose / --quiet\n"
 "\n"
 "Example:\n"
@@ -753,6 +1127,39 @@ static int cfg_set(void *ctx, const char *key, const char *v, struct cfg_err *e)
 		c->store.stale_intervals = (uint32_t)x;
 		return rc;
 	}
+	{
+		static const struct { const char *key; size_t off; uint64_t lo, hi; } lim[] = {
+			{ "max-customers", offsetof(struct store_opts, max_customers), 1, 100000000 },
+			{ "max-sites", offsetof(struct store_opts, max_sites), 1, 10000000 },
+			{ "max-boxes", offsetof(struct store_opts, max_boxes), 1, 1000000 },
+			{ "max-unnamed", offsetof(struct store_opts, max_unnamed), 1, 100000000 },
+			{ "max-catalog", offsetof(struct store_opts, max_catalog), 1, 100000000 },
+		};
+		size_t k;
+
+		for (k = 0; k < sizeof(lim) / sizeof(lim[0]); k++) {
+			if (strcmp(key, lim[k].key))
+				continue;
+			rc = cfg_u64(key, v, lim[k].lo, lim[k].hi, &x, e);
+			if (!rc)
+				*(uint32_t *)((char *)&c->store + lim[k].off) = (uint32_t)x;
+			return rc;
+		}
+	}
+	if (!strcmp(key, "max-delta-age")) {
+		rc = cfg_u64(key, v, 60, 30 * 86400, &x, e);
+		c->store.max_age_ns = x * 1000000000ULL;
+		return rc;
+	}
+	if (!strcmp(key, "max-seq-jump"))
+		return cfg_u64(key, v, 1, 1ULL << 40, &c->store.max_seq_jump, e);
+	if (!strcmp(key, "replay-workers")) {
+		rc = cfg_u64(key, v, 1, 64, &x, e);
+		c->replay_workers = (uint32_t)x;
+		return rc;
+	}
+	if (!strcmp(key, "claim-idle"))
+		return cfg_u64(key, v, 1000, 3600000, &c->claim_idle_ms, e);
 	if (!strcmp(key, "http") || !strcmp(key, "http-static")) {
 		char *d = *v ? strdup(v) : NULL;
 
@@ -821,6 +1228,15 @@ static int parse_args(int argc, char **argv, struct agg_cfg *c, int *verbosity)
 		{ "metrics-customers", no_argument, NULL, 13 },
 		{ "tls-ca", required_argument, NULL, 14 }, { "tls-cert", required_argument, NULL, 15 },
 		{ "tls-server-name", required_argument, NULL, 16 },
+		{ "max-customers", required_argument, NULL, 17 },
+		{ "max-sites", required_argument, NULL, 18 },
+		{ "max-boxes", required_argument, NULL, 19 },
+		{ "max-unnamed", required_argument, NULL, 20 },
+		{ "max-catalog", required_argument, NULL, 21 },
+		{ "max-delta-age", required_argument, NULL, 22 },
+		{ "max-seq-jump", required_argument, NULL, 23 },
+		{ "replay-workers", required_argument, NULL, 24 },
+		{ "claim-idle", required_argument, NULL, 25 },
 		{ "verbose", no_argument, NULL, 'v' }, { "quiet", no_argument, NULL, 8 },
 		{ "help", no_argument, NULL, 'h' }, { 0 }
 	};
@@ -928,7 +1344,6 @@ static int run(struct agg *a)
 			on_message(a, m);
 			pthread_mutex_unlock(&a->lock);
 			nng_msg_free(m);
-			fetch_gaps(a);
 		}
 	}
 	nng_aio_free(aio);
@@ -946,6 +1361,8 @@ int main(int argc, char **argv)
 	a.cfg.interval_ms = 1000;
 	a.cfg.view_window = STORE_W1M;
 	a.cfg.view_customers = true;
+	a.cfg.replay_workers = 4;
+	a.cfg.claim_idle_ms = 30000;
 	if (gethostname(a.cfg.id, sizeof(a.cfg.id) - 5) || !a.cfg.id[0])
 		snprintf(a.cfg.id, sizeof(a.cfg.id), "aggregator");
 	else
@@ -958,10 +1375,13 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	pthread_mutex_init(&a.lock, NULL);
+	pthread_mutex_init(&a.claim_lock, NULL);
+	pthread_mutex_init(&a.qlock, NULL);
+	pthread_cond_init(&a.qcond, NULL);
 	a.repub_epoch = now_ns();
 	a.repub_last_ns = a.repub_epoch;
 	if (store_open(&a.store, &a.cfg.store) || ring_init(&a.repub_ring, 600, a.repub_epoch) ||
-	    open_sockets(&a))
+	    start_replay_workers(&a) || open_sockets(&a))
 		return 1;
 	if (a.has_q && pthread_create(&a.qthread, NULL, query_thread, &a))
 		return 1;
@@ -971,7 +1391,10 @@ int main(int argc, char **argv)
 		return 1;
 	pr_info("running: %d agents dialled, %d listen URLs", a.cfg.nagents, a.cfg.nlisten);
 	rc = run(&a);
-	a.stopping = 1;
+	/* SIGTERM: done within 2 s. A replay fetch still waiting for a dead
+	 * host is not waited for (it merges nothing once closed is set). */
+	if (!stop_replay_workers(&a, 1000))
+		pr_warn("a replay fetch is still waiting for its host; not waiting for it");
 	if (a.has_q)
 		pthread_join(a.qthread, NULL);
 	if (a.has_rr)
@@ -987,6 +1410,9 @@ int main(int argc, char **argv)
 	if (a.has_rr)
 		nng_close(a.rrep);
 	ring_free(&a.repub_ring);
+	pthread_mutex_lock(&a.lock);
+	a.closed = true;
+	pthread_mutex_unlock(&a.lock);
 	store_close(a.store);
 	free(a.rc);
 	pr_info("stopped: %llu messages, %llu decode errors, %llu replays (%llu deltas)",

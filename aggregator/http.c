@@ -726,6 +726,13 @@ static void metrics_boxes(struct text *t, const struct store_box_info *b, size_t
 				label_esc(b[i].box, e, sizeof(e)),
 				*(const uint64_t *)((const char *)&b[i] + box_metrics[m].off));
 	}
+	family(t, "pingfold_box_refused_total", "counter",
+	       "The box's messages refused, by reason (see docs/aggregator.md).");
+	for (i = 0; i < n; i++)
+		for (k = 0; k < STORE_NREFUSALS; k++)
+			tprintf(t, "pingfold_box_refused_total{box=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+				label_esc(b[i].box, e, sizeof(e)), store_refusal_name(k),
+				b[i].refused[k]);
 	family(t, "pingfold_box_agent_stat", "gauge",
 	       "The box agent's own counters, from its last stats message.");
 	for (i = 0; i < n; i++)
@@ -751,8 +758,9 @@ static void gauge(struct text *t, const char *name, const char *help, double v)
 static void metrics_self(struct http *h, struct text *t, const struct store_box_info *b,
 			 size_t n)
 {
-	uint64_t sum[5] = { 0 }, stale = 0;
+	uint64_t sum[5] = { 0 }, stale = 0, refused[STORE_NREFUSALS];
 	size_t i;
+	int k;
 
 	for (i = 0; i < n; i++) {
 		sum[0] += b[i].deltas + b[i].dups;
@@ -784,6 +792,12 @@ static void metrics_self(struct http *h, struct text *t, const struct store_box_
 	if (h->ctr.replayed)
 		counter(t, "pingfold_aggregator_replayed_deltas_total",
 			"Deltas merged from replay answers.", *h->ctr.replayed);
+	store_refusals(h->store, refused);
+	family(t, "pingfold_aggregator_refused_total", "counter",
+	       "Messages refused, by reason: malformed, time, overflow, limit, seq_jump, identity.");
+	for (k = 0; k < STORE_NREFUSALS; k++)
+		tprintf(t, "pingfold_aggregator_refused_total{reason=\"%s\"} %" PRIu64 "\n",
+			store_refusal_name(k), refused[k]);
 	gauge(t, "pingfold_aggregator_boxes", "Boxes known.", (double)n);
 	gauge(t, "pingfold_aggregator_stale_boxes", "Boxes that are stale.", (double)stale);
 	gauge(t, "pingfold_aggregator_store_bytes", "Memory the store holds (approximate).",

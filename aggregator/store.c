@@ -178,6 +178,7 @@ struct dslot {
 struct seqtrk {
 	uint64_t epoch;
 	uint64_t hi;			/* highest seq seen; 0 = none */
+	uint64_t gap_hi;		/* gaps reported up to here (stats) */
 	uint64_t bits[SEQ_WIN / 64];	/* seq q at bit q % SEQ_WIN */
 };
 
@@ -1524,8 +1525,8 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 		bx->has_held = false;
 	}
 	bx->last_seen_ns = now_ns;
-	if (d->seq > t->hi + 1) {
-		*gap_first = t->hi + 1;
+	if (d->seq > t->hi + 1 && d->seq > t->gap_hi + 1) {
+		*gap_first = (t->hi > t->gap_hi ? t->hi : t->gap_hi) + 1;
 		if (!t->hi && d->seq - 1 > s->o.max_seq_jump)
 			*gap_first = d->seq - s->o.max_seq_jump;
 		*gap_last = d->seq - 1;
@@ -1722,6 +1723,28 @@ int store_add_catalog(struct store *s, const struct wire_catalog *c, uint64_t no
 	bx->cat_epoch = c->epoch;
 	bx->cat_seq = c->seq;
 	return err;
+}
+
+int store_stats_gap(struct store *s, const struct wire_stats *st, uint64_t *gap_first,
+		    uint64_t *gap_last)
+{
+	struct box *bx = box_id_ok(st->box) ? box_get(s, st->box, false, NULL) : NULL;
+	struct seqtrk *t;
+	uint64_t from;
+
+	*gap_first = *gap_last = 0;
+	if (!bx || !bx->has_epoch || bx->trk[0].epoch != st->epoch)
+		return 0;
+	t = &bx->trk[0];
+	from = (t->hi > t->gap_hi ? t->hi : t->gap_hi) + 1;
+	if (st->seq < from || st->seq - t->hi > s->o.max_seq_jump)
+		return 0;
+	*gap_first = from;
+	*gap_last = st->seq;
+	t->gap_hi = st->seq;
+	bx->gaps++;
+	bx->gap_deltas += st->seq - from + 1;
+	return 1;
 }
 
 int store_add_stats(struct store *s, const struct wire_stats *st, uint64_t now_ns)

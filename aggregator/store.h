@@ -91,6 +91,14 @@ void store_gap_done(struct store *s, const char *box, uint64_t epoch, uint64_t f
 /* A catalog: key -> customer id, name, site path, for that box. */
 int store_add_catalog(struct store *s, const struct wire_catalog *c, uint64_t now_ns);
 int store_add_stats(struct store *s, const struct wire_stats *st, uint64_t now_ns);
+/*
+ * A stats message names the last seq its box sent (stats.seq). If the
+ * box's current epoch has not seen it, its last deltas were lost: returns
+ * 1 with the gap (counted like a delta's), for the caller to replay and
+ * close with store_gap_done(); a later delta does not report it again.
+ */
+int store_stats_gap(struct store *s, const struct wire_stats *st, uint64_t *gap_first,
+		    uint64_t *gap_last);
 
 /* Histograms of an entity over a window ending at now_ns; -ENOENT if unknown. */
 int store_customer(struct store *s, const char *id, enum store_window w, uint64_t now_ns,

@@ -163,8 +163,8 @@ int tls_dial(nng_socket s, const char *url, const struct tls_opts *o, int flags,
 			return -EINVAL;
 		rc = nng_dialer_set_ptr(*d, NNG_OPT_TLS_CONFIG, cfg);
 	}
-	rc = rc ?: nng_dialer_start(*d, flags);
-	if (!rc && cfg && (flags & NNG_FLAG_NONBLOCK))
+	rc = rc ?: nng_dialer_start(*d, flags & ~TLS_DIAL_QUIET);
+	if (!rc && cfg && (flags & NNG_FLAG_NONBLOCK) && !(flags & TLS_DIAL_QUIET))
 		probe(url, cfg);
 	if (cfg)
 		nng_tls_config_free(cfg);	/* the dialer holds its own reference */

@@ -31,7 +31,10 @@ int tls_opts_set(struct tls_opts *o, const char *key, const char *value, struct 
  * refused (nng's own redials are silent); 0: one blocking attempt.
  * Returns 0 or -errno (logged with url, except a failed blocking dial,
  * whose nng error is returned as -EIO for the caller to report).
+ * TLS_DIAL_QUIET with NNG_FLAG_NONBLOCK: no background probe (a short-lived
+ * dial whose caller reports its own errors, e.g. a replay fetch).
  */
+#define TLS_DIAL_QUIET	0x10000
 int tls_dial(nng_socket s, const char *url, const struct tls_opts *o, int flags,
 	     nng_dialer *d);
 int tls_listen(nng_socket s, const char *url, const struct tls_opts *o, nng_listener *l);

@@ -78,7 +78,7 @@ ip netns exec "$NS" ping -q -c 20 -i 0.2 127.0.0.1 >/dev/null
 sleep 1
 
 boxes=$(timeout 10 "$B/pingfold" -s "ipc://$T/agg.q" boxes --json)
-read -r merged counter <<<"$(jq -r '.boxes[] | select(.box == "good") | "\(.samples) \(.stats.samples)"' <<<"$boxes")"
+read -r merged counter <<<"$(jq -r '.boxes[] | select(.box == "good") | "\(.samples) \(.stats.samples_committed)"' <<<"$boxes")"
 # The TLS connections on this loopback carry TCP timestamps themselves, so
 # samples never stop: the counter (read just after the delta) may be a few
 # ahead. Exactness at rest is what agent_test and fleet_test check.

@@ -548,6 +548,43 @@ Test(store, gaps_duplicates_epochs)
 	store_close(s);
 }
 
+/* A stats message naming a seq not received: the lost last deltas are a gap. */
+Test(store, stats_name_a_lost_last_delta)
+{
+	struct store *s = store_new(0);
+	struct wire_stats st = { 0 };
+	struct wire_delta d;
+	uint64_t gf, gl;
+
+	wire_delta_init(&d);
+	cr_assert_eq(seq_add(s, &d, 7, 1, &gf, &gl), 0);
+	cr_assert_eq(seq_add(s, &d, 7, 2, &gf, &gl), 0);
+	snprintf(st.box, sizeof(st.box), "g");
+	st.epoch = 7;
+	st.seq = 2;
+	cr_assert_eq(store_stats_gap(s, &st, &gf, &gl), 0, "nothing lost");
+	st.seq = 4;		/* 3 and 4 were sent, never received */
+	cr_assert_eq(store_stats_gap(s, &st, &gf, &gl), 1);
+	cr_assert_eq(gf, 3);
+	cr_assert_eq(gl, 4);
+	cr_assert_eq(store_stats_gap(s, &st, &gf, &gl), 0, "the same gap reported twice");
+	st.epoch = 8;		/* an epoch the store does not follow yet */
+	st.seq = 9;
+	cr_assert_eq(store_stats_gap(s, &st, &gf, &gl), 0);
+	/* the next live delta does not report 3..4 again, only what is new */
+	cr_assert_eq(seq_add(s, &d, 7, 6, &gf, &gl), 0);
+	cr_assert_eq(gf, 5);
+	cr_assert_eq(gl, 5);
+	cr_assert_eq(seq_add(s, &d, 7, 3, &gf, &gl), 0);	/* the replay */
+	cr_assert_eq(seq_add(s, &d, 7, 4, &gf, &gl), 0);
+	store_gap_done(s, "g", 7, 3, 4, 2);
+	cr_assert_eq(box_info(s, "g", T0 + 30 * NS).gaps, 2);
+	cr_assert_eq(box_info(s, "g", T0 + 30 * NS).gap_deltas, 3);
+	cr_assert_eq(box_info(s, "g", T0 + 30 * NS).recovered, 2);
+	wire_delta_free(&d);
+	store_close(s);
+}
+
 Test(store, long_sequences_and_jumps)
 {
 	struct store *s = store_new(0);
