@@ -56,7 +56,8 @@ BENCH_BIN  := $(BENCH_SRC:%.c=$(OUT)/%)
 BINS := $(OUT)/pingfold-dp $(OUT)/pingfold-agent $(OUT)/pingfold \
 	$(OUT)/pingfold-aggregator
 AGGR_OBJ := $(OUT)/aggregator/aggregator.o $(OUT)/aggregator/query.o \
-	    $(OUT)/aggregator/http.o $(OUT)/web_assets.o $(AGG_CORE_OBJ)
+	    $(OUT)/aggregator/http.o $(OUT)/aggregator/httpd.o $(OUT)/web_assets.o \
+	    $(AGG_CORE_OBJ)
 # The overview page, built into pingfold-aggregator (aggregator/http.c)
 WEB_SRC := $(sort $(wildcard web/*.html web/*.js web/*.css))
 AGENT_OBJ := $(OUT)/agent/agent.o $(OUT)/agent/main.o

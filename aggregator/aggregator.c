@@ -60,6 +60,7 @@ struct agg_cfg {
 	double green_ms, yellow_ms;
 	bool metrics_customers;
 	uint32_t replay_workers;		/* concurrent replay fetches */
+	uint64_t http_max_conns, http_idle_ms;
 	uint64_t claim_idle_ms;			/* a silent pipe's claim lapses */
 };
 
@@ -1044,6 +1045,9 @@ static const char usage[] =
 "      --http URL           the overview page, /api/ and /metrics here\n"
 "                           (e.g. http://127.0.0.1:7880; see docs/http.md)\n"
 "      --http-static DIR    serve the page from DIR instead of the built-in copy\n"
+"      --http-max-conns N   HTTP connections at once (default 256; at the cap the\n"
+"                           oldest still sending its request is closed)\n"
+"      --http-idle MS       time to send a request before closing (default 10000)\n"
 "      --green-ms MS, --yellow-ms MS  page colours: green below, yellow below,\n"
 "                           red above (default 50, 100)\n"
 "      --metrics-customers  per-customer series in /metrics (high cardinality)\n"
@@ -1158,6 +1162,10 @@ static int cfg_set(void *ctx, const char *key, const char *v, struct cfg_err *e)
 		c->replay_workers = (uint32_t)x;
 		return rc;
 	}
+	if (!strcmp(key, "http-max-conns"))
+		return cfg_u64(key, v, 1, 65536, &c->http_max_conns, e);
+	if (!strcmp(key, "http-idle"))
+		return cfg_u64(key, v, 100, 3600000, &c->http_idle_ms, e);
 	if (!strcmp(key, "claim-idle"))
 		return cfg_u64(key, v, 1000, 3600000, &c->claim_idle_ms, e);
 	if (!strcmp(key, "http") || !strcmp(key, "http-static")) {
@@ -1237,6 +1245,8 @@ static int parse_args(int argc, char **argv, struct agg_cfg *c, int *verbosity)
 		{ "max-seq-jump", required_argument, NULL, 23 },
 		{ "replay-workers", required_argument, NULL, 24 },
 		{ "claim-idle", required_argument, NULL, 25 },
+		{ "http-max-conns", required_argument, NULL, 26 },
+		{ "http-idle", required_argument, NULL, 27 },
 		{ "verbose", no_argument, NULL, 'v' }, { "quiet", no_argument, NULL, 8 },
 		{ "help", no_argument, NULL, 'h' }, { 0 }
 	};
@@ -1300,6 +1310,8 @@ static int start_http(struct agg *a)
 	if (a->cfg.yellow_ms)
 		o.yellow_ms = a->cfg.yellow_ms;
 	o.metrics_customers = a->cfg.metrics_customers;
+	o.max_conns = (uint32_t)a->cfg.http_max_conns;
+	o.idle_ms = (uint32_t)a->cfg.http_idle_ms;
 	rc = http_start(&a->http, &o, a->store, &a->lock);
 	if (!rc)
 		http_set_counters(a->http, &(struct http_counters){ &a->n_msgs,

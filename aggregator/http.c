@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
- * The aggregator's HTTP side on nng's HTTP server (docs/http.md):
+ * The aggregator's HTTP side on aggregator/httpd.c (docs/http.md):
  *   /            the overview page (web/, built in or from static_dir)
  *   /api/...     JSON: every answer is, or is made of, query_answer()'s
  *                answers, so the page shows exactly what the query API says
  *   /metrics     Prometheus text exposition 0.0.4
- * nng runs the handlers on its own threads; each takes the store lock
- * for as long as it reads the store, and formats under it (the store's
- * answers are only valid at one now_ns).
+ * httpd runs the handlers on its worker threads; each takes the store
+ * lock for as long as it reads the store, and formats under it (the
+ * store's answers are only valid at one now_ns).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,10 +19,8 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
-#include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
-#include <nng/supplemental/util/platform.h>
 #include "aggregator/http.h"
+#include "aggregator/httpd.h"
 #include "aggregator/query.h"
 #include "common/jsonw.h"
 #include "common/log.h"
@@ -50,9 +48,8 @@ struct http {
 	char *url, *static_dir;
 	struct store *store;
 	pthread_mutex_t *lock;
-	nng_http_server *srv;
+	struct httpd *srv;
 	struct http_counters ctr;
-	int busy, stopping;		/* handlers running; http_stop() called */
 };
 
 static const char *const half_name[PF_NHALVES] = { "access", "internet" };
@@ -83,41 +80,24 @@ void http_set_counters(struct http *h, const struct http_counters *c)
 
 /* ---- replies ----------------------------------------------------------- */
 
-static void reply(nng_aio *aio, uint16_t status, const char *type, const void *body, size_t len)
+static void reply(struct httpd_req *r, uint16_t status, const char *type, const void *body,
+		  size_t len)
 {
-	nng_http_res *res;
-	int rv;
-
-	rv = nng_http_res_alloc(&res);
-	if (rv) {
-		nng_aio_finish(aio, rv);
-		return;
-	}
-	rv = nng_http_res_set_status(res, status);
-	rv = rv ?: nng_http_res_set_header(res, "Content-Type", type);
-	rv = rv ?: nng_http_res_set_header(res, "Cache-Control", "no-store");
-	rv = rv ?: nng_http_res_copy_data(res, body, len);
-	if (rv) {
-		nng_http_res_free(res);
-		nng_aio_finish(aio, rv);
-		return;
-	}
-	nng_aio_set_output(aio, 0, res);
-	nng_aio_finish(aio, 0);
+	httpd_reply(r, status, type, body, len);
 }
 
-static void reply_jw(nng_aio *aio, uint16_t status, struct jw *w)
+static void reply_jw(struct httpd_req *r, uint16_t status, struct jw *w)
 {
 	if (w->err) {
 		static const char oom[] = "{\"error\":\"out of memory\"}";
 
-		reply(aio, 500, "application/json", oom, sizeof(oom) - 1);
+		reply(r, 500, "application/json", oom, sizeof(oom) - 1);
 		return;
 	}
-	reply(aio, status, "application/json", w->buf, w->len);
+	reply(r, status, "application/json", w->buf, w->len);
 }
 
-static void reply_error(nng_aio *aio, uint16_t status, const char *msg)
+static void reply_error(struct httpd_req *r, uint16_t status, const char *msg)
 {
 	struct jw w;
 
@@ -125,7 +105,7 @@ static void reply_error(nng_aio *aio, uint16_t status, const char *msg)
 	jw_obj(&w);
 	jw_kstr(&w, "error", msg);
 	jw_obj_end(&w);
-	reply_jw(aio, status, &w);
+	reply_jw(r, status, &w);
 	jw_free(&w);
 }
 
@@ -219,7 +199,7 @@ static uint16_t query_status(const struct jw *w)
 	return w->buf && strstr(w->buf, "\"error\":\"no such ") ? 404 : 400;
 }
 
-static int window_param(const char *uri, char *out, size_t cap, nng_aio *aio)
+static int window_param(const char *uri, char *out, size_t cap, struct httpd_req *r)
 {
 	enum store_window win;
 	int rc = param(uri, "w", out, cap);
@@ -229,26 +209,26 @@ static int window_param(const char *uri, char *out, size_t cap, nng_aio *aio)
 		return 0;
 	}
 	if (rc || store_window_parse(out, &win)) {
-		reply_error(aio, 400, "w: one of 10s, 1m, 5m, 15m, 1h");
+		reply_error(r, 400, "w: one of 10s, 1m, 5m, 15m, 1h");
 		return -EINVAL;
 	}
 	return 0;
 }
 
 /* /api/query?q=["site","North","5m"]: the query API over HTTP. */
-static void api_query(struct http *h, const char *uri, nng_aio *aio)
+static void api_query(struct http *h, const char *uri, struct httpd_req *r)
 {
 	char *q = malloc(HTTP_QUERY_MAX);
 	struct jw w;
 	int rc;
 
 	if (!q) {
-		nng_aio_finish(aio, NNG_ENOMEM);
+		reply_error(r, 500, "out of memory");
 		return;
 	}
 	if (param(uri, "q", q, HTTP_QUERY_MAX)) {
 		free(q);
-		reply_error(aio, 400, "q: a URL-encoded JSON array of strings, e.g. "
+		reply_error(r, 400, "q: a URL-encoded JSON array of strings, e.g. "
 				      "q=%5B%22fleet%22%2C%225m%22%5D");
 		return;
 	}
@@ -256,13 +236,13 @@ static void api_query(struct http *h, const char *uri, nng_aio *aio)
 	pthread_mutex_lock(h->lock);
 	rc = query_answer(h->store, q, strlen(q), http_now_ns(), &w);
 	pthread_mutex_unlock(h->lock);
-	reply_jw(aio, rc ? query_status(&w) : 200, &w);
+	reply_jw(r, rc ? query_status(&w) : 200, &w);
 	jw_free(&w);
 	free(q);
 }
 
 /* A request with fixed words, the last ones from parameters. */
-static void api_ask(struct http *h, nng_aio *aio, const char *const *args, int n)
+static void api_ask(struct http *h, struct httpd_req *r, const char *const *args, int n)
 {
 	struct jw w;
 	int rc;
@@ -271,13 +251,13 @@ static void api_ask(struct http *h, nng_aio *aio, const char *const *args, int n
 	pthread_mutex_lock(h->lock);
 	rc = ask(h, http_now_ns(), &w, args, n);
 	pthread_mutex_unlock(h->lock);
-	reply_jw(aio, rc ? query_status(&w) : 200, &w);
+	reply_jw(r, rc ? query_status(&w) : 200, &w);
 	jw_free(&w);
 }
 
 /* /api/customer?id=X&w=W, /api/site?name=X&w=W, /api/box?id=X&w=W, /api/fleet?w=W */
 static void api_entity(struct http *h, const char *kind, const char *key, const char *uri,
-		       nng_aio *aio)
+		       struct httpd_req *r)
 {
 	char name[512], win[16];
 	const char *args[3] = { kind };
@@ -288,19 +268,19 @@ static void api_entity(struct http *h, const char *kind, const char *key, const 
 			char msg[64];
 
 			snprintf(msg, sizeof(msg), "%s: which %s?", key, kind);
-			reply_error(aio, 400, msg);
+			reply_error(r, 400, msg);
 			return;
 		}
 		args[n++] = name;
 	}
-	if (window_param(uri, win, sizeof(win), aio))
+	if (window_param(uri, win, sizeof(win), r))
 		return;
 	args[n++] = win;
-	api_ask(h, aio, args, n);
+	api_ask(h, r, args, n);
 }
 
 /* /api/top?of=customer|site&half=access|internet&q=p95&n=10&w=5m */
-static void api_top(struct http *h, const char *uri, nng_aio *aio)
+static void api_top(struct http *h, const char *uri, struct httpd_req *r)
 {
 	static const char *const keys[] = { "half", "q", "n", "w" };
 	char of[16], val[4][32];
@@ -315,15 +295,15 @@ static void api_top(struct http *h, const char *uri, nng_aio *aio)
 		if (rc == -ENOENT)
 			continue;
 		if (rc || !val[i][0]) {
-			reply_error(aio, 400, "top: bad parameter");
+			reply_error(r, 400, "top: bad parameter");
 			return;
 		}
 		args[n++] = val[i];
 	}
-	api_ask(h, aio, args, n);
+	api_ask(h, r, args, n);
 }
 
-static void api_config(struct http *h, nng_aio *aio)
+static void api_config(struct http *h, struct httpd_req *r)
 {
 	struct jw w;
 	int i;
@@ -345,7 +325,7 @@ static void api_config(struct http *h, nng_aio *aio)
 	jw_bool(&w, h->opts.metrics_customers);
 	jw_kstr(&w, "metrics_window", "1h");
 	jw_obj_end(&w);
-	reply_jw(aio, 200, &w);
+	reply_jw(r, 200, &w);
 	jw_free(&w);
 }
 
@@ -356,14 +336,14 @@ static void api_config(struct http *h, nng_aio *aio)
  * ["site", PATH, W], ["boxes"] and ["top", "customer", "access", "p95",
  * "10", W].
  */
-static void api_overview(struct http *h, const char *uri, nng_aio *aio)
+static void api_overview(struct http *h, const char *uri, struct httpd_req *r)
 {
 	char win[16], **sites = NULL;
 	size_t n = 0, i;
 	uint64_t now;
 	struct jw w;
 
-	if (window_param(uri, win, sizeof(win), aio))
+	if (window_param(uri, win, sizeof(win), r))
 		return;
 	jw_init(&w);
 	pthread_mutex_lock(h->lock);
@@ -389,7 +369,7 @@ static void api_overview(struct http *h, const char *uri, nng_aio *aio)
 	ask(h, now, &w, (const char *[]){ "top", "customer", "access", "p95", "10", win }, 6);
 	jw_obj_end(&w);
 	pthread_mutex_unlock(h->lock);
-	reply_jw(aio, 200, &w);
+	reply_jw(r, 200, &w);
 	jw_free(&w);
 }
 
@@ -405,7 +385,7 @@ static bool in_site(const char *csite, const char *site)
  * ("" or absent: all), each {"id", "name", "site", "query": A} with A the
  * answer to ["customer", ID, W]. Unsorted: the page sorts.
  */
-static void api_site_customers(struct http *h, const char *uri, nng_aio *aio)
+static void api_site_customers(struct http *h, const char *uri, struct httpd_req *r)
 {
 	struct hist hg[PF_NHALVES];
 	struct store_cust_info *c = NULL;
@@ -419,13 +399,13 @@ static void api_site_customers(struct http *h, const char *uri, nng_aio *aio)
 	if (rc == -ENOENT)
 		site[0] = '\0';
 	else if (rc) {
-		reply_error(aio, 400, "site: bad value");
+		reply_error(r, 400, "site: bad value");
 		return;
 	}
 	n = strlen(site);
 	while (n && site[n - 1] == '/')		/* "North/" is "North" */
 		site[--n] = '\0';
-	if (window_param(uri, win, sizeof(win), aio))
+	if (window_param(uri, win, sizeof(win), r))
 		return;
 	jw_init(&w);
 	pthread_mutex_lock(h->lock);
@@ -433,7 +413,7 @@ static void api_site_customers(struct http *h, const char *uri, nng_aio *aio)
 	if (site[0] && store_site(h->store, site, STORE_W10S, now, hg) == -ENOENT) {
 		pthread_mutex_unlock(h->lock);
 		jw_free(&w);
-		reply_error(aio, 404, "no such site");
+		reply_error(r, 404, "no such site");
 		return;
 	}
 	jw_obj(&w);
@@ -458,46 +438,45 @@ static void api_site_customers(struct http *h, const char *uri, nng_aio *aio)
 	jw_arr_end(&w);
 	jw_obj_end(&w);
 	pthread_mutex_unlock(h->lock);
-	reply_jw(aio, 200, &w);
+	reply_jw(r, 200, &w);
 	jw_free(&w);
 }
 
-static void api(struct http *h, nng_aio *aio)
+static void api(struct http *h, struct httpd_req *r)
 {
-	nng_http_req *req = nng_aio_get_input(aio, 0);
-	const char *uri = nng_http_req_get_uri(req);
+	const char *uri = r->target;
 	char path[64];
 	size_t n = strcspn(uri, "?");
 
 	if (n >= sizeof(path)) {
-		reply_error(aio, 404, "no such endpoint");
+		reply_error(r, 404, "no such endpoint");
 		return;
 	}
 	memcpy(path, uri, n);
 	path[n] = '\0';
 	if (!strcmp(path, "/api/query"))
-		api_query(h, uri, aio);
+		api_query(h, uri, r);
 	else if (!strcmp(path, "/api/overview"))
-		api_overview(h, uri, aio);
+		api_overview(h, uri, r);
 	else if (!strcmp(path, "/api/site_customers"))
-		api_site_customers(h, uri, aio);
+		api_site_customers(h, uri, r);
 	else if (!strcmp(path, "/api/config"))
-		api_config(h, aio);
+		api_config(h, r);
 	else if (!strcmp(path, "/api/top"))
-		api_top(h, uri, aio);
+		api_top(h, uri, r);
 	else if (!strcmp(path, "/api/sites") || !strcmp(path, "/api/boxes") ||
 		 !strcmp(path, "/api/customers"))
-		api_ask(h, aio, (const char *[]){ path + 5 }, 1);
+		api_ask(h, r, (const char *[]){ path + 5 }, 1);
 	else if (!strcmp(path, "/api/fleet"))
-		api_entity(h, "fleet", NULL, uri, aio);
+		api_entity(h, "fleet", NULL, uri, r);
 	else if (!strcmp(path, "/api/site"))
-		api_entity(h, "site", "name", uri, aio);
+		api_entity(h, "site", "name", uri, r);
 	else if (!strcmp(path, "/api/customer"))
-		api_entity(h, "customer", "id", uri, aio);
+		api_entity(h, "customer", "id", uri, r);
 	else if (!strcmp(path, "/api/box"))
-		api_entity(h, "box", "id", uri, aio);
+		api_entity(h, "box", "id", uri, r);
 	else
-		reply_error(aio, 404, "no such endpoint (see docs/http.md)");
+		reply_error(r, 404, "no such endpoint (see docs/http.md)");
 }
 
 /* ---- /metrics ------------------------------------------------------------- */
@@ -802,9 +781,27 @@ static void metrics_self(struct http *h, struct text *t, const struct store_box_
 	gauge(t, "pingfold_aggregator_stale_boxes", "Boxes that are stale.", (double)stale);
 	gauge(t, "pingfold_aggregator_store_bytes", "Memory the store holds (approximate).",
 	      (double)store_mem_bytes(h->store));
+	if (h->srv) {
+		struct httpd_counts c;
+
+		httpd_counts(h->srv, &c);
+		gauge(t, "pingfold_http_connections", "HTTP connections open.", (double)c.open);
+		counter(t, "pingfold_http_requests_total", "HTTP requests answered.", c.served);
+		counter(t, "pingfold_http_timed_out_total",
+			"HTTP connections closed for not sending a request in time.", c.timed_out);
+		counter(t, "pingfold_http_evicted_total",
+			"Waiting HTTP connections closed to make room (connection cap, fds).",
+			c.evicted);
+		counter(t, "pingfold_http_refused_total",
+			"HTTP connections refused with 503 at the connection cap.", c.refused_full);
+		counter(t, "pingfold_http_bad_requests_total", "Malformed HTTP requests.",
+			c.bad_requests);
+		counter(t, "pingfold_http_write_drops_total",
+			"HTTP answers dropped: the client did not take them in time.", c.write_drops);
+	}
 }
 
-static void metrics(struct http *h, nng_aio *aio)
+static void metrics(struct http *h, struct httpd_req *r)
 {
 	struct store_box_info *b = NULL;
 	struct text t = { 0 };
@@ -820,136 +817,122 @@ static void metrics(struct http *h, nng_aio *aio)
 	pthread_mutex_unlock(h->lock);
 	free(b);
 	if (t.err)
-		reply(aio, 500, "text/plain; charset=utf-8", "out of memory\n", 14);
+		reply(r, 500, "text/plain; charset=utf-8", "out of memory\n", 14);
 	else
-		reply(aio, 200, "text/plain; version=0.0.4; charset=utf-8", t.buf, t.len);
+		reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", t.buf, t.len);
 	free(t.buf);
 }
 
-/* ---- setup ---------------------------------------------------------------- */
+/* ---- serving ---------------------------------------------------------------- */
 
-/*
- * Our handlers, counted while they run: http_stop() waits for those in
- * flight (nng starts no new one once the server is stopped) before the
- * caller closes the store.
- */
-static void serve(nng_aio *aio, void (*fn)(struct http *, nng_aio *))
+/* The page's files: built in, or regular files directly in static_dir. */
+static void page(struct http *h, const char *path, struct httpd_req *r)
 {
-	struct http *h = nng_http_handler_get_data(nng_aio_get_input(aio, 1));
+	char file[PATH_MAX];
+	const char *name = strcmp(path, "/") ? path + 1 : "index.html";
+	size_t i;
 
-	__atomic_add_fetch(&h->busy, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&h->stopping, __ATOMIC_SEQ_CST))
-		reply_error(aio, 503, "shutting down");
-	else
-		fn(h, aio);
-	__atomic_sub_fetch(&h->busy, 1, __ATOMIC_SEQ_CST);
-}
-
-static void on_api(nng_aio *aio)
-{
-	serve(aio, api);
-}
-
-static void on_metrics(nng_aio *aio)
-{
-	serve(aio, metrics);
-}
-
-/* Registers hd (allocated with result rv); nng's own handlers keep their data. */
-static int add(struct http *h, const char *what, nng_http_handler *hd, int rv, bool ours)
-{
-	if (!rv && ours)
-		rv = nng_http_handler_set_data(hd, h, NULL);
-	rv = rv ?: nng_http_server_add_handler(h->srv, hd);
-	if (rv) {
-		pr_err("http %s: handler for %s: %s", h->url, what, nng_strerror(rv));
-		if (hd)
-			nng_http_handler_free(hd);
-		return -EIO;
-	}
-	return 0;
-}
-
-/*
- * The page from static_dir: every regular file of the folder (not below
- * it) at /NAME, read by nng at each request, and / as index.html. Not one
- * directory handler at /: nng 1.5 lets no other handler sit below a tree.
- */
-static int add_static_dir(struct http *h)
-{
-	nng_http_handler *hd;
-	struct dirent *de;
-	char uri[300], path[PATH_MAX];
-	bool index = false;
-	DIR *d;
-	int rv, err = 0;
-
-	d = opendir(h->static_dir);
-	if (!d) {
-		err = -errno;
-		pr_err("http: --http-static %s: %s", h->static_dir, strerror(-err));
-		return err;
-	}
-	while (!err && (de = readdir(d))) {
+	if (!h->static_dir) {
+		for (i = 0; i < web_nassets; i++) {
+			if (!strcmp(web_assets[i].path + 1, name)) {
+				reply(r, 200, web_assets[i].type, web_assets[i].data,
+				      web_assets[i].len);
+				return;
+			}
+		}
+	} else if (name[0] != '.' && !strchr(name, '/') &&
+		   (size_t)snprintf(file, sizeof(file), "%s/%s", h->static_dir, name) <
+		   sizeof(file)) {
+		FILE *f = fopen(file, "rb");
 		struct stat st;
 
-		if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(uri) - 1)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", h->static_dir, de->d_name);
-		if (stat(path, &st) || !S_ISREG(st.st_mode))
-			continue;
-		snprintf(uri, sizeof(uri), "/%s", de->d_name);
-		hd = NULL;
-		rv = nng_http_handler_alloc_file(&hd, uri, path);
-		err = add(h, path, hd, rv, false);
-		if (!err && !strcmp(de->d_name, "index.html")) {
-			index = true;
-			hd = NULL;
-			rv = nng_http_handler_alloc_file(&hd, "/", path);
-			err = add(h, path, hd, rv, false);
+		if (f && !fstat(fileno(f), &st) && S_ISREG(st.st_mode) && st.st_size < (64 << 20)) {
+			char *buf = malloc((size_t)st.st_size + 1);
+			size_t n = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
+			const char *dot = strrchr(name, '.');
+			const char *type = !dot ? "application/octet-stream" :
+				!strcmp(dot, ".html") ? "text/html; charset=utf-8" :
+				!strcmp(dot, ".js") ? "text/javascript; charset=utf-8" :
+				!strcmp(dot, ".css") ? "text/css; charset=utf-8" :
+				!strcmp(dot, ".svg") ? "image/svg+xml" :
+				!strcmp(dot, ".png") ? "image/png" : "application/octet-stream";
+
+			if (buf && n == (size_t)st.st_size)
+				reply(r, 200, type, buf, n);
+			else
+				reply(r, 500, "text/plain", "cannot read the file\n", 21);
+			free(buf);
+			fclose(f);
+			return;
 		}
+		if (f)
+			fclose(f);
 	}
-	closedir(d);
-	if (!err && !index) {
-		pr_err("http: --http-static %s: no index.html", h->static_dir);
-		err = -ENOENT;
-	}
-	return err;
+	reply(r, 404, "text/plain", "not found\n", 10);
 }
 
-/* The page built into the binary (web/embed.sh), / being index.html. */
-static int add_static(struct http *h)
+/* httpd's handler, on its worker threads. */
+static void dispatch(void *arg, struct httpd_req *r)
 {
-	nng_http_handler *hd = NULL;
-	size_t i;
-	int rv;
+	struct http *h = arg;
+	char path[256];
+	size_t n = strcspn(r->target, "?");
 
-	if (h->static_dir)
-		return add_static_dir(h);
-	for (i = 0; i < web_nassets; i++) {
-		const struct web_asset *a = &web_assets[i];
-
-		hd = NULL;
-		rv = nng_http_handler_alloc_static(&hd, a->path, a->data, a->len, a->type);
-		if (add(h, a->path, hd, rv, false))
-			return -EIO;
-		if (strcmp(a->path, "/index.html"))
-			continue;
-		hd = NULL;
-		rv = nng_http_handler_alloc_static(&hd, "/", a->data, a->len, a->type);
-		if (add(h, "/", hd, rv, false))
-			return -EIO;
+	if (n >= sizeof(path)) {
+		reply(r, 404, "text/plain", "not found\n", 10);
+		return;
 	}
+	memcpy(path, r->target, n);
+	path[n] = '\0';
+	if (!strcmp(path, "/metrics"))
+		metrics(h, r);
+	else if (!strcmp(path, "/api") || !strncmp(path, "/api/", 5))
+		api(h, r);
+	else
+		page(h, path, r);
+}
+
+/* "http://HOST:PORT" with a numeric host ("localhost" taken as 127.0.0.1). */
+static int parse_url(const char *url, char *host, size_t cap, uint16_t *port)
+{
+	const char *p = url + 7, *colon, *end;
+	char *e;
+	unsigned long v;
+
+	if (strncmp(url, "http://", 7))
+		return -EINVAL;
+	if (*p == '[') {
+		end = strchr(p, ']');
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		colon = end + 1;
+		p++;
+	} else {
+		colon = strchr(p, ':');
+		if (!colon)
+			return -EINVAL;
+		end = colon;
+	}
+	if ((size_t)(end - p) >= cap)
+		return -EINVAL;
+	snprintf(host, cap, "%.*s", (int)(end - p), p);
+	if (!strcmp(host, "localhost"))
+		snprintf(host, cap, "127.0.0.1");
+	errno = 0;
+	v = strtoul(colon + 1, &e, 10);
+	if (errno || e == colon + 1 || (*e && strcmp(e, "/")) || !v || v > 65535)
+		return -EINVAL;
+	*port = (uint16_t)v;
 	return 0;
 }
 
 int http_start(struct http **hp, const struct http_opts *o, struct store *s,
 	       pthread_mutex_t *lock)
 {
-	nng_http_handler *hd = NULL;
+	struct httpd_opts ho = { 0 };
 	struct http *h;
-	nng_url *url = NULL;
-	int rv, err = -EIO;
+	char host[64];
+	int err;
 
 	*hp = NULL;
 	h = calloc(1, sizeof(*h));
@@ -960,52 +943,45 @@ int http_start(struct http **hp, const struct http_opts *o, struct store *s,
 	h->static_dir = o->static_dir ? strdup(o->static_dir) : NULL;
 	h->store = s;
 	h->lock = lock;
-	if (!h->url || (o->static_dir && !h->static_dir)) {
-		err = -ENOMEM;
+	err = -ENOMEM;
+	if (!h->url || (o->static_dir && !h->static_dir))
 		goto out_free;
-	}
 	h->opts.url = h->url;
 	h->opts.static_dir = h->static_dir;
-	if (strncmp(h->url, "http://", 7)) {
+	err = -EINVAL;
+	if (!strncmp(h->url, "https://", 8)) {
 		pr_err("http: '%s': only http:// (for TLS and passwords, a reverse proxy: "
 		       "docs/http.md)", h->url);
-		err = -EINVAL;
 		goto out_free;
 	}
-	rv = nng_url_parse(&url, h->url);
-	if (rv) {
-		pr_err("http: bad URL '%s': %s", h->url, nng_strerror(rv));
-		err = -EINVAL;
+	if (parse_url(h->url, host, sizeof(host), &ho.port)) {
+		pr_err("http: '%s': expected http://ADDRESS:PORT with a numeric address "
+		       "(e.g. http://127.0.0.1:7880, http://[::]:7880)", h->url);
 		goto out_free;
 	}
-	rv = nng_http_server_hold(&h->srv, url);
-	nng_url_free(url);
-	if (rv) {
-		pr_err("http %s: %s", h->url, nng_strerror(rv));
+	if (h->static_dir) {
+		char index[PATH_MAX];
+		struct stat st;
+
+		snprintf(index, sizeof(index), "%s/index.html", h->static_dir);
+		if (stat(index, &st) || !S_ISREG(st.st_mode)) {
+			pr_err("http: --http-static %s: no index.html", h->static_dir);
+			err = -ENOENT;
+			goto out_free;
+		}
+	}
+	ho.host = host;
+	ho.max_conns = o->max_conns;
+	ho.idle_ms = o->idle_ms;
+	err = httpd_start(&h->srv, &ho, dispatch, h);
+	if (err)
 		goto out_free;
-	}
-	rv = nng_http_handler_alloc(&hd, "/api", on_api);
-	rv = rv ?: nng_http_handler_set_tree(hd);
-	if (add(h, "/api", hd, rv, true))
-		goto out_release;
-	hd = NULL;
-	rv = nng_http_handler_alloc(&hd, "/metrics", on_metrics);
-	if (add(h, "/metrics", hd, rv, true) || add_static(h))
-		goto out_release;
-	rv = nng_http_server_start(h->srv);
-	if (rv) {
-		pr_err("http: listen on %s: %s", h->url, nng_strerror(rv));
-		err = rv == NNG_EADDRINUSE ? -EADDRINUSE : rv == NNG_EPERM ? -EACCES : -EIO;
-		goto out_release;
-	}
 	pr_info("http: serving on %s (the page %s%s)", h->url,
 		h->static_dir ? "from " : "built in",
 		h->static_dir ? h->static_dir : "");
 	*hp = h;
 	return 0;
 
-out_release:
-	nng_http_server_release(h->srv);
 out_free:
 	free(h->static_dir);
 	free(h->url);
@@ -1017,11 +993,7 @@ void http_stop(struct http *h)
 {
 	if (!h)
 		return;
-	__atomic_store_n(&h->stopping, 1, __ATOMIC_SEQ_CST);
-	nng_http_server_stop(h->srv);
-	while (__atomic_load_n(&h->busy, __ATOMIC_SEQ_CST))
-		nng_msleep(1);
-	nng_http_server_release(h->srv);
+	httpd_stop(h->srv);
 	free(h->static_dir);
 	free(h->url);
 	free(h);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
- * The aggregator's HTTP side (nng's HTTP server): the multi-site overview
+ * The aggregator's HTTP side (aggregator/httpd.c): the multi-site overview
  * page, its JSON API under /api/, and /metrics for Prometheus. See
  * docs/http.md.
  */
@@ -16,6 +16,8 @@ struct http_opts {
 	const char *static_dir;		/* serve the page from here; NULL: built in */
 	double green_ms, yellow_ms;	/* colour thresholds (default 50, 100) */
 	bool metrics_customers;		/* per-customer series in /metrics */
+	uint32_t max_conns;		/* connections at once (0: 256) */
+	uint32_t idle_ms;		/* to send a request (0: 10000) */
 };
 
 struct http;

@@ -193,6 +193,12 @@ static int boxes(struct store *s, uint64_t now, struct jw *w)
 		jw_ku64(w, "lost", b[i].lost);
 		jw_ku64(w, "unnamed", b[i].unnamed);
 		jw_ku64(w, "samples", b[i].samples);
+		jw_ku64(w, "unnamed_keys", b[i].unnamed_keys);
+		jw_key(w, "refused");
+		jw_obj(w);
+		for (k = 0; k < STORE_NREFUSALS; k++)
+			jw_ku64(w, store_refusal_name((enum store_refusal)k), b[i].refused[k]);
+		jw_obj_end(w);
 		jw_key(w, "stats");
 		jw_obj(w);
 		for (k = 0; k < b[i].stats.n; k++)
