@@ -140,7 +140,7 @@ struct agg {
 	uint32_t nrc, caprc;
 	uint64_t repub_epoch, repub_seq, repub_last_ns;
 	struct ring repub_ring;
-	uint64_t n_msgs, n_decode_errors, n_replays, n_replayed;
+	uint64_t n_msgs, n_decode_errors, n_replays, n_replayed, n_query_drops;
 };
 
 static volatile int stop;
@@ -709,8 +709,13 @@ static void *query_thread(void *arg)
 		query_answer(a->store, buf, len, now_ns(), &w);
 		pthread_mutex_unlock(&a->lock);
 		nng_free(buf, len);
-		if (!w.err)
-			nng_send(a->qrep, w.buf, w.len, 0);
+		/* never wait for a client: one that has not taken its last answer
+		 * (REQ clients ask one at a time) loses this one */
+		if (!w.err && nng_send(a->qrep, w.buf, w.len, NNG_FLAG_NONBLOCK)) {
+			pthread_mutex_lock(&a->lock);
+			a->n_query_drops++;
+			pthread_mutex_unlock(&a->lock);
+		}
 		jw_free(&w);
 	}
 	return NULL;
@@ -899,8 +904,7 @@ static int open_rep(struct agg *a, nng_socket *s, const char **urls, int n, cons
 	}
 	nng_socket_set_size(*s, NNG_OPT_RECVMAXSZ, 4096);
 	nng_socket_set_ms(*s, NNG_OPT_RECVTIMEO, 200);
-	/* a client that does not read its answer is given up after 1 s */
-	nng_socket_set_ms(*s, NNG_OPT_SENDTIMEO, 1000);
+	nng_socket_set_ms(*s, NNG_OPT_SENDTIMEO, 1000);	/* (sends are non-blocking) */
 	return listen_all(*s, urls, n, &a->cfg.tls);
 }
 
@@ -1315,7 +1319,8 @@ static int start_http(struct agg *a)
 	rc = http_start(&a->http, &o, a->store, &a->lock);
 	if (!rc)
 		http_set_counters(a->http, &(struct http_counters){ &a->n_msgs,
-				  &a->n_decode_errors, &a->n_replays, &a->n_replayed });
+				  &a->n_decode_errors, &a->n_replays, &a->n_replayed,
+				  &a->n_query_drops });
 	return rc;
 }
 

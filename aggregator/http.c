@@ -771,6 +771,10 @@ static void metrics_self(struct http *h, struct text *t, const struct store_box_
 	if (h->ctr.replayed)
 		counter(t, "pingfold_aggregator_replayed_deltas_total",
 			"Deltas merged from replay answers.", *h->ctr.replayed);
+	if (h->ctr.query_drops)
+		counter(t, "pingfold_aggregator_query_drops_total",
+			"Query answers dropped: the client had not taken its previous one.",
+			*h->ctr.query_drops);
 	store_refusals(h->store, refused);
 	family(t, "pingfold_aggregator_refused_total", "counter",
 	       "Messages refused, by reason: malformed, time, overflow, limit, seq_jump, identity.");

@@ -33,7 +33,7 @@ void http_stop(struct http *h);
 
 /* The aggregator's own counters, read under the lock for /metrics; a NULL pointer leaves its metric out. */
 struct http_counters {
-	const uint64_t *msgs, *decode_errors, *replays, *replayed;
+	const uint64_t *msgs, *decode_errors, *replays, *replayed, *query_drops;
 };
 void http_set_counters(struct http *h, const struct http_counters *c);	/* call without the lock */
 
