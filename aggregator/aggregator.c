@@ -70,6 +70,7 @@ struct peer {
 	char url[256];
 	char replay[256];
 	char pin[WIRE_BOX_MAX];
+	bool warned;			/* a refusal of it logged (main thread) */
 };
 
 /*
@@ -87,6 +88,7 @@ struct claim {
 };
 
 #define AGG_MAX_GAPS 256
+#define AGG_MAX_BOX_GAPS 16	/* queued per box: a dead replay host cannot fill the queue */
 
 /* A range of a box's deltas to fetch by replay. */
 struct gap {
@@ -443,9 +445,12 @@ static void __attribute__((format(printf, 2, 3))) log_refusal(struct agg *a, con
 static void queue_gap(struct agg *a, const char *box, uint64_t epoch, uint64_t gf, uint64_t gl)
 {
 	bool full;
+	int i, mine = 0;
 
 	pthread_mutex_lock(&a->qlock);
-	full = a->ngaps == AGG_MAX_GAPS;
+	for (i = 0; i < a->ngaps; i++)
+		mine += !strcmp(a->gaps[i].box, box);
+	full = a->ngaps == AGG_MAX_GAPS || mine >= AGG_MAX_BOX_GAPS;
 	if (!full) {
 		snprintf(a->gaps[a->ngaps].box, sizeof(a->gaps[0].box), "%s", box);
 		a->gaps[a->ngaps].epoch = epoch;
@@ -456,8 +461,8 @@ static void queue_gap(struct agg *a, const char *box, uint64_t epoch, uint64_t g
 	}
 	pthread_mutex_unlock(&a->qlock);
 	if (full) {
-		pr_warn("box %s: too many gaps waiting for replay; deltas %llu..%llu given up", box,
-			(unsigned long long)gf, (unsigned long long)gl);
+		log_refusal(a, "box %s: %d of its gaps already wait for replay; deltas %llu..%llu "
+			    "given up", box, mine, (unsigned long long)gf, (unsigned long long)gl);
 		store_gap_done(a->store, box, epoch, gf, gl, 0);
 	}
 }
@@ -566,9 +571,10 @@ static int claim_check(struct agg *a, const char *box, nng_pipe p, char *why, si
 
 	*log = false;
 	if (pe && pe->pin[0] && strcmp(pe->pin, box)) {
-		snprintf(why, wn, "box '%s' sent from %s, which may only send as '%s' (box=)", box,
-			 pe->url, pe->pin);
-		*log = true;
+		snprintf(why, wn, "box '%s' sent from %s, which may only send as '%s' (box=); "
+			 "logged once", box, pe->url, pe->pin);
+		*log = !pe->warned;
+		pe->warned = true;
 		return -EPERM;
 	}
 	pthread_mutex_lock(&a->claim_lock);

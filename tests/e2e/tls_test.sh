@@ -4,7 +4,11 @@
 #  - an agent with a self-signed certificate is refused, logged, and adds
 #    nothing;
 #  - an aggregator with a certificate from another CA is refused by the
-#    good agent (agents verify the aggregator too).
+#    good agent (agents verify the aggregator too);
+#  - identity: dialled with box=ID, an agent must hold a certificate that
+#    names ID, and may only send as ID: a certificate for box-a sending as
+#    box-b is refused (logged once), one for localhost dialled as box=good2
+#    fails the handshake.
 # Everything runs in a private network namespace on its loopback, with
 # real samples from ping; certificates are made with openssl, as in
 # docs/operations.md.
@@ -33,14 +37,15 @@ newca() {
 		-subj "/CN=$1" -keyout "$T/$1.key" -out "$T/$1.crt"
 }
 cert() {
-	ossl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
+	local name=${3:-localhost}
+	ossl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$name" \
 		-keyout "$T/$1.key" -out "$T/$1.csr" &&
 	ossl x509 -req -in "$T/$1.csr" -CA "$T/$2.crt" -CAkey "$T/$2.key" -CAcreateserial \
-		-days 2 -out "$T/$1.crt" -extfile <(printf 'subjectAltName=DNS:localhost\n') &&
+		-days 2 -out "$T/$1.crt" -extfile <(printf 'subjectAltName=DNS:%s\n' "$name") &&
 	cat "$T/$1.crt" "$T/$1.key" > "$T/$1.pem"
 }
 newca pingfold-ca && newca other-ca && cert agent pingfold-ca && cert agg pingfold-ca &&
-	cert rogue other-ca && cert agg-rogue other-ca
+	cert rogue other-ca && cert agg-rogue other-ca && cert boxa pingfold-ca box-a
 ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
 	-keyout "$T/self.key" -out "$T/self.crt" && cat "$T/self.crt" "$T/self.key" > "$T/self.pem"
 check "test certificates made with openssl" test -s "$T/agent.pem" -a -s "$T/self.pem" -a -s "$T/agg-rogue.pem"
@@ -61,6 +66,9 @@ agent() {
 agent good 7710 agent 1
 agent selfsigned 7720 self 2
 agent otherca 7730 rogue 3
+agent box-b 7740 boxa 4		# a certificate for box-a, sending as box-b
+agent box-a 7750 boxa 5
+agent good2 7760 agent 6	# a certificate for localhost, dialled as box=good2
 # aggregator NAME CERT: dials the three agents, query API on ipc
 aggregator() {
 	ip netns exec "$NS" "$B/pingfold-aggregator" -n 300 --tls-ca "$T/pingfold-ca.crt" \
@@ -68,6 +76,9 @@ aggregator() {
 		-a "tls+tcp://localhost:7710,replay=tls+tcp://localhost:7711" \
 		-a "tls+tcp://localhost:7720,replay=tls+tcp://localhost:7721" \
 		-a "tls+tcp://localhost:7730,replay=tls+tcp://localhost:7731" \
+		-a "tls+tcp://localhost:7740,replay=tls+tcp://localhost:7741,box=box-a" \
+		-a "tls+tcp://localhost:7750,replay=tls+tcp://localhost:7751,box=box-a" \
+		-a "tls+tcp://localhost:7760,replay=tls+tcp://localhost:7761,box=good2" \
 		> "$T/$1.log" 2>&1 &
 	pids+=($!)
 }
@@ -78,7 +89,7 @@ ip netns exec "$NS" ping -q -c 20 -i 0.2 127.0.0.1 >/dev/null
 sleep 1
 
 boxes=$(timeout 10 "$B/pingfold" -s "ipc://$T/agg.q" boxes --json)
-read -r merged counter <<<"$(jq -r '.boxes[] | select(.box == "good") | "\(.samples) \(.stats.samples_committed)"' <<<"$boxes")"
+read -r merged counter <<<"$(jq -r '.boxes[] | select(.box == "good") | "\(.samples) \(.stats.samples)"' <<<"$boxes")"
 # The TLS connections on this loopback carry TCP timestamps themselves, so
 # samples never stop: the counter (read just after the delta) may be a few
 # ahead. Exactness at rest is what agent_test and fleet_test check.
@@ -102,6 +113,16 @@ check "the refusal of the self-signed agent is logged" \
 	wait_log "$T/agg.log" "localhost:7720: peer refused: TLS authentication failed"
 check "the refusal of the other CA's agent is logged" \
 	wait_log "$T/agg.log" "localhost:7730: peer refused: TLS authentication failed"
+check "box=box-a: its agent with a certificate for box-a is merged" \
+	test "$(jq -r '.boxes[] | select(.box == "box-a") | .samples' <<<"$boxes")" -gt 0
+check "a certificate for box-a sending as box-b adds nothing" \
+	test -z "$(jq -r '.boxes[] | select(.box == "box-b") | .box' <<<"$boxes")"
+check "... and is refused once in the log, naming both ids" \
+	test "$(grep -c "box 'box-b' sent from tls+tcp://localhost:7740, which may only send as 'box-a'" "$T/agg.log")" = 1
+check "box=good2 with a certificate that does not name good2: nothing merged" \
+	test -z "$(jq -r '.boxes[] | select(.box == "good2") | .box' <<<"$boxes")"
+check "... the handshake's refusal is logged" \
+	wait_log "$T/agg.log" "localhost:7760: peer refused: TLS authentication failed"
 rboxes=$(timeout 10 "$B/pingfold" -s "ipc://$T/rogue.q" boxes --json)
 check "an aggregator with an untrusted certificate gets nothing from the good agent" \
 	test "$(jq '.boxes | length' <<<"$rboxes")" = 0

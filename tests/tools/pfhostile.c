@@ -15,7 +15,9 @@
  *   pfhostile -c URL boxes N         stats messages of N new box ids
  *   pfhostile -c URL garbage N       N random messages behind valid topics
  *   pfhostile -c URL feed BOX SECS   an honest box: one delta of 10
- *                                    samples every 100 ms; prints "sent N"
+ *                                    samples every 100 ms (--skip N: every
+ *                                    Nth is not sent, a gap); prints
+ *                                    "samples N" (those sent)
  *   pfhostile slow-query HOST PORT SECS   a req/rep client that sends
  *                                    queries for every customer and never
  *                                    reads its answers
@@ -245,7 +247,7 @@ int main(int argc, char **argv)
 {
 	const char *url = NULL, *mode;
 	uint64_t epoch = 0;
-	int settle = 300, i = 1;
+	int settle = 300, i = 1, skip = 0;
 
 	signal(SIGPIPE, SIG_IGN);
 	while (i < argc && argv[i][0] == '-') {
@@ -255,6 +257,8 @@ int main(int argc, char **argv)
 			epoch = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--settle") && i + 1 < argc)
 			settle = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--skip") && i + 1 < argc)
+			skip = atoi(argv[++i]);
 		else
 			goto usage;
 		i++;
@@ -349,15 +353,20 @@ int main(int argc, char **argv)
 		}
 	} else if (!strcmp(mode, "feed") && i + 2 == argc) {
 		const char *box = argv[i];
-		uint64_t until = now_ns() + (uint64_t)atoi(argv[i + 1]) * NS, q = 0;
+		uint64_t until = now_ns() + (uint64_t)atoi(argv[i + 1]) * NS, q = 0, n = 0;
 
 		dial(url, settle);
 		epoch = epoch ? epoch : now_ns();
 		while (now_ns() < until) {
-			send_delta(box, epoch, ++q, 10, 2000000);
+			if (!skip || ++q % (uint64_t)skip) {
+				if (!skip)
+					q++;
+				send_delta(box, epoch, q, 10, 2000000);
+				n += 10;
+			}
 			nng_msleep(100);
 		}
-		printf("samples %llu\n", (unsigned long long)(q * 10));
+		printf("samples %llu\n", (unsigned long long)n);
 	} else {
 		goto usage;
 	}
