@@ -415,12 +415,8 @@ static void repub_take(struct agg *a, const struct wire_delta *d)
  * in one line when the period ends (every refusal is counted in any case).
  * Under the store lock.
  */
-static void __attribute__((format(printf, 2, 3))) log_refusal(struct agg *a, const char *fmt, ...)
+static void log_period_end(struct agg *a, uint64_t now)
 {
-	uint64_t now = now_ns();
-	char buf[600];
-	va_list ap;
-
 	if (now - a->log_period_start >= LOG_PERIOD_NS) {
 		if (a->log_suppressed)
 			pr_warn("%llu more refusals not logged in the last %llu s (see "
@@ -431,6 +427,14 @@ static void __attribute__((format(printf, 2, 3))) log_refusal(struct agg *a, con
 		a->log_in_period = 0;
 		a->log_suppressed = 0;
 	}
+}
+
+static void __attribute__((format(printf, 2, 3))) log_refusal(struct agg *a, const char *fmt, ...)
+{
+	char buf[600];
+	va_list ap;
+
+	log_period_end(a, now_ns());
 	if (a->log_in_period++ >= LOG_BURST) {
 		a->log_suppressed++;
 		return;
@@ -696,33 +700,56 @@ static void on_message(struct agg *a, nng_msg *m)
 
 /* ---- query API and republish replay: threads ------------------------------ */
 
+/*
+ * The query API. Never waits for a client: a REQ client asks one question
+ * at a time, so one that has not taken its last answer when the next is
+ * ready is not one: its answer is dropped, its connection closed, and
+ * what it had queued is not computed (counted in query_drops).
+ */
+#define QUERY_SHUT	16	/* connections closed, remembered */
 static void *query_thread(void *arg)
 {
 	struct agg *a = arg;
+	uint32_t shut[QUERY_SHUT] = { 0 }, nshut = 0, k;
 
 	while (!a->stopping) {
-		char *buf = NULL;
-		size_t len = 0;
+		nng_msg *m = NULL;
+		nng_pipe p;
 		struct jw w;
-		int rc = nng_recv(a->qrep, &buf, &len, NNG_FLAG_ALLOC);
+		int rc = nng_recvmsg(a->qrep, &m, 0);
 
 		if (rc == NNG_ETIMEDOUT)
 			continue;
 		if (rc)
 			break;
+		p = nng_msg_get_pipe(m);
+		for (k = 0; k < QUERY_SHUT && shut[k] != (uint32_t)nng_pipe_id(p); k++)
+			;
+		if (k < QUERY_SHUT) {	/* queued by a client already shut out */
+			nng_msg_free(m);
+			continue;
+		}
 		jw_init(&w);
 		pthread_mutex_lock(&a->lock);
-		query_answer(a->store, buf, len, now_ns(), &w);
+		query_answer(a->store, nng_msg_body(m), nng_msg_len(m), now_ns(), &w);
 		pthread_mutex_unlock(&a->lock);
-		nng_free(buf, len);
-		/* never wait for a client: one that has not taken its last answer
-		 * (REQ clients ask one at a time) loses this one */
-		if (!w.err && nng_send(a->qrep, w.buf, w.len, NNG_FLAG_NONBLOCK)) {
-			pthread_mutex_lock(&a->lock);
-			a->n_query_drops++;
-			pthread_mutex_unlock(&a->lock);
-		}
+		nng_msg_clear(m);
+		rc = w.err ? NNG_ENOMEM : nng_msg_append(m, w.buf, w.len);
+		rc = rc ?: nng_sendmsg(a->qrep, m, NNG_FLAG_NONBLOCK);
 		jw_free(&w);
+		if (!rc)
+			continue;
+		nng_msg_free(m);
+		if (rc == NNG_EAGAIN) {
+			shut[nshut++ % QUERY_SHUT] = (uint32_t)nng_pipe_id(p);
+			nng_pipe_close(p);
+		}
+		pthread_mutex_lock(&a->lock);
+		a->n_query_drops++;
+		if (rc == NNG_EAGAIN)
+			log_refusal(a, "query client (pipe %d) does not take its answers: closed",
+				    nng_pipe_id(p));
+		pthread_mutex_unlock(&a->lock);
 	}
 	return NULL;
 }
@@ -879,6 +906,8 @@ static void republish(struct agg *a, uint64_t now)
 static void tick(struct agg *a)
 {
 	uint64_t now = now_ns();
+
+	log_period_end(a, now);
 
 	if (a->has_v)
 		publish_views(a, now);
@@ -1416,7 +1445,7 @@ int main(int argc, char **argv)
 	rc = run(&a);
 	/* SIGTERM: done within 2 s. A replay fetch still waiting for a dead
 	 * host is not waited for (it merges nothing once closed is set). */
-	if (!stop_replay_workers(&a, 1000))
+	if (!stop_replay_workers(&a, 500))
 		pr_warn("a replay fetch is still waiting for its host; not waiting for it");
 	if (a.has_q)
 		pthread_join(a.qthread, NULL);

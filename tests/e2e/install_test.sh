@@ -161,6 +161,8 @@ A=$UNITS/pingfold-agent.service
 G=$UNITS/pingfold-aggregator.service
 [ "$(unit_get "$A" Restart)" = on-failure ] && [ "$(unit_get "$G" Restart)" = on-failure ]
 check "both services restart on failure" test $? -eq 0
+check "both services raise the descriptor limit (LimitNOFILE)" \
+	test "$(unit_get "$A" LimitNOFILE)" -ge 4096 -a "$(unit_get "$G" LimitNOFILE)" -ge 16384
 [ "$(unit_get "$A" RuntimeDirectory)" = pingfold ] &&
 	[ "$(unit_get "$A" RuntimeDirectoryPreserve)" = yes ] &&
 	grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$A"

@@ -350,6 +350,8 @@ int main(int argc, char **argv)
 			for (j = tl; j < len; j++)
 				m[j] = (char)rand_r(&seed);
 			send_buf(m, len);
+			if (k % 100 == 99)	/* ~10k/s: a flood, not a test of sub's queue */
+				nng_msleep(10);
 		}
 	} else if (!strcmp(mode, "feed") && i + 2 == argc) {
 		const char *box = argv[i];
