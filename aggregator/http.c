@@ -602,51 +602,164 @@ static void family(struct text *t, const char *name, const char *type, const cha
 	tprintf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void metrics_rtt(struct http *h, struct text *t, uint64_t now)
+/*
+ * /metrics reads the store under its lock only to copy what it needs: each
+ * series' histogram, compact (its non-empty buckets), with its names.
+ * The text (the bulk of the work: 1 GB for 120k sites) is written after
+ * the lock is released, so merging never waits for a scrape.
+ */
+enum { SNAP_FLEET, SNAP_SITE, SNAP_CUSTOMER };
+struct snap {
+	uint8_t kind, half;
+	char *names;			/* site; or id \0 name \0 site */
+	uint64_t count, sum;
+	uint32_t n;
+	uint16_t *idx;
+	uint64_t *cnt;
+};
+struct snaps {
+	struct snap *v;
+	size_t n, cap;
+	bool err;
+};
+
+static void snap_add(struct snaps *ss, int kind, int half, const char *a, const char *b,
+		     const char *c, const struct hist *h)
+{
+	size_t la = a ? strlen(a) + 1 : 0, lb = b ? strlen(b) + 1 : 0, lc = c ? strlen(c) + 1 : 0;
+	struct snap *sp;
+	uint32_t k, n = 0;
+
+	if (ss->err)
+		return;
+	if (ss->n == ss->cap) {
+		size_t cap = ss->cap ? ss->cap * 2 : 64;
+		struct snap *v = realloc(ss->v, cap * sizeof(*v));
+
+		if (!v) {
+			ss->err = true;
+			return;
+		}
+		ss->v = v;
+		ss->cap = cap;
+	}
+	for (k = 0; k < PF_HIST_NSLOTS; k++)
+		n += !!h->slot[k];
+	sp = &ss->v[ss->n];
+	memset(sp, 0, sizeof(*sp));
+	sp->names = la + lb + lc ? malloc(la + lb + lc) : NULL;
+	sp->idx = n ? malloc(n * sizeof(*sp->idx)) : NULL;
+	sp->cnt = n ? malloc(n * sizeof(*sp->cnt)) : NULL;
+	if ((la + lb + lc && !sp->names) || (n && (!sp->idx || !sp->cnt))) {
+		free(sp->names);
+		free(sp->idx);
+		free(sp->cnt);
+		ss->err = true;
+		return;
+	}
+	if (la)
+		memcpy(sp->names, a, la);
+	if (lb)
+		memcpy(sp->names + la, b, lb);
+	if (lc)
+		memcpy(sp->names + la + lb, c, lc);
+	sp->kind = (uint8_t)kind;
+	sp->half = (uint8_t)half;
+	sp->count = h->count;
+	sp->sum = h->sum;
+	for (k = 0; k < PF_HIST_NSLOTS; k++) {
+		if (!h->slot[k])
+			continue;
+		sp->idx[sp->n] = (uint16_t)k;
+		sp->cnt[sp->n++] = h->slot[k];
+	}
+	ss->n++;
+}
+
+static void snaps_free(struct snaps *ss)
+{
+	size_t i;
+
+	for (i = 0; i < ss->n; i++) {
+		free(ss->v[i].names);
+		free(ss->v[i].idx);
+		free(ss->v[i].cnt);
+	}
+	free(ss->v);
+}
+
+/* Under the lock: the fleet's, every site's and (if asked) every customer's 1 h. */
+static void metrics_snap(struct http *h, struct snaps *ss, uint64_t now)
 {
 	struct hist hg[PF_NHALVES];
 	struct store_cust_info *c = NULL;
-	char **sites = NULL, lab[1200], e1[600], e2[300], e3[600];
+	char **sites = NULL;
 	size_t n = 0, i;
 	int k;
 
-	family(t, "pingfold_fleet_rtt_seconds", "histogram",
-	       "Round-trip time of the whole fleet over the last 1 h (sliding window).");
 	if (store_fleet(h->store, STORE_W1H, now, hg) == 0)
-		for (k = 0; k < PF_NHALVES; k++) {
-			snprintf(lab, sizeof(lab), "half=\"%s\"", half_name[k]);
-			hist_series(t, "pingfold_fleet_rtt_seconds", lab, &hg[k]);
-		}
-	family(t, "pingfold_site_rtt_seconds", "histogram",
-	       "Round-trip time of a site and its subtree over the last 1 h (sliding window).");
+		for (k = 0; k < PF_NHALVES; k++)
+			snap_add(ss, SNAP_FLEET, k, NULL, NULL, NULL, &hg[k]);
 	if (store_sites(h->store, &sites, &n) == 0) {
 		for (i = 0; i < n; i++) {
 			if (store_site(h->store, sites[i], STORE_W1H, now, hg) == 0)
-				for (k = 0; k < PF_NHALVES; k++) {
-					snprintf(lab, sizeof(lab), "site=\"%s\",half=\"%s\"",
-						 label_esc(sites[i], e1, sizeof(e1)), half_name[k]);
-					hist_series(t, "pingfold_site_rtt_seconds", lab, &hg[k]);
-				}
+				for (k = 0; k < PF_NHALVES; k++)
+					snap_add(ss, SNAP_SITE, k, sites[i], NULL, NULL, &hg[k]);
 			free(sites[i]);
 		}
 		free(sites);
 	}
 	if (!h->opts.metrics_customers || store_customers(h->store, &c, &n))
 		return;
-	family(t, "pingfold_customer_rtt_seconds", "histogram",
-	       "Round-trip time of a customer over the last 1 h (sliding window).");
-	for (i = 0; i < n; i++) {
-		if (store_customer(h->store, c[i].id, STORE_W1H, now, hg))
-			continue;
-		for (k = 0; k < PF_NHALVES; k++) {
-			snprintf(lab, sizeof(lab), "customer=\"%s\",name=\"%s\",site=\"%s\",half=\"%s\"",
-				 label_esc(c[i].id, e2, sizeof(e2)),
-				 label_esc(c[i].name, e3, sizeof(e3)),
-				 label_esc(c[i].site, e1, sizeof(e1)), half_name[k]);
-			hist_series(t, "pingfold_customer_rtt_seconds", lab, &hg[k]);
-		}
-	}
+	for (i = 0; i < n; i++)
+		if (store_customer(h->store, c[i].id, STORE_W1H, now, hg) == 0)
+			for (k = 0; k < PF_NHALVES; k++)
+				snap_add(ss, SNAP_CUSTOMER, k, c[i].id, c[i].name, c[i].site, &hg[k]);
 	free(c);
+}
+
+/* Without the lock: the series' text, family by family (they come in order). */
+static void metrics_rtt(struct text *t, const struct snaps *ss)
+{
+	static const char *const fam[] = { "pingfold_fleet_rtt_seconds",
+		"pingfold_site_rtt_seconds", "pingfold_customer_rtt_seconds" };
+	static const char *const help[] = {
+		"Round-trip time of the whole fleet over the last 1 h (sliding window).",
+		"Round-trip time of a site and its subtree over the last 1 h (sliding window).",
+		"Round-trip time of a customer over the last 1 h (sliding window)." };
+	char lab[1200], e1[600], e2[300], e3[600];
+	int last = -1;
+	size_t i;
+	uint32_t k;
+
+	for (i = 0; i < ss->n; i++) {
+		const struct snap *sp = &ss->v[i];
+		struct hist hg;
+
+		if (sp->kind != last) {
+			family(t, fam[sp->kind], "histogram", help[sp->kind]);
+			last = sp->kind;
+		}
+		hist_init(&hg);
+		hg.count = sp->count;
+		hg.sum = sp->sum;
+		for (k = 0; k < sp->n; k++)
+			hg.slot[sp->idx[k]] = sp->cnt[k];
+		if (sp->kind == SNAP_FLEET) {
+			snprintf(lab, sizeof(lab), "half=\"%s\"", half_name[sp->half]);
+		} else if (sp->kind == SNAP_SITE) {
+			snprintf(lab, sizeof(lab), "site=\"%s\",half=\"%s\"",
+				 label_esc(sp->names, e1, sizeof(e1)), half_name[sp->half]);
+		} else {
+			const char *id = sp->names, *name = id + strlen(id) + 1;
+			const char *site = name + strlen(name) + 1;
+
+			snprintf(lab, sizeof(lab), "customer=\"%s\",name=\"%s\",site=\"%s\",half=\"%s\"",
+				 label_esc(id, e2, sizeof(e2)), label_esc(name, e3, sizeof(e3)),
+				 label_esc(site, e1, sizeof(e1)), half_name[sp->half]);
+		}
+		hist_series(t, fam[sp->kind], lab, &hg);
+	}
 }
 
 /* Per-box values, one family at a time. */
@@ -808,18 +921,29 @@ static void metrics_self(struct http *h, struct text *t, const struct store_box_
 static void metrics(struct http *h, struct httpd_req *r)
 {
 	struct store_box_info *b = NULL;
-	struct text t = { 0 };
+	struct text t = { 0 }, self = { 0 };
+	struct snaps ss = { 0 };
 	size_t n = 0;
 	uint64_t now;
 
+	/* under the lock: copies, and the aggregator's own few lines */
 	pthread_mutex_lock(h->lock);
 	now = http_now_ns();
-	metrics_rtt(h, &t, now);
-	if (store_boxes(h->store, now, &b, &n) == 0)
-		metrics_boxes(&t, b, n, now);
-	metrics_self(h, &t, b, n);
+	metrics_snap(h, &ss, now);
+	if (store_boxes(h->store, now, &b, &n))
+		n = 0;
+	metrics_self(h, &self, b, n);
 	pthread_mutex_unlock(h->lock);
+	/* the text, with the store free for merging */
+	if (!ss.err)
+		metrics_rtt(&t, &ss);
+	snaps_free(&ss);
+	metrics_boxes(&t, b, n, now);
 	free(b);
+	if (self.buf)
+		tprintf(&t, "%.*s", (int)self.len, self.buf);
+	t.err |= self.err || ss.err;
+	free(self.buf);
 	if (t.err)
 		reply(r, 500, "text/plain; charset=utf-8", "out of memory\n", 14);
 	else
