@@ -99,7 +99,7 @@ static int cfg_add(const char **arr, int *n, int max, const char *key, const cha
 		snprintf(err->msg, sizeof(err->msg), "%s: empty value", key);
 		return -EINVAL;
 	}
-	arr[(*n)++] = strdup(v);
+	arr[(*n)++] = cfg_strdup(v);
 	return arr[*n - 1] ? 0 : -ENOMEM;
 }
 
@@ -149,7 +149,7 @@ int agent_cfg_set(struct agent_cfg *c, const char *key, const char *v, struct cf
 		return cfg_url(c->replay, &c->nreplay, key, v, err);
 	if (!strcmp(key, "customers") || !strcmp(key, "network") || !strcmp(key, "state-dir") ||
 	    !strcmp(key, "pin-dir")) {
-		char *d = *v ? strdup(v) : NULL;
+		char *d = *v ? cfg_strdup(v) : NULL;
 
 		if (!d) {
 			snprintf(err->msg, sizeof(err->msg), "%s: empty value", key);

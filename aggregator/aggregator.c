@@ -730,9 +730,8 @@ static void *query_thread(void *arg)
 			continue;
 		}
 		jw_init(&w);
-		pthread_mutex_lock(&a->lock);
-		query_answer(a->store, nng_msg_body(m), nng_msg_len(m), now_ns(), &w);
-		pthread_mutex_unlock(&a->lock);
+		query_answer_locking(a->store, &a->lock, nng_msg_body(m), nng_msg_len(m), now_ns(),
+				     &w);
 		nng_msg_clear(m);
 		rc = w.err ? NNG_ENOMEM : nng_msg_append(m, w.buf, w.len);
 		rc = rc ?: nng_sendmsg(a->qrep, m, NNG_FLAG_NONBLOCK);
@@ -1123,7 +1122,7 @@ static int cfg_list(const char **arr, int *n, int max, const char *key, const ch
 		snprintf(e->msg, sizeof(e->msg), "%s: '%s' is not a URL", key, v);
 		return -EINVAL;
 	}
-	d = strdup(v);
+	d = cfg_strdup(v);
 	if (!d)
 		return -ENOMEM;
 	arr[(*n)++] = d;
@@ -1208,12 +1207,11 @@ static int cfg_set(void *ctx, const char *key, const char *v, struct cfg_err *e)
 	if (!strcmp(key, "claim-idle"))
 		return cfg_u64(key, v, 1000, 3600000, &c->claim_idle_ms, e);
 	if (!strcmp(key, "http") || !strcmp(key, "http-static")) {
-		char *d = *v ? strdup(v) : NULL;
+		char *d = *v ? cfg_strdup(v) : NULL;
 
 		if (!d || (key[4] == '\0' && strncmp(v, "http://", 7) && strncmp(v, "https://", 8))) {
 			snprintf(e->msg, sizeof(e->msg), "%s: '%s' is not %s", key, v,
 				 key[4] ? "a folder" : "an http:// URL");
-			free(d);
 			return -EINVAL;
 		}
 		if (key[4])

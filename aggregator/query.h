@@ -10,6 +10,7 @@
 #ifndef PINGFOLD_QUERY_H
 #define PINGFOLD_QUERY_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "aggregator/store.h"
@@ -17,6 +18,12 @@
 
 /* Answers req into out (always valid JSON); returns 0 or -EINVAL (error answer). */
 int query_answer(struct store *s, const char *req, size_t len, uint64_t now_ns, struct jw *out);
+/*
+ * The same, taking *lock itself: around the store's part only, so that
+ * the lists ("customers", "sites") are written with the store free.
+ */
+int query_answer_locking(struct store *s, pthread_mutex_t *lock, const char *req, size_t len,
+			 uint64_t now_ns, struct jw *out);
 /* {"count":..,"min_ms":..,"p50_ms":..,...,"buckets":[[le_seconds, n],...]} */
 void query_hist_json(struct jw *w, const struct hist *h);
 

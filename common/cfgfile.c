@@ -5,6 +5,28 @@
 #include <string.h>
 #include "cfgfile.h"
 
+static char **owned;
+static size_t nowned, capowned;
+
+char *cfg_strdup(const char *v)
+{
+	char *d;
+
+	if (nowned == capowned) {
+		size_t cap = capowned ? capowned * 2 : 32;
+		char **n = realloc(owned, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		owned = n;
+		capowned = cap;
+	}
+	d = strdup(v);
+	if (d)
+		owned[nowned++] = d;
+	return d;
+}
+
 #define CFG_LINE_MAX 4096
 
 static void set_err(struct cfg_err *err, const char *file, unsigned line, const char *msg)

@@ -24,5 +24,12 @@ int cfg_u64(const char *key, const char *v, uint64_t min, uint64_t max, uint64_t
 	    struct cfg_err *err);
 int cfgfile_parse(const char *name, const char *buf, size_t len, cfgfile_fn fn, void *ctx,
 		  struct cfg_err *err);
+/*
+ * A setting's string, kept for the life of the process: settings outlive
+ * the parse, may be replaced (a file, then the command line) and are read
+ * by threads until exit, so they are never freed; this keeps them all
+ * listed (reachable: not leaks). NULL on ENOMEM.
+ */
+char *cfg_strdup(const char *v);
 
 #endif /* PINGFOLD_CFGFILE_H */

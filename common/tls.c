@@ -8,6 +8,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
+#include "cfgfile.h"
 #include "log.h"
 #include "tls.h"
 
@@ -33,7 +34,7 @@ int tls_opts_set(struct tls_opts *o, const char *key, const char *v, struct cfg_
 		snprintf(err->msg, sizeof(err->msg), "%s: empty value", key);
 		return -EINVAL;
 	}
-	d = strdup(v);
+	d = cfg_strdup(v);
 	if (!d)
 		return -ENOMEM;
 	*dst = d;
