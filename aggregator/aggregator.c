@@ -1101,6 +1101,8 @@ static const char usage[] =
 "      --max-catalog N      entries of one catalog (1000000)\n"
 "      --max-delta-age S    deltas ending longer ago are refused (21600)\n"
 "      --max-seq-jump N     a larger sequence jump is held until confirmed (16384)\n"
+"      --forget S           a customer no box names, with no data left in any\n"
+"                           window, is forgotten after S seconds (86400; 0 never)\n"
 "  -v, --verbose / --quiet\n"
 "\n"
 "Example:\n"
@@ -1191,6 +1193,11 @@ static int cfg_set(void *ctx, const char *key, const char *v, struct cfg_err *e)
 	if (!strcmp(key, "max-delta-age")) {
 		rc = cfg_u64(key, v, 60, 30 * 86400, &x, e);
 		c->store.max_age_ns = x * 1000000000ULL;
+		return rc;
+	}
+	if (!strcmp(key, "forget")) {
+		rc = cfg_u64(key, v, 0, 365 * 86400, &x, e);
+		c->store.forget_ns = x ? x * 1000000000ULL : UINT64_MAX;
 		return rc;
 	}
 	if (!strcmp(key, "max-seq-jump"))
@@ -1284,6 +1291,7 @@ static int parse_args(int argc, char **argv, struct agg_cfg *c, int *verbosity)
 		{ "claim-idle", required_argument, NULL, 25 },
 		{ "http-max-conns", required_argument, NULL, 26 },
 		{ "http-idle", required_argument, NULL, 27 },
+		{ "forget", required_argument, NULL, 28 },
 		{ "verbose", no_argument, NULL, 'v' }, { "quiet", no_argument, NULL, 8 },
 		{ "help", no_argument, NULL, 'h' }, { 0 }
 	};

@@ -894,6 +894,15 @@ static void metrics_self(struct http *h, struct text *t, const struct store_box_
 	for (k = 0; k < STORE_NREFUSALS; k++)
 		tprintf(t, "pingfold_aggregator_refused_total{reason=\"%s\"} %" PRIu64 "\n",
 			store_refusal_name(k), refused[k]);
+	{
+		uint64_t forgotten;
+		uint32_t nc = store_ncustomers(h->store, &forgotten);
+
+		gauge(t, "pingfold_aggregator_customers", "Customers kept.", (double)nc);
+		counter(t, "pingfold_aggregator_forgotten_total",
+			"Customers forgotten (no box names them, nothing in any window).",
+			forgotten);
+	}
 	gauge(t, "pingfold_aggregator_boxes", "Boxes known.", (double)n);
 	gauge(t, "pingfold_aggregator_stale_boxes", "Boxes that are stale.", (double)stale);
 	gauge(t, "pingfold_aggregator_store_bytes", "Memory the store holds (approximate).",

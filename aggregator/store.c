@@ -59,8 +59,11 @@
  * catalog of the box's previous epoch, or of its current epoch with a
  * lower seq than the one in force, is ignored (it arrived late). Site
  * paths are normalised: empty components dropped ("/a//b/" is "a/b").
- * Customers and sites are not forgotten (their records age out), so
- * their number is bounded instead (below).
+ * A customer no catalog names any more, with nothing in any window, not
+ * named nor merged into for forget_ns (default 24 h), is forgotten (its
+ * index reused; an unnamed one leaves its box's key map): looked for
+ * once a minute, as the ring advances. Sites and boxes are not forgotten;
+ * all of them are bounded (below).
  *
  * Bounds and values. Everything a peer can make the store allocate has a
  * bound in store_opts: customers, sites, boxes, distinct unnamed keys per
@@ -125,6 +128,7 @@
 #define REC_SLACK	2		/* spare buckets in a new record */
 #define HALF_COUNT_MAX	(1ULL << 36)	/* samples of a customer-half in one delta */
 #define RTT_MAX_NS	(1ULL << 42)	/* 73 minutes: no RTT is longer */
+#define FORGET_EVERY_NS	(60 * 1000000000ULL)	/* how often forget() looks */
 
 static const uint32_t win_secs[STORE_NWINDOWS] = { 10, 60, 300, 900, 3600 };
 static const char *const win_names[STORE_NWINDOWS] = { "10s", "1m", "5m", "15m", "1h" };
@@ -163,9 +167,10 @@ struct chalf {
 };
 
 struct cust {
-	char *str;			/* id '\0' name '\0' */
+	char *str;			/* id '\0' name '\0'; NULL: forgotten, free */
 	uint32_t site;			/* NONE: no site */
 	uint32_t nboxes;
+	uint64_t seen_ns;		/* last named by a catalog or merged into */
 	struct chalf h[PF_NHALVES];
 };
 
@@ -239,7 +244,10 @@ struct store {
 	size_t pool_bytes, pool_max;
 
 	struct cust **cpage;
-	uint32_t ncust, npage, cpage_cap;
+	uint32_t ncust, npage, cpage_cap;	/* ncust: indices used, free ones too */
+	uint32_t nlive;				/* customers not forgotten */
+	uint32_t *cfree, ncfree, cfree_cap;	/* forgotten indices, for reuse */
+	uint64_t last_forget_ns, forgotten;
 	struct strmap cmap;
 
 	struct box **boxes;
@@ -518,6 +526,8 @@ static void *arena_alloc(struct store *s, struct arena *a, size_t n)
 	return p;
 }
 
+static void forget(struct store *s, uint64_t now_ns);
+
 void store_advance(struct store *s, uint64_t now_ns)
 {
 	uint64_t S = now_ns / s->o.slot_ns;
@@ -540,6 +550,10 @@ void store_advance(struct store *s, uint64_t now_ns)
 	}
 	s->cur = S;
 	s->started = true;
+	if (s->o.forget_ns != UINT64_MAX && now_ns - s->last_forget_ns >= FORGET_EVERY_NS) {
+		s->last_forget_ns = now_ns;
+		forget(s, now_ns);
+	}
 }
 
 /* The dense histograms of live slot a in a ring, allocated on first use. */
@@ -921,9 +935,28 @@ static uint32_t cust_get(struct store *s, const char *id, bool create, int *err)
 
 	if (i != NONE || !create)
 		return i;
-	if (s->ncust >= s->o.max_customers) {
+	if (s->nlive >= s->o.max_customers) {
 		*err = -ENOSPC;
 		return NONE;
+	}
+	if (s->ncfree) {		/* a forgotten customer's place */
+		i = s->cfree[s->ncfree - 1];
+		c = cust_at(s, i);
+		memset(c, 0, sizeof(*c));
+		c->str = malloc(idlen + 2);
+		if (!c->str || strmap_put(s, &s->cmap, h, i)) {
+			free(c->str);
+			c->str = NULL;
+			goto nomem;
+		}
+		memcpy(c->str, id, idlen + 1);
+		c->str[idlen + 1] = '\0';
+		c->site = NONE;
+		c->h[0].head_slot = c->h[1].head_slot = SLOT_NONE;
+		s->ncfree--;
+		s->nlive++;
+		s->heap_bytes += idlen + 2;
+		return i;
 	}
 	if (s->ncust >= KV_UNNAMED - 1)
 		goto nomem;
@@ -950,6 +983,7 @@ static uint32_t cust_get(struct store *s, const char *id, bool create, int *err)
 		goto nomem;
 	}
 	s->heap_bytes += idlen + 2;
+	s->nlive++;
 	return s->ncust++;
 nomem:
 	*err = -ENOMEM;
@@ -1152,6 +1186,92 @@ static uint32_t key_unnamed(struct store *s, struct box *b, uint32_t key, int *e
 	return (i + 1) | KV_UNNAMED;
 }
 
+/* ---- forgetting ---------------------------------------------------------- */
+
+/* Takes entry idx (hash h) out of m: backward-shift deletion (linear probing). */
+static void strmap_del(struct strmap *m, uint32_t h, uint32_t idx)
+{
+	uint32_t mask = m->cap - 1, i, j;
+
+	if (!m->cap)
+		return;
+	for (i = h & mask; m->e[i] && (uint32_t)m->e[i] != idx + 1; i = (i + 1) & mask)
+		;
+	if (!m->e[i])
+		return;
+	m->e[i] = 0;
+	m->n--;
+	for (j = (i + 1) & mask; m->e[j]; j = (j + 1) & mask) {
+		uint32_t k = (uint32_t)(m->e[j] >> 32) & mask;	/* its home */
+
+		/* it may move to the hole i unless its home lies in (i, j] */
+		if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
+			m->e[i] = m->e[j];
+			m->e[j] = 0;
+			i = j;
+		}
+	}
+}
+
+static bool chalf_live(const struct store *s, const struct chalf *ch)
+{
+	return ch->head && slot_live(s, ch->head_slot);
+}
+
+/*
+ * Forgets the customers no box's catalog names, with nothing in any window,
+ * not named nor merged into for forget_ns: their index is reused. An
+ * unnamed one ("?BOX/KEY") leaves its box's key map too.
+ */
+static void forget(struct store *s, uint64_t now_ns)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->ncust; i++) {
+		struct cust *c = cust_at(s, i);
+		const char *slash;
+		size_t len;
+
+		if (!c->str || c->nboxes || now_ns <= c->seen_ns ||
+		    now_ns - c->seen_ns <= s->o.forget_ns ||
+		    chalf_live(s, &c->h[0]) || chalf_live(s, &c->h[1]))
+			continue;
+		if (grow(&s->cfree, &s->cfree_cap, s->ncfree + 1, sizeof(*s->cfree)))
+			return;
+		slash = strrchr(c->str, '/');
+		if (c->str[0] == '?' && slash && (size_t)(slash - c->str - 1) < WIRE_BOX_MAX) {
+			char box[WIRE_BOX_MAX];
+			uint32_t key = (uint32_t)strtoul(slash + 1, NULL, 10);
+			struct box *bx;
+
+			snprintf(box, sizeof(box), "%.*s", (int)(slash - c->str - 1), c->str + 1);
+			bx = box_id_ok(box) ? box_get(s, box, false, NULL) : NULL;
+			if (bx && key_get(bx, key) == ((i + 1) | KV_UNNAMED)) {
+				key_set(s, bx, key, 0);
+				if (bx->unnamed_keys)
+					bx->unnamed_keys--;
+			}
+		}
+		strmap_del(&s->cmap, str_hash(c->str), i);
+		len = strlen(c->str) + 1;
+		len += strlen(c->str + len) + 1;
+		s->heap_bytes -= len;
+		free(c->str);
+		memset(c, 0, sizeof(*c));
+		c->site = NONE;
+		s->cfree[s->ncfree++] = i;
+		s->nlive--;
+		s->forgotten++;
+	}
+}
+
+uint32_t store_ncustomers(const struct store *s, uint64_t *forgotten)
+{
+	if (forgotten)
+		*forgotten = s->forgotten;
+	return s->nlive;
+}
+
 /* ---- sequences ----------------------------------------------------------- */
 
 static void trk_reset(struct seqtrk *t, uint64_t epoch)
@@ -1218,6 +1338,7 @@ void store_opts_default(struct store_opts *o)
 	o->max_catalog = 1000000;
 	o->max_age_ns = 6ULL * 3600 * 1000000000ULL;
 	o->max_seq_jump = SEQ_WIN;
+	o->forget_ns = 24ULL * 3600 * 1000000000ULL;
 }
 
 int store_open(struct store **sp, const struct store_opts *o)
@@ -1243,6 +1364,7 @@ int store_open(struct store **sp, const struct store_opts *o)
 	DEF(max_catalog);
 	DEF(max_age_ns);
 	DEF(max_seq_jump);
+	DEF(forget_ns);
 #undef DEF
 	for (w = 0; w < STORE_NWINDOWS; w++) {
 		uint64_t n = ((uint64_t)win_secs[w] * 1000000000ULL + o->slot_ns - 1) / o->slot_ns;
@@ -1288,6 +1410,7 @@ void store_close(struct store *s)
 		free(s->cpage[i]);
 	free(s->cpage);
 	free(s->cmap.e);
+	free(s->cfree);
 	for (i = 0; i < s->nbox; i++) {
 		free(s->boxes[i]->kmap);
 		u32map_clear(&s->boxes[i]->big);
@@ -1504,7 +1627,7 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 	samples = 0;
 	nk = delta_new_keys(bx, d);
 	if (nk && (bx->unnamed_keys + (uint64_t)nk > s->o.max_unnamed ||
-		   s->ncust + (uint64_t)nk > s->o.max_customers))
+		   s->nlive + (uint64_t)nk > s->o.max_customers))
 		return refuse(s, bx, STORE_REFUSE_LIMIT, -ENOSPC);
 	t = trk_of(bx, d->epoch);
 	if (trk_seen(t, d->seq)) {
@@ -1563,6 +1686,7 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 		if (!live)
 			continue;
 		c = cust_at(s, (v & ~KV_UNNAMED) - 1);
+		c->seen_ns = now_ns;
 		err2 = chalf_add(s, ar, &c->h[wh->half], a, wh, b);
 		err = err ?: err2;
 		if (c->site == NONE) {
@@ -1667,7 +1791,7 @@ int store_add_catalog(struct store *s, const struct wire_catalog *c, uint64_t no
 		return refuse(s, bx, STORE_REFUSE_LIMIT, -ENOSPC);
 	for (i = 0; i < c->n; i++)	/* customers it would add */
 		cnt += strmap_get(s, &s->cmap, cust_key, c->c[i].id, str_hash(c->c[i].id)) == NONE;
-	if (s->ncust + (uint64_t)cnt > s->o.max_customers)
+	if (s->nlive + (uint64_t)cnt > s->o.max_customers)
 		return refuse(s, bx, STORE_REFUSE_LIMIT, -ENOSPC);
 	cnt = 0;
 	bx->last_seen_ns = now_ns;
@@ -1702,6 +1826,7 @@ int store_add_catalog(struct store *s, const struct wire_catalog *c, uint64_t no
 		if (err)
 			break;
 		cust_at(s, ci)->site = site;
+		cust_at(s, ci)->seen_ns = now_ns;
 	}
 	/* on error, what was mapped so far stays in force, and is counted */
 	if (err)
@@ -1944,14 +2069,14 @@ int store_customers(struct store *s, struct store_cust_info **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	v = calloc(s->ncust ? s->ncust : 1, sizeof(*v));
+	v = calloc(s->nlive ? s->nlive : 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	for (i = 0; i < s->ncust; i++)
-		cust_info(s, i, &v[i]);
-	qsort(v, s->ncust, sizeof(*v), cinfo_cmp);
+		if (cust_at(s, i)->str)
+			cust_info(s, i, &v[(*n)++]);
+	qsort(v, *n, sizeof(*v), cinfo_cmp);
 	*out = v;
-	*n = s->ncust;
 	return 0;
 }
 
@@ -2061,6 +2186,8 @@ int store_top(struct store *s, enum store_kind kind, enum pf_half half, double q
 		unsigned rlo = PF_HIST_NSLOTS, rhi = 0;
 
 		if (kind == STORE_CUSTOMER) {
+			if (!cust_at(s, i)->str)
+				continue;
 			chalf_window(s, &cust_at(s, i)->h[half], lo, hi, h, &rlo, &rhi);
 			x = h;
 		} else {

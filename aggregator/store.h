@@ -37,6 +37,9 @@ struct store_opts {
 	/* A seq more than this above the box's highest is held as suspect
 	 * (default 16384); the next consecutive one confirms the jump. */
 	uint64_t max_seq_jump;
+	/* A customer no catalog names, with nothing in any window and not
+	 * seen for this long, is forgotten (default 24 h; UINT64_MAX: never). */
+	uint64_t forget_ns;
 };
 
 /* Why the store (or the aggregator, for identity) refused a message. */
@@ -156,6 +159,9 @@ int store_boxes(struct store *s, uint64_t now_ns, struct store_box_info **out, s
  * pointer stays valid until the next store_add_catalog().
  */
 const char *store_key_id(struct store *s, const char *box, uint32_t key);
+
+/* Customers kept now; *forgotten (if given): how many were forgotten. */
+uint32_t store_ncustomers(const struct store *s, uint64_t *forgotten);
 
 /* Totals over everything ever merged (exactness checks). */
 uint64_t store_total_samples(const struct store *s);

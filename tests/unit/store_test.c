@@ -764,6 +764,69 @@ Test(store, overflow_bound_follows_the_ring)
 	store_close(s);
 }
 
+/* Customers no catalog names and with nothing left in any window are forgotten. */
+Test(store, forgetting)
+{
+	static const struct cat_entry two[] = { { 0, "keep", "", "A" }, { 1, "gone", "", "A" } };
+	static const struct cat_entry one[] = { { 0, "keep", "", "A" } };
+	static const struct cat_entry fresh[] = { { 0, "keep", "", "A" }, { 2, "new", "", "A" } };
+	struct store_opts o;
+	struct store *s;
+	struct store_cust_info ci;
+	struct wire_delta d;
+	uint64_t now = T0, forgotten;
+
+	store_opts_default(&o);
+	o.forget_ns = 2 * 3600 * NS;
+	o.max_customers = 4;
+	cr_assert_eq(store_open(&s, &o), 0);
+	wire_delta_init(&d);
+	catalog(s, "f", 1, 1, two, 2, now);
+	delta_begin(&d, "f", 1, 1, now);
+	delta_vals(&d, 1, 0, MS, 3, NULL);
+	delta_vals(&d, 7, 0, MS, 2, NULL);	/* unnamed: "?f/7" */
+	cr_assert_eq(add(s, &d, now, NULL, NULL), 0);
+	catalog(s, "f", 1, 2, one, 1, now + NS);	/* "gone" is no longer named */
+	cr_assert_eq(store_ncustomers(s, NULL), 3);
+	/* an hour later: not seen for less than forget_ns: kept */
+	now += 3600 * NS;
+	store_advance(s, now);
+	cr_assert_eq(store_customer_info(s, "gone", &ci), 0);
+	/* 2 h + a minute later: out of every window, unnamed for 2 h: forgotten */
+	now += 3600 * NS + 61 * NS;
+	delta_begin(&d, "f", 1, 2, now);
+	delta_vals(&d, 0, 0, MS, 1, NULL);	/* "keep" is merged into: never forgotten */
+	cr_assert_eq(add(s, &d, now, NULL, NULL), 0);
+	cr_assert_eq(store_customer_info(s, "gone", &ci), -ENOENT, "a customer no box names kept");
+	cr_assert_eq(store_customer_info(s, "?f/7", &ci), -ENOENT, "an unnamed key kept");
+	cr_assert_eq(store_customer_info(s, "keep", &ci), 0);
+	cr_assert_eq(store_ncustomers(s, &forgotten), 1);
+	cr_assert_eq(forgotten, 2);
+	cr_assert_eq(box_info(s, "f", now).unnamed_keys, 0);
+	/* their places are reused; the bound counts what is kept */
+	catalog(s, "f", 1, 3, fresh, 2, now);
+	delta_begin(&d, "f", 1, 3, now);
+	delta_vals(&d, 2, 0, MS, 4, NULL);
+	delta_vals(&d, 7, 0, MS, 5, NULL);	/* key 7 again: a new unnamed customer */
+	delta_vals(&d, 8, 0, MS, 6, NULL);
+	cr_assert_eq(add(s, &d, now, NULL, NULL), 0);
+	cr_assert_eq(store_ncustomers(s, NULL), 4);
+	cr_assert_eq(cust_count(s, "new", STORE_W10S, now, 0), 4);
+	cr_assert_eq(cust_count(s, "?f/7", STORE_W10S, now, 0), 5);
+	cr_assert_eq(cust_count(s, "?f/8", STORE_W10S, now, 0), 6);
+	{
+		struct store_cust_info *all;
+		size_t n;
+
+		cr_assert_eq(store_customers(s, &all, &n), 0);
+		cr_assert_eq(n, 4);
+		cr_assert_str_eq(all[0].id, "?f/7");
+		free(all);
+	}
+	wire_delta_free(&d);
+	store_close(s);
+}
+
 /* Every bound of store_opts refuses whole messages, never grows past it. */
 Test(store, bounds)
 {
