@@ -627,8 +627,8 @@ static void snap_add(struct snaps *ss, int kind, int half, const char *a, const 
 		     const char *c, const struct hist *h)
 {
 	size_t la = a ? strlen(a) + 1 : 0, lb = b ? strlen(b) + 1 : 0, lc = c ? strlen(c) + 1 : 0;
+	struct hist_sparse hs;
 	struct snap *sp;
-	uint32_t k, n = 0;
 
 	if (ss->err)
 		return;
@@ -643,14 +643,13 @@ static void snap_add(struct snaps *ss, int kind, int half, const char *a, const 
 		ss->v = v;
 		ss->cap = cap;
 	}
-	for (k = 0; k < PF_HIST_NSLOTS; k++)
-		n += !!h->slot[k];
+	hist_to_sparse(h, &hs);
 	sp = &ss->v[ss->n];
 	memset(sp, 0, sizeof(*sp));
 	sp->names = la + lb + lc ? malloc(la + lb + lc) : NULL;
-	sp->idx = n ? malloc(n * sizeof(*sp->idx)) : NULL;
-	sp->cnt = n ? malloc(n * sizeof(*sp->cnt)) : NULL;
-	if ((la + lb + lc && !sp->names) || (n && (!sp->idx || !sp->cnt))) {
+	sp->idx = hs.n ? malloc(hs.n * sizeof(*sp->idx)) : NULL;
+	sp->cnt = hs.n ? malloc(hs.n * sizeof(*sp->cnt)) : NULL;
+	if ((la + lb + lc && !sp->names) || (hs.n && (!sp->idx || !sp->cnt))) {
 		free(sp->names);
 		free(sp->idx);
 		free(sp->cnt);
@@ -665,13 +664,12 @@ static void snap_add(struct snaps *ss, int kind, int half, const char *a, const 
 		memcpy(sp->names + la + lb, c, lc);
 	sp->kind = (uint8_t)kind;
 	sp->half = (uint8_t)half;
-	sp->count = h->count;
-	sp->sum = h->sum;
-	for (k = 0; k < PF_HIST_NSLOTS; k++) {
-		if (!h->slot[k])
-			continue;
-		sp->idx[sp->n] = (uint16_t)k;
-		sp->cnt[sp->n++] = h->slot[k];
+	sp->count = hs.count;
+	sp->sum = hs.sum;
+	sp->n = hs.n;
+	if (hs.n) {
+		memcpy(sp->idx, hs.idx, hs.n * sizeof(*sp->idx));
+		memcpy(sp->cnt, hs.cnt, hs.n * sizeof(*sp->cnt));
 	}
 	ss->n++;
 }

@@ -1535,10 +1535,10 @@ static int delta_check(const struct wire_delta *d)
 
 /*
  * The values of a delta against the store: times, and totals that would
- * wrap (see Bounds and values). *samples is the delta's sample count.
+ * wrap (see Bounds and values).
  */
 static int delta_values(const struct store *s, const struct wire_delta *d, uint64_t now_ns,
-			uint64_t *samples, uint64_t *sums, enum store_refusal *why)
+			enum store_refusal *why)
 {
 	uint64_t cnt = 0, sum = 0;
 	uint32_t i;
@@ -1552,8 +1552,6 @@ static int delta_values(const struct store *s, const struct wire_delta *d, uint6
 		wrap |= __builtin_add_overflow(cnt, d->h[i].count, &cnt);
 		wrap |= __builtin_add_overflow(sum, d->h[i].sum, &sum);
 	}
-	*samples = cnt;
-	*sums = sum;
 	*why = STORE_REFUSE_OVERFLOW;
 	if (wrap || cnt > UINT64_MAX - s->total || cnt > UINT64_MAX - s->ring_count ||
 	    sum > UINT64_MAX - s->ring_sum)
@@ -1607,7 +1605,7 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 	struct arena *ar = NULL;
 	struct seqtrk *t;
 	struct box *bx;
-	uint64_t a, samples = 0, sums, msum = 0;
+	uint64_t a, samples = 0, msum = 0;
 	bool live;
 	uint32_t i, nk;
 	int err = 0, err2;
@@ -1621,10 +1619,9 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 	if (!bx)
 		return refuse(s, NULL, refusal_of(err), err);
 	store_advance(s, now_ns);
-	err = delta_values(s, d, now_ns, &samples, &sums, &why);
+	err = delta_values(s, d, now_ns, &why);
 	if (err)
 		return refuse(s, bx, why, err);
-	samples = 0;
 	nk = delta_new_keys(bx, d);
 	if (nk && (bx->unnamed_keys + (uint64_t)nk > s->o.max_unnamed ||
 		   s->nlive + (uint64_t)nk > s->o.max_customers))
