@@ -121,15 +121,32 @@ static void sleep_ms(uint64_t ms)
 		;
 }
 
-static int run(struct pf_dp *dp, struct pfdp *st, uint64_t secs, uint64_t interval_ms)
+/*
+ * Poll until stopped. The last poll comes after the hooks are detached, so
+ * that nothing adds a sample between the last read and report()'s read of
+ * the counters: the sum of the deltas then equals the datapath's "samples"
+ * counter exactly even while packets of closing connections are in flight.
+ * (A tcx detach waits for programs still running; removing a tc filter does
+ * not, so with --attach tc a packet in the program at that instant may still
+ * count.)
+ */
+static int run(struct pf_dp *dp, struct pfdp *st, uint64_t secs, uint64_t interval_ms,
+	       const char *const *ifaces, int nif)
 {
 	struct timespec t0, now;
-	int err;
+	bool last = false;
+	int err, i;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
+	while (!last) {
 		sleep_ms(interval_ms);
 		pf_dp_check(dp, &st->health);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (stop || (secs && (uint64_t)(now.tv_sec - t0.tv_sec) >= secs)) {
+			for (i = 0; i < nif; i++)
+				pf_dp_detach(dp, ifaces[i]);
+			last = true;
+		}
 		err = pf_dp_read(dp, on_delta, st);
 		err = err ?: pf_dp_commit_read(dp, st->polls + 1);
 		if (err) {
@@ -137,10 +154,8 @@ static int run(struct pf_dp *dp, struct pfdp *st, uint64_t secs, uint64_t interv
 			return err;
 		}
 		st->polls++;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (stop || (secs && (uint64_t)(now.tv_sec - t0.tv_sec) >= secs))
-			return 0;
 	}
+	return 0;
 }
 
 static void report(struct pf_dp *dp, struct pfdp *st)
@@ -275,7 +290,7 @@ int main(int argc, char **argv)
 		signal(SIGTERM, on_signal);
 		printf("ready\n");
 		fflush(stdout);
-		err = run(dp, &st, secs, interval);
+		err = run(dp, &st, secs, interval, ifaces, nif);
 		report(dp, &st);
 	}
 	pf_dp_close(dp);

@@ -3,7 +3,8 @@
 #   customers 0,1,2 have access delays 5, 20, 80 ms (IPv4, IPv4, IPv6),
 #   customer 3 sends nothing, the server is 10 ms away (internet half).
 # pingfold-dp runs in the shaper namespace, attached to its
-# customer-facing interface, polling deltas every 200 ms throughout.
+# customer-facing interface, polling deltas every 200 ms, and is stopped
+# while the traffic still flows.
 # Checks: each access and internet median within one bucket width + 1 ms
 # of its delay; no samples for the silent customer; the sum of every
 # delta equals the datapath's own sample counter (exactness).
@@ -28,13 +29,15 @@ pfdp_pid=$TOPO_LAST_PID
 for _ in $(seq 100); do grep -q '^ready' "$out" && break; sleep 0.05; done
 check "pingfold-dp attached in the shaper namespace" grep -q '^ready' "$out"
 
-topo_iperf_client 198.18.1.10 198.19.0.1 "$SECS" 20M
-topo_iperf_client 198.18.1.20 198.19.0.1 "$SECS" 20M
-topo_iperf_client 2001:db8:1::30 2001:db8:2::1 "$SECS" 20M
-check "iperf3 traffic ran for every customer" topo_iperf_wait
-
+# pingfold-dp is stopped while the traffic still flows (2 s before its end):
+# exactness must hold however busy the hooks are at the last poll.
+topo_iperf_client 198.18.1.10 198.19.0.1 "$((SECS + 2))" 20M
+topo_iperf_client 198.18.1.20 198.19.0.1 "$((SECS + 2))" 20M
+topo_iperf_client 2001:db8:1::30 2001:db8:2::1 "$((SECS + 2))" 20M
+sleep "$SECS"
 kill -TERM "$pfdp_pid"
 wait "$pfdp_pid" 2>/dev/null
+check "iperf3 traffic ran for every customer" topo_iperf_wait
 check "pingfold-dp exited cleanly and reported" grep -q '^deltas ' "$out"
 grep -E '^(customer|deltas|stat (samples|matched|recorded|packets))' "$out" | sed 's/^/# /'
 
