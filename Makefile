@@ -39,7 +39,7 @@ COMMON_SRC := $(filter-out %_test.c,$(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OUT)/%.o)
 # the aggregator's pure logic: linked into unit tests too
 AGG_CORE_OBJ := $(OUT)/aggregator/store.o
-DP_SRC     := agent/datapath.c agent/hook.c
+DP_SRC     := datapath/datapath.c datapath/hook.c
 DP_OBJ     := $(DP_SRC:%.c=$(OUT)/%.o)
 
 UNIT_SRC   := $(wildcard tests/unit/*_test.c)
@@ -74,8 +74,8 @@ $(OUT)/vmlinux.h:
 	$(Q)mkdir -p $(@D)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
-$(OUT)/pingfold.bpf.o: bpf/pingfold.bpf.c bpf/pingfold_shared.h \
-		bpf/parse.bpf.h common/hist_shared.h $(OUT)/vmlinux.h
+$(OUT)/pingfold.bpf.o: datapath/pingfold.bpf.c datapath/pingfold_shared.h \
+		datapath/parse.bpf.h common/hist_shared.h $(OUT)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
 	$(Q)llvm-strip -g $@.tmp -o $@ 2>/dev/null || mv $@.tmp $@
@@ -91,7 +91,7 @@ $(OUT)/%.o: %.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(DP_OBJ) $(OUT)/agent/pfdp.o $(AGENT_OBJ): $(OUT)/pingfold.skel.h
+$(DP_OBJ) $(OUT)/datapath/pfdp.o $(AGENT_OBJ): $(OUT)/pingfold.skel.h
 
 $(OUT)/pingfold-agent: $(AGENT_OBJ) $(DP_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
@@ -110,11 +110,11 @@ $(OUT)/pingfold-aggregator: $(AGGR_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON)
 
-$(OUT)/pingfold: $(OUT)/aggregator/cli.o $(COMMON_OBJ)
+$(OUT)/pingfold: $(OUT)/cli/pingfold.o $(COMMON_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON)
 
-$(OUT)/pingfold-dp: $(OUT)/agent/pfdp.o $(DP_OBJ) $(COMMON_OBJ)
+$(OUT)/pingfold-dp: $(OUT)/datapath/pfdp.o $(DP_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON)
 

@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "agent/datapath.h"
+#include "datapath/datapath.h"
 #include "common/custlist.h"
 #include "common/tls.h"
 #include "common/wire.h"

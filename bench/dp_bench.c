@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
-#include "agent/datapath.h"
+#include "datapath/datapath.h"
 #include "common/log.h"
 #include "../tests/bpf/pkt.c"
 

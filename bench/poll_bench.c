@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <bpf/bpf.h>
-#include "agent/datapath.h"
+#include "datapath/datapath.h"
 #include "common/log.h"
 #include "common/wire.h"
 #include "../tests/bpf/pkt.c"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
- * The datapath (bpf/pingfold.bpf.c) through the loader (agent/datapath.c),
+ * The datapath (datapath/pingfold.bpf.c) through the loader (datapath/datapath.c),
  * on crafted frames run by BPF_PROG_TEST_RUN. Times come from
  * bpf_ktime_get_ns(), so an RTT is the real time between the recording run
  * and the echo run: each sample is checked against the window
@@ -18,7 +18,7 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "agent/datapath.h"
+#include "datapath/datapath.h"
 #include "pkt.h"
 #include "pkt.c"
 

@@ -43,7 +43,7 @@
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/supplemental/util/platform.h>
 #include "common/hist.h"
-#include "bpf/pingfold_shared.h"
+#include "datapath/pingfold_shared.h"
 #include "common/wire.h"
 
 #define NS 1000000000ULL

@@ -16,8 +16,8 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "bpf/pingfold_shared.h"
-#include "bpf/parse.bpf.h"
+#include "datapath/pingfold_shared.h"
+#include "datapath/parse.bpf.h"
 
 #define TC_ACT_UNSPEC	(-1)
 #define PF_CAS_TRIES	4

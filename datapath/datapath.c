@@ -18,7 +18,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "pingfold.skel.h"
-#include "agent/datapath.h"
+#include "datapath/datapath.h"
 #include "common/log.h"
 
 #define PF_DP_MAX_IFACES 32

@@ -9,10 +9,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/types.h>
-#include "bpf/pingfold_shared.h"
+#include "datapath/pingfold_shared.h"
 #include "common/hist.h"
 #include "common/prefix.h"
-#include "agent/hook.h"
+#include "datapath/hook.h"
 
 #define PF_DP_PIN_DIR		"/sys/fs/bpf/pingfold"
 #define PF_DP_MAX_CUSTOMERS	16384
@@ -62,7 +62,7 @@ bool pf_dp_reused(const struct pf_dp *dp);
 uint64_t pf_dp_epoch(const struct pf_dp *dp);
 
 /*
- * Attach to ingress and egress of ifname, first on each hook (agent/hook.h:
+ * Attach to ingress and egress of ifname, first on each hook (datapath/hook.h:
  * tcx links pinned under pin_dir, or clsact filters), taking over what an
  * earlier agent left attached. Nothing of anyone else's is ever removed.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
- * What the pingfold datapath (bpf/pingfold.bpf.c) and userspace both see:
+ * What the pingfold datapath (datapath/pingfold.bpf.c) and userspace both see:
  * map keys and values, counter ids. Fixed-size fields only.
  * Include <linux/types.h> (userspace) or vmlinux.h (BPF) first.
  */

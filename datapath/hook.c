@@ -20,8 +20,8 @@
 #include <linux/rtnetlink.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "agent/hook.h"
-#include "agent/tcx_compat.h"
+#include "datapath/hook.h"
+#include "datapath/tcx_compat.h"
 #include "common/log.h"
 
 #define TC_MAX_FILTERS	256	/* listed per hook; more are not looked at */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "agent/datapath.h"
+#include "datapath/datapath.h"
 #include "common/cfgfile.h"
 #include "common/log.h"
 
