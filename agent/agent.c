@@ -19,6 +19,7 @@
 #include <nng/supplemental/util/platform.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include "common/sys.h"
 #include "agent/agent.h"
 #include "common/ring.h"
 #include "common/cfgfile.h"
@@ -131,9 +132,11 @@ int agent_cfg_set(struct agent_cfg *c, const char *key, const char *v, struct cf
 		return 0;
 	}
 	if (!strcmp(key, "box-id")) {
-		if (!*v || strlen(v) >= sizeof(c->box) || strpbrk(v, " \t/")) {
-			snprintf(err->msg, sizeof(err->msg),
-				 "box-id: 1..%zu characters, no spaces or '/'", sizeof(c->box) - 1);
+		const char *why = wire_box_check(v, strlen(v));
+
+		if (why) {
+			snprintf(err->msg, sizeof(err->msg), "box-id '%.64s': %s (1..%zu bytes of "
+				 "printable ASCII, no space or '/')", v, why, sizeof(c->box) - 1);
 			return -EINVAL;
 		}
 		snprintf(c->box, sizeof(c->box), "%s", v);
@@ -418,14 +421,6 @@ out:
 
 /* ---- publishing --------------------------------------------------------- */
 
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static void publish(struct agent *a, const char *msg, size_t len)
 {
 	int rc = nng_send(a->pub, (void *)msg, len, 0);
@@ -492,7 +487,7 @@ static void send_stats(struct agent *a)
 	snprintf(st.box, sizeof(st.box), "%s", a->cfg.box);
 	st.epoch = a->epoch;
 	st.seq = a->seq;
-	st.time_ns = now_ns(CLOCK_REALTIME);
+	st.time_ns = sys_now_ns(CLOCK_REALTIME);
 	if (pf_dp_stats(a->dp, dp) == 0)
 		for (i = 0; i < PF_STAT_MAX; i++)
 			stat_add(&st, pf_dp_stat_name(i), dp[i]);
@@ -551,26 +546,6 @@ static void ring_keep(struct agent *a, uint64_t seq, char *msg, size_t len)
 	ring_push(&a->ring, seq, msg, len);
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-	struct stat st;
-	char *buf = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size <= WIRE_MAX_MSG) {
-		buf = malloc(st.st_size);
-		if (buf && read(fd, buf, st.st_size) != st.st_size) {
-			free(buf);
-			buf = NULL;
-		}
-		*len = (size_t)st.st_size;
-	}
-	close(fd);
-	return buf;
-}
-
 /* Loads this epoch's ring files up to the committed seq; removes the rest. */
 static void ring_load(struct agent *a, uint64_t committed)
 {
@@ -597,10 +572,13 @@ static void ring_load(struct agent *a, uint64_t committed)
 			unlink(path);
 			continue;
 		}
-		msg = read_file(path, &len);
-		if (msg) {
-			ring_push(&a->ring, q, msg, len);
-			n++;
+		if (sys_read_file(path, WIRE_MAX_MSG, &msg, &len) == 0) {
+			if (len) {
+				ring_push(&a->ring, q, msg, len);
+				n++;
+			} else {
+				free(msg);
+			}
 		}
 	}
 	closedir(d);
@@ -718,7 +696,7 @@ static int on_delta(void *ctx, uint32_t slot, enum pf_half half, const struct hi
 
 int agent_poll(struct agent *a)
 {
-	uint64_t end = now_ns(CLOCK_REALTIME);
+	uint64_t end = sys_now_ns(CLOCK_REALTIME);
 	char *msg;
 	size_t len;
 	int err;
@@ -987,7 +965,7 @@ int agent_open(struct agent **ap, const struct agent_cfg *cfg)
 			goto fail;
 	}
 	save_ifaces(a);
-	a->last_end_ns = now_ns(CLOCK_REALTIME);
+	a->last_end_ns = sys_now_ns(CLOCK_REALTIME);
 	send_catalog(a);
 	*ap = a;
 	return 0;
@@ -1045,7 +1023,7 @@ static void sleep_until(uint64_t t, volatile int *stop, volatile int *reload)
 
 int agent_run(struct agent *a, volatile int *stop, volatile int *reload)
 {
-	uint64_t next = now_ns(CLOCK_MONOTONIC);
+	uint64_t next = sys_now_ns(CLOCK_MONOTONIC);
 	int err;
 
 	while (!*stop) {

@@ -21,6 +21,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
+#include "common/sys.h"
 #include "aggregator/http.h"
 #include "aggregator/query.h"
 #include "aggregator/store.h"
@@ -146,14 +147,6 @@ struct agg {
 };
 
 static volatile int stop;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 /* ---- replay of gaps ------------------------------------------------------ */
 
@@ -434,7 +427,7 @@ static void __attribute__((format(printf, 2, 3))) log_refusal(struct agg *a, con
 	char buf[600];
 	va_list ap;
 
-	log_period_end(a, now_ns());
+	log_period_end(a, sys_now_ns(CLOCK_REALTIME));
 	if (a->log_in_period++ >= LOG_BURST) {
 		a->log_suppressed++;
 		return;
@@ -476,7 +469,7 @@ static void merge_delta(struct agg *a, const struct wire_delta *d, bool replayed
 	uint64_t gf = 0, gl = 0;
 	int rc;
 
-	rc = store_add_delta(a->store, d, now_ns(), &gf, &gl);
+	rc = store_add_delta(a->store, d, sys_now_ns(CLOCK_REALTIME), &gf, &gl);
 	if (rc < 0) {
 		log_refusal(a, "box %s: delta %llu of epoch %llu refused (%s): %s", d->box,
 			    (unsigned long long)d->seq, (unsigned long long)d->epoch,
@@ -569,7 +562,7 @@ static int claim_check(struct agg *a, const char *box, nng_pipe p, char *why, si
 {
 	struct peer *pe = peer_of(a, p);
 	uint32_t pid = (uint32_t)nng_pipe_id(p);
-	uint64_t now = now_ns();
+	uint64_t now = sys_now_ns(CLOCK_REALTIME);
 	struct claim *c;
 	int rc = 0;
 
@@ -667,7 +660,7 @@ static void on_message(struct agg *a, nng_msg *m)
 	case WIRE_CATALOG:
 		wire_catalog_init(&c);
 		if (wire_decode_catalog(body, len, &c, &why) == 0 && identity_ok(a, c.box, p) &&
-		    (rc = store_add_catalog(a->store, &c, now_ns())) < 0)
+		    (rc = store_add_catalog(a->store, &c, sys_now_ns(CLOCK_REALTIME))) < 0)
 			log_refusal(a, "box %s: catalog of %u customers refused (%s): %s", c.box,
 				    c.n, store_refusal_name(store_last_refusal(a->store)),
 				    strerror(-rc));
@@ -676,7 +669,7 @@ static void on_message(struct agg *a, nng_msg *m)
 	case WIRE_STATS:
 		if (wire_decode_stats(body, len, &st, &why) || !identity_ok(a, st.box, p))
 			break;
-		rc = store_add_stats(a->store, &st, now_ns());
+		rc = store_add_stats(a->store, &st, sys_now_ns(CLOCK_REALTIME));
 		if (rc < 0) {
 			log_refusal(a, "box %s: stats refused (%s): %s", st.box,
 				    store_refusal_name(store_last_refusal(a->store)), strerror(-rc));
@@ -730,7 +723,7 @@ static void *query_thread(void *arg)
 			continue;
 		}
 		jw_init(&w);
-		query_answer_locking(a->store, &a->lock, nng_msg_body(m), nng_msg_len(m), now_ns(),
+		query_answer_locking(a->store, &a->lock, nng_msg_body(m), nng_msg_len(m), sys_now_ns(CLOCK_REALTIME),
 				     &w);
 		nng_msg_clear(m);
 		rc = w.err ? NNG_ENOMEM : nng_msg_append(m, w.buf, w.len);
@@ -904,7 +897,7 @@ static void republish(struct agg *a, uint64_t now)
 
 static void tick(struct agg *a)
 {
-	uint64_t now = now_ns();
+	uint64_t now = sys_now_ns(CLOCK_REALTIME);
 
 	log_period_end(a, now);
 
@@ -979,8 +972,7 @@ static int add_peer(struct agg *a, const char *spec)
 		n = next ? (size_t)(next - c) : strlen(c);
 		if (!strncmp(c, "replay=", 7) && n - 7 < sizeof(p->replay)) {
 			snprintf(p->replay, sizeof(p->replay), "%.*s", (int)(n - 7), c + 7);
-		} else if (!strncmp(c, "box=", 4) && n > 4 && n - 4 < sizeof(p->pin) &&
-			   !memchr(c + 4, '/', n - 4)) {
+		} else if (!strncmp(c, "box=", 4) && !wire_box_check(c + 4, n - 4)) {
 			snprintf(p->pin, sizeof(p->pin), "%.*s", (int)(n - 4), c + 4);
 		} else {
 			pr_err("--agent '%s': '%.*s' is not replay=URL or box=ID", spec, (int)n, c);
@@ -1373,14 +1365,14 @@ static void stop_http(struct agg *a)
 
 static int run(struct agg *a)
 {
-	uint64_t next = now_ns() + a->cfg.interval_ms * 1000000ULL;
+	uint64_t next = sys_now_ns(CLOCK_REALTIME) + a->cfg.interval_ms * 1000000ULL;
 	nng_aio *aio;
 
 	if (nng_aio_alloc(&aio, NULL, NULL))
 		return -ENOMEM;
 	/* no RECVTIMEO on SUB sockets (nng 1.5.2 bug): an aio with a timeout */
 	while (!stop) {
-		uint64_t now = now_ns();
+		uint64_t now = sys_now_ns(CLOCK_REALTIME);
 		int64_t wait_ms = now >= next ? 0 : (int64_t)((next - now) / 1000000ULL);
 
 		if (wait_ms == 0) {
@@ -1436,7 +1428,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&a.claim_lock, NULL);
 	pthread_mutex_init(&a.qlock, NULL);
 	pthread_cond_init(&a.qcond, NULL);
-	a.repub_epoch = now_ns();
+	a.repub_epoch = sys_now_ns(CLOCK_REALTIME);
 	a.repub_last_ns = a.repub_epoch;
 	if (store_open(&a.store, &a.cfg.store) || ring_init(&a.repub_ring, 600, a.repub_epoch) ||
 	    start_replay_workers(&a) || open_sockets(&a))

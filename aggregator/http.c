@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include "common/sys.h"
 #include "aggregator/http.h"
 #include "aggregator/httpd.h"
 #include "aggregator/query.h"
@@ -53,14 +54,6 @@ struct http {
 };
 
 static const char *const half_name[PF_NHALVES] = { "access", "internet" };
-
-static uint64_t http_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 void http_opts_default(struct http_opts *o)
 {
@@ -234,7 +227,7 @@ static void api_query(struct http *h, const char *uri, struct httpd_req *r)
 	}
 	jw_init(&w);
 	pthread_mutex_lock(h->lock);
-	rc = query_answer(h->store, q, strlen(q), http_now_ns(), &w);
+	rc = query_answer(h->store, q, strlen(q), sys_now_ns(CLOCK_REALTIME), &w);
 	pthread_mutex_unlock(h->lock);
 	reply_jw(r, rc ? query_status(&w) : 200, &w);
 	jw_free(&w);
@@ -249,7 +242,7 @@ static void api_ask(struct http *h, struct httpd_req *r, const char *const *args
 
 	jw_init(&w);
 	pthread_mutex_lock(h->lock);
-	rc = ask(h, http_now_ns(), &w, args, n);
+	rc = ask(h, sys_now_ns(CLOCK_REALTIME), &w, args, n);
 	pthread_mutex_unlock(h->lock);
 	reply_jw(r, rc ? query_status(&w) : 200, &w);
 	jw_free(&w);
@@ -347,7 +340,7 @@ static void api_overview(struct http *h, const char *uri, struct httpd_req *r)
 		return;
 	jw_init(&w);
 	pthread_mutex_lock(h->lock);
-	now = http_now_ns();
+	now = sys_now_ns(CLOCK_REALTIME);
 	jw_obj(&w);
 	jw_kstr(&w, "window", win);
 	jw_ku64(&w, "time_ms", now / 1000000);
@@ -409,7 +402,7 @@ static void api_site_customers(struct http *h, const char *uri, struct httpd_req
 		return;
 	jw_init(&w);
 	pthread_mutex_lock(h->lock);
-	now = http_now_ns();
+	now = sys_now_ns(CLOCK_REALTIME);
 	if (site[0] && store_site(h->store, site, STORE_W10S, now, hg) == -ENOENT) {
 		pthread_mutex_unlock(h->lock);
 		jw_free(&w);
@@ -935,7 +928,7 @@ static void metrics(struct http *h, struct httpd_req *r)
 
 	/* under the lock: copies, and the aggregator's own few lines */
 	pthread_mutex_lock(h->lock);
-	now = http_now_ns();
+	now = sys_now_ns(CLOCK_REALTIME);
 	metrics_snap(h, &ss, now);
 	if (store_boxes(h->store, now, &b, &n))
 		n = 0;

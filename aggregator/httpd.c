@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/sys.h"
 #include "aggregator/httpd.h"
 #include "common/log.h"
 
@@ -48,10 +49,7 @@ struct httpd {
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return sys_now_ns(CLOCK_MONOTONIC) / 1000000;
 }
 
 static void count(struct httpd *h, uint64_t *field)

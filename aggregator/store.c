@@ -1133,13 +1133,6 @@ nomem:
 	return NULL;
 }
 
-static bool box_id_ok(const char *id)
-{
-	size_t n = strnlen(id, WIRE_BOX_MAX);
-
-	return n > 0 && n < WIRE_BOX_MAX;
-}
-
 static inline uint32_t key_get(const struct box *b, uint32_t key)
 {
 	uint32_t v = key < b->kmap_len ? b->kmap[key] : 0;
@@ -1245,7 +1238,7 @@ static void forget(struct store *s, uint64_t now_ns)
 			struct box *bx;
 
 			snprintf(box, sizeof(box), "%.*s", (int)(slash - c->str - 1), c->str + 1);
-			bx = box_id_ok(box) ? box_get(s, box, false, NULL) : NULL;
+			bx = wire_box_ok(box) ? box_get(s, box, false, NULL) : NULL;
 			if (bx && key_get(bx, key) == ((i + 1) | KV_UNNAMED)) {
 				key_set(s, bx, key, 0);
 				if (bx->unnamed_keys)
@@ -1486,7 +1479,7 @@ static int refuse(struct store *s, struct box *bx, enum store_refusal r, int err
 
 void store_count_refusal(struct store *s, const char *box, enum store_refusal r)
 {
-	struct box *bx = box && box_id_ok(box) ? box_get(s, box, false, NULL) : NULL;
+	struct box *bx = box && wire_box_ok(box) ? box_get(s, box, false, NULL) : NULL;
 
 	if ((unsigned)r < STORE_NREFUSALS)
 		refuse(s, bx, r, 0);
@@ -1503,7 +1496,7 @@ static int delta_check(const struct wire_delta *d)
 {
 	uint32_t i, k;
 
-	if (!box_id_ok(d->box) || !d->seq || (d->nh && (!d->h || !d->b)))
+	if (!wire_box_ok(d->box) || !d->seq || (d->nh && (!d->h || !d->b)))
 		return -EINVAL;
 	if (d->scale != PF_HIST_SCALE)
 		return -EINVAL;
@@ -1613,7 +1606,7 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 	*gap_first = *gap_last = 0;
 	err = delta_check(d);
 	if (err)
-		return refuse(s, box_id_ok(d->box) ? box_get(s, d->box, false, NULL) : NULL,
+		return refuse(s, wire_box_ok(d->box) ? box_get(s, d->box, false, NULL) : NULL,
 			      STORE_REFUSE_MALFORMED, err);
 	bx = box_get(s, d->box, true, &err);
 	if (!bx)
@@ -1707,7 +1700,7 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 void store_gap_done(struct store *s, const char *box, uint64_t epoch, uint64_t first,
 		    uint64_t last, uint64_t recovered)
 {
-	struct box *bx = box_id_ok(box) ? box_get(s, box, false, NULL) : NULL;
+	struct box *bx = wire_box_ok(box) ? box_get(s, box, false, NULL) : NULL;
 	struct seqtrk *t = NULL;
 	uint64_t missing, q;
 
@@ -1734,7 +1727,7 @@ static int catalog_check(const struct wire_catalog *c)
 {
 	uint32_t i;
 
-	if (!box_id_ok(c->box) || (c->n && !c->c))
+	if (!wire_box_ok(c->box) || (c->n && !c->c))
 		return -EINVAL;
 	for (i = 0; i < c->n; i++) {
 		const struct wire_cust *w = &c->c[i];
@@ -1778,7 +1771,7 @@ int store_add_catalog(struct store *s, const struct wire_catalog *c, uint64_t no
 
 	err = catalog_check(c);
 	if (err)
-		return refuse(s, box_id_ok(c->box) ? box_get(s, c->box, false, NULL) : NULL,
+		return refuse(s, wire_box_ok(c->box) ? box_get(s, c->box, false, NULL) : NULL,
 			      STORE_REFUSE_MALFORMED, err);
 	bx = box_get(s, c->box, true, &err);
 	if (!bx)
@@ -1850,7 +1843,7 @@ int store_add_catalog(struct store *s, const struct wire_catalog *c, uint64_t no
 int store_stats_gap(struct store *s, const struct wire_stats *st, uint64_t *gap_first,
 		    uint64_t *gap_last)
 {
-	struct box *bx = box_id_ok(st->box) ? box_get(s, st->box, false, NULL) : NULL;
+	struct box *bx = wire_box_ok(st->box) ? box_get(s, st->box, false, NULL) : NULL;
 	struct seqtrk *t;
 	uint64_t from;
 
@@ -1874,7 +1867,7 @@ int store_add_stats(struct store *s, const struct wire_stats *st, uint64_t now_n
 	struct box *bx;
 	int err = 0;
 
-	if (!box_id_ok(st->box) || st->n > WIRE_MAX_STATS)
+	if (!wire_box_ok(st->box) || st->n > WIRE_MAX_STATS)
 		return refuse(s, NULL, STORE_REFUSE_MALFORMED, -EINVAL);
 	bx = box_get(s, st->box, true, &err);
 	if (!bx)
@@ -2008,7 +2001,7 @@ int store_box(struct store *s, const char *box, enum store_window w, uint64_t no
 
 	if (window_ok(w) || !box)
 		return -EINVAL;
-	bx = box_id_ok(box) ? box_get(s, box, false, NULL) : NULL;
+	bx = wire_box_ok(box) ? box_get(s, box, false, NULL) : NULL;
 	if (!bx)
 		return -ENOENT;
 	win_range(s, w, now_ns, &lo, &hi);
@@ -2263,7 +2256,7 @@ int store_boxes(struct store *s, uint64_t now_ns, struct store_box_info **out, s
 
 const char *store_key_id(struct store *s, const char *box, uint32_t key)
 {
-	struct box *bx = box && box_id_ok(box) ? box_get(s, box, false, NULL) : NULL;
+	struct box *bx = box && wire_box_ok(box) ? box_get(s, box, false, NULL) : NULL;
 	uint32_t v = bx ? key_get(bx, key) : 0;
 
 	if (!v || (v & KV_UNNAMED))

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "common/hist.h"
-#include "datapath/pingfold_shared.h"
+#include "common/half.h"
 #include "common/wire.h"
 
 enum store_window { STORE_W10S, STORE_W1M, STORE_W5M, STORE_W15M, STORE_W1H, STORE_NWINDOWS };

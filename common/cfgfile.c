@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cfgfile.h"
+#include "sys.h"
 
 static char **owned;
 static size_t nowned, capowned;
@@ -28,13 +29,7 @@ char *cfg_strdup(const char *v)
 }
 
 #define CFG_LINE_MAX 4096
-
-static void set_err(struct cfg_err *err, const char *file, unsigned line, const char *msg)
-{
-	snprintf(err->file, sizeof(err->file), "%s", file);
-	err->line = line;
-	snprintf(err->msg, sizeof(err->msg), "%s", msg);
-}
+#define CFG_FILE_MAX (16u << 20)
 
 int cfg_u64(const char *key, const char *v, uint64_t min, uint64_t max, uint64_t *out,
 	    struct cfg_err *err)
@@ -76,14 +71,14 @@ static int parse_line(const char *name, unsigned lineno, char *line, cfgfile_fn 
 		return 0;
 	eq = strchr(line, '=');
 	if (!eq) {
-		set_err(err, name, lineno, "expected 'key = value'");
+		cfg_err_set(err, name, lineno, 0, "expected 'key = value'");
 		return -EINVAL;
 	}
 	*eq = '\0';
 	key = trim(line);
 	val = trim(eq + 1);
 	if (!*key) {
-		set_err(err, name, lineno, "missing key before '='");
+		cfg_err_set(err, name, lineno, 0, "missing key before '='");
 		return -EINVAL;
 	}
 	err->msg[0] = '\0';
@@ -92,7 +87,7 @@ static int parse_line(const char *name, unsigned lineno, char *line, cfgfile_fn 
 		char msg[sizeof(err->msg)];
 
 		snprintf(msg, sizeof(msg), "%s", err->msg[0] ? err->msg : "invalid setting");
-		set_err(err, name, lineno, msg);
+		cfg_err_set(err, name, lineno, 0, "%s", msg);
 	}
 	return rc;
 }
@@ -111,11 +106,11 @@ int cfgfile_parse(const char *name, const char *buf, size_t len, cfgfile_fn fn, 
 
 		lineno++;
 		if (n >= sizeof(line)) {
-			set_err(err, name, lineno, "line too long");
+			cfg_err_set(err, name, lineno, 0, "line too long");
 			return -EINVAL;
 		}
 		if (memchr(buf + pos, '\0', n)) {
-			set_err(err, name, lineno, "NUL byte in line");
+			cfg_err_set(err, name, lineno, 0, "NUL byte in line");
 			return -EINVAL;
 		}
 		memcpy(line, buf + pos, n);
@@ -130,37 +125,15 @@ int cfgfile_parse(const char *name, const char *buf, size_t len, cfgfile_fn fn, 
 
 int cfgfile_load(const char *path, cfgfile_fn fn, void *ctx, struct cfg_err *err)
 {
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t cap = 0, len = 0, n;
-	int rc;
+	char *buf;
+	size_t len;
+	int rc = sys_read_file(path, CFG_FILE_MAX, &buf, &len);
 
-	if (!f) {
-		set_err(err, path, 0, strerror(errno));
-		return -errno;
-	}
-	do {
-		if (len == cap) {
-			char *nb = realloc(buf, cap ? cap * 2 : 8192);
-
-			if (!nb || cap > (1u << 24)) {
-				free(nb ? nb : buf);
-				fclose(f);
-				set_err(err, path, 0, "file too large (16 MiB at most)");
-				return -EFBIG;
-			}
-			buf = nb;
-			cap = cap ? cap * 2 : 8192;
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-	} while (n > 0);
-	rc = ferror(f) ? -EIO : 0;
-	fclose(f);
+	if (rc == -EFBIG)
+		return cfg_err_set(err, path, 0, rc, "file too large (16 MiB at most)");
 	if (rc)
-		set_err(err, path, 0, "read error");
-	else
-		rc = cfgfile_parse(path, buf, len, fn, ctx, err);
+		return cfg_err_set(err, path, 0, rc, "%s", strerror(-rc));
+	rc = cfgfile_parse(path, buf, len, fn, ctx, err);
 	free(buf);
 	return rc;
 }

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "custlist.h"
+#include "cfgerr.h"
 
 /* Called for each setting; returns 0 or -errno having filled err->msg. */
 typedef int (*cfgfile_fn)(void *ctx, const char *key, const char *value, struct cfg_err *err);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 #include "custlist.h"
+#include "sys.h"
 #include "utf8.h"
 
 #define LEGACY_NCOLS	13
@@ -78,25 +79,6 @@ static void copy_str(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-static int vset_err(struct cfg_err *e, const char *file, unsigned line, int rc,
-		    const char *fmt, va_list ap)
-{
-	copy_str(e->file, sizeof(e->file), file);
-	e->line = line;
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	return rc;
-}
-
-__attribute__((format(printf, 5, 6)))
-static int set_err(struct cfg_err *e, const char *file, unsigned line, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vset_err(e, file, line, rc, fmt, ap);
-	va_end(ap);
-	return rc;
-}
 
 /* Keeps the error of the earliest line in *best (line UINT_MAX: none yet). */
 __attribute__((format(printf, 4, 5)))
@@ -107,19 +89,8 @@ static void keep_first(struct cfg_err *best, const char *file, unsigned line, co
 	if (line >= best->line)
 		return;
 	va_start(ap, fmt);
-	vset_err(best, file, line, -EINVAL, fmt, ap);
+	cfg_err_vset(best, file, line, -EINVAL, fmt, ap);
 	va_end(ap);
-}
-
-const char *cfg_err_str(const struct cfg_err *e, char *buf, size_t len)
-{
-	if (e->line)
-		snprintf(buf, len, "%s:%u: %s", e->file, e->line, e->msg);
-	else if (e->file[0])
-		snprintf(buf, len, "%s: %s", e->file, e->msg);
-	else
-		snprintf(buf, len, "%s", e->msg);
-	return buf;
 }
 
 /* Returns p grown to hold need elements, or NULL (p still valid). */
@@ -142,51 +113,13 @@ static void *grow(void *p, size_t *cap, size_t need, size_t size)
 
 static int read_all(const char *path, char **bufp, size_t *lenp, struct cfg_err *err)
 {
-	size_t len = 0, cap = 0;
-	char *buf = NULL, *nb;
-	ssize_t n;
-	int fd, rc;
+	int rc = sys_read_file(path, CUST_FILE_MAX, bufp, lenp);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		return set_err(err, path, 0, rc, "%s", strerror(-rc));
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap >= CUST_FILE_MAX) {
-				rc = set_err(err, path, 0, -EFBIG, "larger than %u bytes",
-					     CUST_FILE_MAX);
-				goto out_free;
-			}
-			nb = grow(buf, &cap, len + 65536, 1);
-			if (!nb) {
-				rc = set_err(err, path, 0, -ENOMEM, "out of memory");
-				goto out_free;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			set_err(err, path, 0, rc, "%s", strerror(-rc));
-			goto out_free;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	*bufp = buf;
-	*lenp = len;
+	if (rc == -EFBIG)
+		return cfg_err_set(err, path, 0, rc, "larger than %u bytes", CUST_FILE_MAX);
+	if (rc)
+		return cfg_err_set(err, path, 0, rc, "%s", strerror(-rc));
 	return 0;
-
-out_free:
-	free(buf);
-	close(fd);
-	return rc;
 }
 
 /* ---- loading ------------------------------------------------------ */
@@ -198,14 +131,14 @@ static int row_err(struct loader *ld, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vset_err(ld->err, ld->file, ld->line, -EINVAL, fmt, ap);
+	cfg_err_vset(ld->err, ld->file, ld->line, -EINVAL, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
 }
 
 static int oom(struct loader *ld)
 {
-	return set_err(ld->err, ld->file, 0, -ENOMEM, "out of memory");
+	return cfg_err_set(ld->err, ld->file, 0, -ENOMEM, "out of memory");
 }
 
 static bool is_blank(char c)
@@ -760,7 +693,7 @@ int custlist_parse(const char *name, const char *buf, size_t len, struct custlis
 	memset(out, 0, sizeof(*out));
 	memset(err, 0, sizeof(*err));
 	if (len > CUST_FILE_MAX)
-		return set_err(err, name, 0, -EFBIG, "larger than %u bytes", CUST_FILE_MAX);
+		return cfg_err_set(err, name, 0, -EFBIG, "larger than %u bytes", CUST_FILE_MAX);
 	ld.scratch = malloc(CUST_LINE_MAX + 1);
 	if (!ld.scratch)
 		return oom(&ld);
@@ -857,15 +790,15 @@ static int net_walk(struct net *t, struct json_object *obj, int parent)
 		int idx = (int)t->n, rc;
 
 		if (!nv || t->n >= INT_MAX)
-			return set_err(t->err, t->file, 0, -ENOMEM, "out of memory");
+			return cfg_err_set(t->err, t->file, 0, -ENOMEM, "out of memory");
 		t->v = nv;
 		nv[t->n++] = (struct node){ .name = key, .parent = parent };
 		if (!json_object_is_type(val, json_type_object))
-			return set_err(t->err, t->file, 0, -EINVAL, "node '%s' is not an object", key);
+			return cfg_err_set(t->err, t->file, 0, -EINVAL, "node '%s' is not an object", key);
 		if (!json_object_object_get_ex(val, "children", &children) || !children)
 			continue;
 		if (!json_object_is_type(children, json_type_object))
-			return set_err(t->err, t->file, 0, -EINVAL,
+			return cfg_err_set(t->err, t->file, 0, -EINVAL,
 				       "\"children\" of node '%s' is not an object", key);
 		rc = net_walk(t, children, idx);
 		if (rc)
@@ -1003,32 +936,32 @@ static int net_parse(const char *name, const char *buf, size_t len, struct json_
 	size_t end;
 
 	if (!tok)
-		return set_err(err, name, 0, -ENOMEM, "out of memory");
+		return cfg_err_set(err, name, 0, -ENOMEM, "out of memory");
 	if (len > INT_MAX) {
 		json_tokener_free(tok);
-		return set_err(err, name, 0, -EFBIG, "larger than %d bytes", INT_MAX);
+		return cfg_err_set(err, name, 0, -EFBIG, "larger than %d bytes", INT_MAX);
 	}
 	obj = json_tokener_parse_ex(tok, buf, (int)len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
 	if (jerr == json_tokener_continue)
-		return set_err(err, name, line_of(buf, len), -EINVAL, "unexpected end of file");
+		return cfg_err_set(err, name, line_of(buf, len), -EINVAL, "unexpected end of file");
 	if (jerr != json_tokener_success || !obj) {
 		json_object_put(obj);
-		return set_err(err, name, line_of(buf, end), -EINVAL, "%s",
+		return cfg_err_set(err, name, line_of(buf, end), -EINVAL, "%s",
 			       json_tokener_error_desc(jerr));
 	}
 	while (end < len && (is_blank(buf[end]) || buf[end] == '\n' || buf[end] == '\r'))
 		end++;
 	if (end < len) {
 		json_object_put(obj);
-		return set_err(err, name, line_of(buf, end), -EINVAL,
+		return cfg_err_set(err, name, line_of(buf, end), -EINVAL,
 			       "text after the end of the top-level object");
 	}
 	if (!json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
-		return set_err(err, name, 0, -EINVAL, "the top level is not an object");
+		return cfg_err_set(err, name, 0, -EINVAL, "the top level is not an object");
 	}
 	*objp = obj;
 	return 0;
@@ -1085,7 +1018,7 @@ int custlist_apply_network_buf(struct custlist *l, const char *name, const char 
 	goto out;
 
 out_nomem:
-	rc = set_err(err, name, 0, -ENOMEM, "out of memory");
+	rc = cfg_err_set(err, name, 0, -ENOMEM, "out of memory");
 out:
 	for (i = 0; i < t.n; i++)
 		free(t.v[i].path);

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "cfgerr.h"
 #include "prefix.h"
 
 #define CUST_ID_MAX	64	/* bytes incl. NUL */
@@ -17,13 +18,6 @@
 #define CUST_LINE_MAX	65536	/* bytes in one line, without the newline */
 #define CUST_COLS_MAX	256	/* columns in one CSV row */
 #define CUST_FILE_MAX	(1u << 30)	/* bytes in a customer or network file */
-
-/* Where and why a file was refused: "FILE:LINE: MSG". */
-struct cfg_err {
-	char file[256];
-	unsigned line;		/* 0 when not about one line */
-	char msg[256];
-};
 
 struct cust {
 	char id[CUST_ID_MAX];		/* Circuit ID, or the plain list's first word */
@@ -120,7 +114,5 @@ int custlist_apply_network_buf(struct custlist *l, const char *name, const char 
 
 const struct cust *custlist_find(const struct custlist *l, const char *id);
 void custlist_free(struct custlist *l);
-/* "FILE:LINE: MSG" (or "FILE: MSG") into buf. */
-const char *cfg_err_str(const struct cfg_err *e, char *buf, size_t len);
 
 #endif /* PINGFOLD_CUSTLIST_H */

@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 #include <nng/nng.h>
-#include "custlist.h"
+#include "cfgerr.h"
 
 struct tls_opts {
 	const char *ca_file;		/* CA that signed the peers' certificates */

@@ -38,8 +38,7 @@ static const char *const kind_name[] = {
 
 /* ---- validation shared by encoder and decoder ------------------------- */
 
-/* A box id: 1..WIRE_BOX_MAX-1 bytes of printable ASCII without space. */
-static const char *box_check(const char *s, size_t n)
+const char *wire_box_check(const char *s, size_t n)
 {
 	size_t i;
 
@@ -47,10 +46,18 @@ static const char *box_check(const char *s, size_t n)
 		return "box id empty";
 	if (n >= WIRE_BOX_MAX)
 		return "box id longer than 63 bytes";
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-			return "box id has a byte outside printable ASCII";
+			return "box id has a byte outside printable ASCII (or a space)";
+		if (s[i] == '/')
+			return "box id has a '/'";
+	}
 	return NULL;
+}
+
+bool wire_box_ok(const char *box)
+{
+	return !wire_box_check(box, strnlen(box, WIRE_BOX_MAX));
 }
 
 
@@ -350,17 +357,12 @@ static void put_head(struct enc *e, uint32_t nfields, const char *box, uint64_t 
 	put_uint(e, seq);
 }
 
-static int box_field_ok(const char *box)
-{
-	return !box_check(box, strnlen(box, WIRE_BOX_MAX));
-}
-
 int wire_encode_delta(const struct wire_delta *d, char **buf, size_t *len)
 {
 	struct enc e;
 	uint32_t i, k;
 
-	if (!box_field_ok(d->box) || d->scale != PF_HIST_SCALE || d->nh > WIRE_MAX_HISTS)
+	if (!wire_box_ok(d->box) || d->scale != PF_HIST_SCALE || d->nh > WIRE_MAX_HISTS)
 		return -EINVAL;
 	for (i = 0; i < d->nh; i++) {
 		const struct wire_hist *h = &d->h[i];
@@ -403,7 +405,7 @@ int wire_encode_catalog(const struct wire_catalog *c, char **buf, size_t *len)
 	struct enc e;
 	uint32_t i;
 
-	if (!box_field_ok(c->box) || c->n > WIRE_MAX_CUSTS)
+	if (!wire_box_ok(c->box) || c->n > WIRE_MAX_CUSTS)
 		return -EINVAL;
 	for (i = 0; i < c->n; i++)
 		if (cust_check(&c->c[i], i ? &c->c[i - 1] : NULL))
@@ -426,7 +428,7 @@ int wire_encode_stats(const struct wire_stats *s, char **buf, size_t *len)
 	struct enc e;
 	uint32_t i, j;
 
-	if (!box_field_ok(s->box) || s->n > WIRE_MAX_STATS)
+	if (!wire_box_ok(s->box) || s->n > WIRE_MAX_STATS)
 		return -EINVAL;
 	for (i = 0; i < s->n; i++) {
 		const char *nm = s->s[i].name;
@@ -452,7 +454,7 @@ int wire_encode_replay_req(const struct wire_replay_req *r, char **buf, size_t *
 {
 	struct enc e;
 
-	if (!box_field_ok(r->box) || r->first > r->last)
+	if (!wire_box_ok(r->box) || r->first > r->last)
 		return -EINVAL;
 	enc_start(&e, 0, NULL);
 	put_head(&e, REQ_FIELDS, r->box, r->epoch, r->first);
@@ -766,7 +768,7 @@ static int dec_start(struct dec *c, const void *msg, size_t len, enum wire_kind 
 	if ((size_t)(nul - (const char *)msg) <= kl || memcmp(msg, k, kl) ||
 	    ((const char *)msg)[kl] != '/')
 		return dec_fail(c, -EINVAL, "topic: not \"%s/<box>\"", k);
-	if ((k = box_check((const char *)msg + kl + 1, (size_t)(nul - (const char *)msg) - kl - 1)))
+	if ((k = wire_box_check((const char *)msg + kl + 1, (size_t)(nul - (const char *)msg) - kl - 1)))
 		return dec_fail(c, -EINVAL, "topic: %s", k);
 	memcpy(box, (const char *)msg + kl + 1, (size_t)(nul - (const char *)msg) - kl);
 	c->p = (const uint8_t *)nul + 1;
@@ -786,7 +788,7 @@ int wire_kind_of(const void *msg, size_t len)
 	for (k = WIRE_DELTA; k <= WIRE_STATS; k++) {
 		kl = strlen(kind_name[k]);
 		if (tl > kl && !memcmp(msg, kind_name[k], kl) && ((const char *)msg)[kl] == '/')
-			return box_check((const char *)msg + kl + 1, tl - kl - 1) ? -EINVAL : k;
+			return wire_box_check((const char *)msg + kl + 1, tl - kl - 1) ? -EINVAL : k;
 	}
 	return -EINVAL;
 }
@@ -837,7 +839,7 @@ static int get_str(struct dec *c, const char *field, char *dst, size_t cap,
 /* The box field of a body; equal to the topic's box when there is one. */
 static int get_box(struct dec *c, char *box, const char *topic_box)
 {
-	int err = get_str(c, "box", box, WIRE_BOX_MAX, box_check);
+	int err = get_str(c, "box", box, WIRE_BOX_MAX, wire_box_check);
 
 	if (!err && topic_box && strcmp(box, topic_box))
 		return dec_fail(c, -EINVAL, "box: \"%s\" differs from the topic's", box);

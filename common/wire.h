@@ -13,6 +13,7 @@
 #ifndef PINGFOLD_WIRE_H
 #define PINGFOLD_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "hist.h"
@@ -26,6 +27,15 @@
 #define WIRE_MAX_CUSTS		(WIRE_MAX_HISTS / 2)	/* entries in one catalog */
 
 enum wire_kind { WIRE_DELTA = 1, WIRE_CATALOG = 2, WIRE_STATS = 3 };
+
+/*
+ * The one rule for a box id, wherever one is read (agent settings, the
+ * aggregator's box= pins, messages, the store): 1..63 bytes of printable
+ * ASCII, no space and no '/' (ids like "?BOX/KEY" are split at the '/').
+ * wire_box_check returns why s[0..n) is not one, or NULL.
+ */
+const char *wire_box_check(const char *s, size_t n);
+bool wire_box_ok(const char *box);
 
 struct wire_bucket {
 	uint16_t slot;		/* 0..PF_HIST_NSLOTS-1 */

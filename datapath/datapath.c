@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "common/sys.h"
 #include "pingfold.skel.h"
 #include "datapath/datapath.h"
 #include "common/log.h"
@@ -277,14 +278,12 @@ static int set_epoch(struct pf_dp *dp, bool renew)
 {
 	int fd = bpf_map__fd(dp->skel->maps.meta);
 	struct pf_meta m;
-	struct timespec ts;
 	__u32 zero = 0;
 
 	if (bpf_map_lookup_elem(fd, &zero, &m))
 		return -errno;
 	if (m.epoch == 0 || renew) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		m.epoch = (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+		m.epoch = sys_now_ns(CLOCK_REALTIME);
 		if (bpf_map_update_elem(fd, &zero, &m, BPF_ANY))
 			return -errno;
 	}

@@ -7,14 +7,8 @@
 #ifndef PINGFOLD_SHARED_H
 #define PINGFOLD_SHARED_H
 
+#include "../common/half.h"
 #include "../common/hist_shared.h"
-
-/* Halves of the path, seen from the shaper (see docs/datapath.md). */
-enum pf_half {
-	PF_HALF_ACCESS = 0,	/* shaper -> customer -> shaper */
-	PF_HALF_INTERNET = 1,	/* shaper -> remote host -> shaper */
-	PF_NHALVES = 2,
-};
 
 #define PF_SLOT_NONE	0xffffffffU
 

@@ -41,6 +41,12 @@ expect "--interval must be a number" 2 "interval.*'abc'" \
 	"$AGENT" --dry-run -C "$DATA/customers.txt" --interval abc
 expect "--max-flows is range-checked" 2 "max-flows.*'10'" \
 	"$AGENT" --dry-run -C "$DATA/customers.txt" --max-flows 10
+# the one box-id rule of the wire format, checked where the id is set
+expect "--box-id with a byte outside printable ASCII is refused at once" 2 \
+	"box-id 'b.*x': box id has a byte outside printable ASCII" \
+	"$AGENT" --dry-run -C "$DATA/customers.txt" --box-id 'bøx'
+expect "--box-id with a '/' is refused" 2 "box-id 'a/b': box id has a '/'" \
+	"$AGENT" --dry-run -C "$DATA/customers.txt" --box-id a/b
 printf 'customers = %s\nfoo = 1\n' "$DATA/customers.txt" > "$TMP/agent.conf"
 expect "a config file error names file:line" 2 "agent.conf:2: unknown setting 'foo'" \
 	"$AGENT" --dry-run -c "$TMP/agent.conf"

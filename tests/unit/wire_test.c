@@ -1266,6 +1266,22 @@ Test(malformed, gap_out_of_range_reason)
 	wire_delta_free(&d);
 }
 
+/* One rule for box ids: what the agent's --box-id, box= pins and the store use. */
+Test(box_id, one_rule)
+{
+	cr_assert(wire_box_ok("shaper-7"));
+	cr_assert(wire_box_ok("~!#$%&'()*+,-.:;<=>?@[]^_`{|}"));
+	cr_assert_not(wire_box_ok(""));
+	cr_assert_not(wire_box_ok("a b"));
+	cr_assert_not(wire_box_ok("a/b"));
+	cr_assert_not(wire_box_ok("b\xc3\xb8x"));
+	cr_assert_not(wire_box_ok("a\tb"));
+	cr_assert(wire_box_ok("012345678901234567890123456789012345678901234567890123456789012"));
+	cr_assert_str_eq(wire_box_check("0123456789012345678901234567890123456789012345678901234567890123",
+					64), "box id longer than 63 bytes");
+	cr_assert_str_eq(wire_box_check("bx", 0), "box id empty");
+}
+
 Test(malformed, topics_and_framing)
 {
 	static const char junk = 0;
@@ -1274,7 +1290,8 @@ Test(malformed, topics_and_framing)
 		  "delta: topic: not \"delta/<box>\"");
 	bad_delta(NULL, &(struct tweak){ .topic = "delta/" }, "delta: topic: box id empty");
 	bad_delta(NULL, &(struct tweak){ .topic = "delta/a b" },
-		  "delta: topic: box id has a byte outside printable ASCII");
+		  "delta: topic: box id has a byte outside printable ASCII (or a space)");
+	bad_delta(NULL, &(struct tweak){ .topic = "delta/a/b" }, "delta: topic: box id has a '/'");
 	bad_delta(NULL, &(struct tweak){
 		.topic = "delta/0123456789012345678901234567890123456789012345678901234567890123" },
 		  "delta: topic: box id longer than 63 bytes");

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * The few things the daemons ask of the operating system in more than one
+ * place: the time, a whole file. Pure modules (hist, wire, store, custlist
+ * parsing) never call these; their callers pass times and bytes in.
+ */
+#ifndef PINGFOLD_SYS_H
+#define PINGFOLD_SYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* clk (CLOCK_REALTIME for wire times, CLOCK_MONOTONIC for intervals) in ns. */
+uint64_t sys_now_ns(clockid_t clk);
+
+/*
+ * The whole of path into a new buffer (*buf, free()), NUL-terminated beyond
+ * *len. -EFBIG when longer than max bytes; otherwise 0 or -errno of the
+ * open/read that failed.
+ */
+int sys_read_file(const char *path, size_t max, char **buf, size_t *len);
+
+#endif /* PINGFOLD_SYS_H */
