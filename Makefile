@@ -39,6 +39,8 @@ COMMON_SRC := $(filter-out %_test.c,$(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OUT)/%.o)
 # the aggregator's pure logic: linked into unit tests too
 AGG_CORE_OBJ := $(OUT)/aggregator/store.o
+# the agent's pure logic (customer keys): linked into unit tests too
+AGENT_CORE_OBJ := $(OUT)/agent/keys.o
 DP_SRC     := datapath/datapath.c datapath/hook.c
 DP_OBJ     := $(DP_SRC:%.c=$(OUT)/%.o)
 
@@ -60,7 +62,7 @@ AGGR_OBJ := $(OUT)/aggregator/aggregator.o $(OUT)/aggregator/query.o \
 	    $(AGG_CORE_OBJ)
 # The overview page, built into pingfold-aggregator (aggregator/http.c)
 WEB_SRC := $(sort $(wildcard web/*.html web/*.js web/*.css))
-AGENT_OBJ := $(OUT)/agent/agent.o $(OUT)/agent/main.o
+AGENT_OBJ := $(OUT)/agent/agent.o $(OUT)/agent/main.o $(AGENT_CORE_OBJ)
 
 all: $(OUT)/pingfold.bpf.o $(OUT)/pingfold.skel.h $(COMMON_OBJ) $(DP_OBJ) \
 	$(BINS) $(TOOLS_BIN)
@@ -118,10 +120,10 @@ $(OUT)/pingfold-dp: $(OUT)/datapath/pfdp.o $(DP_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON)
 
-$(OUT)/tests/unit/%_test: tests/unit/%_test.c $(COMMON_OBJ) $(AGG_CORE_OBJ)
+$(OUT)/tests/unit/%_test: tests/unit/%_test.c $(COMMON_OBJ) $(AGG_CORE_OBJ) $(AGENT_CORE_OBJ)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(COMMON_OBJ) $(AGG_CORE_OBJ) -o $@ -lcriterion $(LDLIBS_COMMON)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(COMMON_OBJ) $(AGG_CORE_OBJ) $(AGENT_CORE_OBJ) -o $@ -lcriterion $(LDLIBS_COMMON)
 
 $(OUT)/tests/bpf/%_test: tests/bpf/%_test.c $(DP_OBJ) $(COMMON_OBJ) $(OUT)/pingfold.skel.h
 	$(call msg,TEST,$@)

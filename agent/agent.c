@@ -21,21 +21,13 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include "common/sys.h"
 #include "agent/agent.h"
+#include "agent/keys.h"
 #include "common/ring.h"
 #include "common/cfgfile.h"
 #include "common/log.h"
 
 #define JOURNAL_MAGIC	"PFJRNL01"
-#define QUARANTINE	2	/* intervals before a freed slot is reused */
 #define REPLAY_MAX	4096	/* deltas in one replay answer */
-
-/* What a slot means: the customer it counts for. */
-struct slot {
-	struct wire_cust c;
-	bool used;		/* assigned to a customer of the current list */
-	bool named;		/* c holds a name (current or recently removed) */
-	uint64_t freed_seq;	/* seq when its customer went away */
-};
 
 struct journal_hdr {
 	char magic[8];
@@ -48,10 +40,7 @@ struct journal_hdr {
 struct agent {
 	struct agent_cfg cfg;
 	struct pf_dp *dp;
-	struct custlist cust;
-	struct slot *slots;
-	uint32_t nslots;
-	uint32_t *cust_slot;		/* slot of cust.v[i] */
+	struct keys keys;		/* customer keys and the current list */
 	bool catalog_dirty;
 	volatile int new_subscriber;	/* set by nng's pipe callback */
 	uint64_t epoch;
@@ -258,164 +247,62 @@ int agent_check_customers(const struct agent_cfg *c, struct custlist *out, struc
 	return rc;
 }
 
-/* ---- slots ------------------------------------------------------------ */
+/* ---- customer keys ------------------------------------------------------ */
 
-static int cmp_prefix(const void *x, const void *y)
-{
-	return memcmp(x, y, sizeof(struct prefix));
-}
-
-struct prefix_owner {
-	struct prefix p;
-	uint32_t cust;
+struct pin_list {
+	struct key_pin *v;
+	size_t n, cap;
 };
 
-static int cmp_owner(const void *x, const void *y)
+static int on_trie_prefix(void *ctx, const struct prefix *p, uint32_t key)
 {
-	return cmp_prefix(&((const struct prefix_owner *)x)->p, &((const struct prefix_owner *)y)->p);
-}
+	struct pin_list *t = ctx;
 
-struct trie_ctx {
-	struct prefix_owner *po;	/* every prefix of the new list, sorted */
-	size_t npo;
-	uint32_t *want;
-	struct prefix *stale;		/* in the trie, not in the new list */
-	size_t nstale, cap_stale;
-};
-
-static int on_trie_prefix(void *ctx, const struct prefix *p, uint32_t slot)
-{
-	struct trie_ctx *t = ctx;
-	struct prefix_owner key = { .p = *p }, *hit;
-
-	hit = bsearch(&key, t->po, t->npo, sizeof(*t->po), cmp_owner);
-	if (hit) {
-		if (t->want[hit->cust] == PF_SLOT_NONE)
-			t->want[hit->cust] = slot;
-		return 0;
-	}
-	if (t->nstale == t->cap_stale) {
-		size_t cap = t->cap_stale ? t->cap_stale * 2 : 256;
-		struct prefix *n = realloc(t->stale, cap * sizeof(*n));
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		struct key_pin *n = realloc(t->v, cap * sizeof(*n));
 
 		if (!n)
 			return -ENOMEM;
-		t->stale = n;
-		t->cap_stale = cap;
+		t->v = n;
+		t->cap = cap;
 	}
-	t->stale[t->nstale++] = *p;
+	t->v[t->n++] = (struct key_pin){ *p, key };
 	return 0;
 }
 
-static uint32_t find_free_slot(struct agent *a, uint32_t *cursor)
-{
-	uint32_t i, s;
-
-	for (i = 0; i < a->nslots; i++) {
-		s = (*cursor + i) % a->nslots;
-		if (a->slots[s].used)
-			continue;
-		if (a->slots[s].named && a->seq < a->slots[s].freed_seq + QUARANTINE)
-			continue;
-		*cursor = s + 1;
-		return s;
-	}
-	return PF_SLOT_NONE;
-}
-
 /*
- * Gives every customer of l a slot: the one it had in the current list
- * (same id), else the one the trie gives its prefixes (an earlier agent's
- * pins), else a free one. Then writes the trie: every prefix of l set,
- * every other prefix deleted, generation bumped. Slots of customers that
- * left keep their names for QUARANTINE intervals, so samples racing the
- * change are still named and no new customer inherits them.
+ * Gives every customer of l its key (agent/keys.h), then writes the trie:
+ * every prefix of l set, every other prefix deleted, generation bumped. On
+ * success l becomes the current list; on error the old one stays.
  */
-static int assign_slots(struct agent *a, struct custlist *l)
+static int assign_keys(struct agent *a, struct custlist *l)
 {
-	struct trie_ctx t = { 0 };
-	uint32_t *cs = NULL, cursor = 0;
-	bool *keep = NULL;
-	size_t i, k = 0;
-	uint32_t j, s;
-	int err = -ENOMEM;
+	struct pin_list t = { 0 };
+	const struct cust *full;
+	struct key_plan plan;
+	size_t i;
+	uint32_t j;
+	int err;
 
-	cs = malloc((l->n + 1) * sizeof(*cs));
-	t.want = malloc((l->n + 1) * sizeof(*t.want));
-	t.po = malloc((l->nprefixes + 1) * sizeof(*t.po));
-	keep = calloc(a->nslots, sizeof(*keep));
-	if (!cs || !t.want || !t.po || !keep)
-		goto out;
-	for (i = 0; i < l->n; i++) {
-		const struct cust *old = custlist_find(&a->cust, l->v[i].id);
-
-		t.want[i] = old ? a->cust_slot[old - a->cust.v] : PF_SLOT_NONE;
-		for (j = 0; j < l->v[i].nprefixes; j++)
-			t.po[k++] = (struct prefix_owner){ l->v[i].prefixes[j], (uint32_t)i };
-	}
-	t.npo = k;
-	qsort(t.po, t.npo, sizeof(*t.po), cmp_owner);
 	err = pf_dp_prefix_each(a->dp, on_trie_prefix, &t);
+	err = err ?: keys_plan(&a->keys, l, t.v, t.n, a->seq, &plan, &full);
+	free(t.v);
+	if (err == -ENOSPC)
+		pr_err("no free customer key for '%s' (--max-customers %u)", full->id, a->keys.n);
 	if (err)
-		goto out;
-	/* a slot wanted twice goes to the first; the other gets a new one */
-	for (i = 0; i < l->n; i++) {
-		s = t.want[i];
-		if (s != PF_SLOT_NONE && (s >= a->nslots || keep[s]))
-			s = PF_SLOT_NONE;
-		cs[i] = s;
-		if (s != PF_SLOT_NONE)
-			keep[s] = true;
+		return err;
+	for (i = 0; i < l->n && !err; i++)
+		for (j = 0; j < l->v[i].nprefixes && !err; j++)
+			err = pf_dp_prefix_set(a->dp, &l->v[i].prefixes[j], plan.cust_key[i]);
+	for (i = 0; i < plan.nstale && !err; i++)
+		pf_dp_prefix_del(a->dp, &plan.stale[i]);
+	err = err ?: pf_dp_commit(a->dp);
+	if (!err) {
+		keys_apply(&a->keys, l, &plan, a->seq);
+		a->catalog_dirty = true;
 	}
-	for (s = 0; s < a->nslots; s++) {
-		if (a->slots[s].used && !keep[s]) {
-			a->slots[s].used = false;
-			a->slots[s].freed_seq = a->seq;
-		}
-		if (keep[s])
-			a->slots[s].used = true;
-	}
-	for (i = 0; i < l->n; i++) {
-		if (cs[i] == PF_SLOT_NONE) {
-			cs[i] = find_free_slot(a, &cursor);
-			if (cs[i] == PF_SLOT_NONE) {
-				pr_err("no free customer slot for '%s' (--max-customers %u)",
-				       l->v[i].id, a->nslots);
-				err = -ENOSPC;
-				goto out;
-			}
-			a->slots[cs[i]].used = true;
-		}
-		s = cs[i];
-		a->slots[s].named = true;
-		a->slots[s].c.key = s;
-		snprintf(a->slots[s].c.id, sizeof(a->slots[s].c.id), "%s", l->v[i].id);
-		snprintf(a->slots[s].c.name, sizeof(a->slots[s].c.name), "%s", l->v[i].name);
-		snprintf(a->slots[s].c.site, sizeof(a->slots[s].c.site), "%s", l->v[i].site);
-		for (j = 0; j < l->v[i].nprefixes; j++) {
-			err = pf_dp_prefix_set(a->dp, &l->v[i].prefixes[j], s);
-			if (err)
-				goto out;
-		}
-	}
-	for (i = 0; i < t.nstale; i++)
-		pf_dp_prefix_del(a->dp, &t.stale[i]);
-	err = pf_dp_commit(a->dp);
-	if (err)
-		goto out;
-	free(a->cust_slot);
-	a->cust_slot = cs;
-	cs = NULL;
-	custlist_free(&a->cust);
-	a->cust = *l;
-	memset(l, 0, sizeof(*l));
-	a->catalog_dirty = true;
-out:
-	free(cs);
-	free(t.want);
-	free(t.po);
-	free(t.stale);
-	free(keep);
+	key_plan_free(&plan);
 	return err;
 }
 
@@ -445,15 +332,15 @@ static int send_catalog(struct agent *a)
 	snprintf(c.box, sizeof(c.box), "%s", a->cfg.box);
 	c.epoch = a->epoch;
 	c.seq = a->seq;
-	for (s = 0; s < a->nslots && err != -ENOMEM; s++) {
-		if (!a->slots[s].named)
+	for (s = 0; s < a->keys.n && err != -ENOMEM; s++) {
+		const struct wire_cust *wc = &a->keys.v[s].c;
+
+		if (!a->keys.v[s].named)
 			continue;
 		/* one unencodable entry must not silence the others */
-		err = wire_catalog_add(&c, s, a->slots[s].c.id, a->slots[s].c.name,
-				       a->slots[s].c.site);
+		err = wire_catalog_add(&c, s, wc->id, wc->name, wc->site);
 		if (err && err != -ENOMEM)
-			pr_warn("catalog: customer '%s' left out: %s", a->slots[s].c.id,
-				strerror(-err));
+			pr_warn("catalog: customer '%s' left out: %s", wc->id, strerror(-err));
 	}
 	err = err == -ENOMEM ? err : wire_encode_catalog(&c, &msg, &len);
 	wire_catalog_free(&c);
@@ -499,7 +386,7 @@ static void send_stats(struct agent *a)
 	stat_add(&st, "agent_replay_deltas_sent", a->n_replay_sent);
 	stat_add(&st, "agent_reloads", a->n_reloads);
 	stat_add(&st, "agent_reload_errors", a->n_reload_errors);
-	stat_add(&st, "agent_customers", a->cust.n);
+	stat_add(&st, "agent_customers", a->keys.cust.n);
 	stat_add(&st, "agent_ring_bytes", a->ring.bytes);
 	stat_add(&st, "hook_tcx", a->health.tcx);
 	stat_add(&st, "hook_count", a->health.hooks);
@@ -946,15 +833,14 @@ int agent_open(struct agent **ap, const struct agent_cfg *cfg)
 	if (err)
 		goto fail;
 	a->epoch = pf_dp_epoch(a->dp);
-	a->nslots = pf_dp_max_customers(a->dp);
-	a->slots = calloc(a->nslots, sizeof(*a->slots));
-	err = a->slots ? ring_init(&a->ring, cfg->replay_intervals, a->epoch) : -ENOMEM;
+	err = keys_init(&a->keys, pf_dp_max_customers(a->dp));
+	err = err ?: ring_init(&a->ring, cfg->replay_intervals, a->epoch);
 	err = err ?: open_sockets(a);
-	err = err ?: assign_slots(a, &l);
+	err = err ?: assign_keys(a, &l);
 	if (err)
 		goto fail;
 	pr_info("box %s epoch %llu: %zu customers, %zu prefixes%s", cfg->box,
-		(unsigned long long)a->epoch, a->cust.n, a->cust.nprefixes,
+		(unsigned long long)a->epoch, a->keys.cust.n, a->keys.cust.nprefixes,
 		pf_dp_state_kept(a->dp) ? " (continuing after a restart)" : "");
 	err = journal_recover(a);
 	if (err)
@@ -1001,14 +887,14 @@ int agent_reload(struct agent *a)
 		       cfg_err_str(&e, buf, sizeof(buf)));
 		return err;
 	}
-	err = assign_slots(a, &l);
+	err = assign_keys(a, &l);
 	if (err) {
 		a->n_reload_errors++;
 		custlist_free(&l);
 		pr_err("reload failed while updating the datapath: %s", strerror(-err));
 		return err;
 	}
-	pr_info("reloaded: %zu customers, %zu prefixes", a->cust.n, a->cust.nprefixes);
+	pr_info("reloaded: %zu customers, %zu prefixes", a->keys.cust.n, a->keys.cust.nprefixes);
 	return send_catalog(a);
 }
 
@@ -1057,7 +943,7 @@ void agent_print_json(struct agent *a)
 	       (unsigned long long)d->seq, (unsigned long long)d->start_ns,
 	       (unsigned long long)d->end_ns, PF_HIST_SCALE);
 	for (i = 0; i < d->nh; i++) {
-		const struct slot *s = &a->slots[d->h[i].key];
+		const struct key_slot *s = &a->keys.v[d->h[i].key];
 
 		wire_delta_get(d, i, &h);
 		printf("%s{\"key\":%u,\"customer\":\"%s\",\"site\":\"%s\",\"half\":\"%s\","
@@ -1137,9 +1023,7 @@ void agent_close(struct agent *a, bool final_poll)
 	}
 	ring_free(&a->ring);
 	wire_delta_free(&a->delta);
-	custlist_free(&a->cust);
-	free(a->cust_slot);
-	free(a->slots);
+	keys_free(&a->keys);
 	if (a->lock_fd >= 0)
 		close(a->lock_fd);
 	free(a);
