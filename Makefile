@@ -39,8 +39,9 @@ COMMON_SRC := $(filter-out %_test.c,$(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OUT)/%.o)
 # the aggregator's pure logic: linked into unit tests too
 AGG_CORE_OBJ := $(OUT)/aggregator/store.o
-# the agent's pure logic (customer keys): linked into unit tests too
-AGENT_CORE_OBJ := $(OUT)/agent/keys.o
+# the agent's logic without BPF (customer keys, the reader's journal):
+# linked into unit tests too
+AGENT_CORE_OBJ := $(OUT)/agent/keys.o $(OUT)/datapath/journal.o
 DP_SRC     := datapath/datapath.c datapath/hook.c
 DP_OBJ     := $(DP_SRC:%.c=$(OUT)/%.o)
 

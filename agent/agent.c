@@ -22,45 +22,28 @@
 #include "common/sys.h"
 #include "agent/agent.h"
 #include "agent/keys.h"
-#include "common/ring.h"
+#include "common/publisher.h"
+#include "datapath/journal.h"
 #include "common/cfgfile.h"
 #include "common/log.h"
 
-#define JOURNAL_MAGIC	"PFJRNL01"
-#define REPLAY_MAX	4096	/* deltas in one replay answer */
-
-struct journal_hdr {
-	char magic[8];
-	uint64_t epoch;
-	uint64_t seq;
-	uint64_t msg_len;
-	uint64_t nupd;
-};
 
 struct agent {
 	struct agent_cfg cfg;
 	struct pf_dp *dp;
 	struct keys keys;		/* customer keys and the current list */
 	bool catalog_dirty;
-	volatile int new_subscriber;	/* set by nng's pipe callback */
 	uint64_t epoch;
 	uint64_t seq;			/* last delta published */
 	uint64_t last_end_ns;
-	uint64_t polls_since_catalog;
 	struct wire_delta delta;
-	struct ring ring;
-	nng_socket pub;
-	nng_socket rep;
-	bool rep_open;
-	pthread_t rep_thread;
-	volatile int rep_stop;
+	struct publisher *pub;		/* pub socket, replay ring and server */
 	int lock_fd;
 	char journal[PATH_MAX];
 	char ring_dir[PATH_MAX];
 	struct pf_dp_health health;	/* the hooks at the last poll */
 	/* counters published in stats/<box> */
-	uint64_t n_polls, n_pub_errors, n_bytes, n_replay_req, n_replay_sent, n_reloads,
-		 n_reload_errors;
+	uint64_t n_polls, n_reloads, n_reload_errors;
 };
 
 /* ---- configuration --------------------------------------------------- */
@@ -308,18 +291,6 @@ static int assign_keys(struct agent *a, struct custlist *l)
 
 /* ---- publishing --------------------------------------------------------- */
 
-static void publish(struct agent *a, const char *msg, size_t len)
-{
-	int rc = nng_send(a->pub, (void *)msg, len, 0);
-
-	if (rc) {
-		a->n_pub_errors++;
-		pr_warn("publish: %s", nng_strerror(rc));
-		return;
-	}
-	a->n_bytes += len;
-}
-
 static int send_catalog(struct agent *a)
 {
 	struct wire_catalog c;
@@ -348,10 +319,9 @@ static int send_catalog(struct agent *a)
 		pr_err("encoding the catalog: %s", strerror(-err));
 		return err;
 	}
-	publish(a, msg, len);
+	publisher_send(a->pub, msg, len);
 	free(msg);
 	a->catalog_dirty = false;
-	a->polls_since_catalog = 0;
 	return 0;
 }
 
@@ -366,6 +336,7 @@ static void stat_add(struct wire_stats *st, const char *name, uint64_t v)
 static void send_stats(struct agent *a)
 {
 	uint64_t dp[PF_STAT_MAX];
+	struct publisher_counts pc;
 	struct wire_stats st = { 0 };
 	char *msg;
 	size_t len;
@@ -380,14 +351,15 @@ static void send_stats(struct agent *a)
 			stat_add(&st, pf_dp_stat_name(i), dp[i]);
 	stat_add(&st, "samples_committed", pf_dp_committed_samples(a->dp));
 	stat_add(&st, "agent_polls", a->n_polls);
-	stat_add(&st, "agent_publish_errors", a->n_pub_errors);
-	stat_add(&st, "agent_bytes_published", a->n_bytes);
-	stat_add(&st, "agent_replay_requests", a->n_replay_req);
-	stat_add(&st, "agent_replay_deltas_sent", a->n_replay_sent);
+	publisher_counts(a->pub, &pc);
+	stat_add(&st, "agent_publish_errors", pc.errors);
+	stat_add(&st, "agent_bytes_published", pc.bytes);
+	stat_add(&st, "agent_replay_requests", pc.replay_requests);
+	stat_add(&st, "agent_replay_deltas_sent", pc.replay_sent);
 	stat_add(&st, "agent_reloads", a->n_reloads);
 	stat_add(&st, "agent_reload_errors", a->n_reload_errors);
 	stat_add(&st, "agent_customers", a->keys.cust.n);
-	stat_add(&st, "agent_ring_bytes", a->ring.bytes);
+	stat_add(&st, "agent_ring_bytes", pc.ring_bytes);
 	stat_add(&st, "hook_tcx", a->health.tcx);
 	stat_add(&st, "hook_count", a->health.hooks);
 	stat_add(&st, "hook_missing", a->health.missing);
@@ -396,180 +368,53 @@ static void send_stats(struct agent *a)
 	stat_add(&st, "hook_reattached", a->health.reattached);
 	stat_add(&st, "hook_blind_intervals", a->health.blind_checks);
 	if (wire_encode_stats(&st, &msg, &len) == 0) {
-		publish(a, msg, len);
+		publisher_send(a->pub, msg, len);
 		free(msg);
 	}
 }
 
-/* ---- the replay ring, kept in STATE_DIR/ring so restarts keep it ------- */
-
-static int write_all(int fd, const void *p, size_t n);
-
-static void ring_file(const struct agent *a, uint64_t epoch, uint64_t seq, char *buf,
-		      size_t len)
-{
-	snprintf(buf, len, "%s/%llu-%llu", a->ring_dir, (unsigned long long)epoch,
-		 (unsigned long long)seq);
-}
-
-/* Keeps msg in the ring (taking it) and in its file; drops what falls out. */
-static void ring_keep(struct agent *a, uint64_t seq, char *msg, size_t len)
-{
-	char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
-	int fd;
-
-	ring_file(a, a->epoch, seq, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, msg, len) || rename(tmp, path))
-		pr_warn("replay ring file %s: %s (replay after a restart may miss it)", path,
-			strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	if (seq > a->cfg.replay_intervals) {
-		ring_file(a, a->epoch, seq - a->cfg.replay_intervals, path, sizeof(path));
-		unlink(path);
-	}
-	ring_push(&a->ring, seq, msg, len);
-}
-
-/* Loads this epoch's ring files up to the committed seq; removes the rest. */
-static void ring_load(struct agent *a, uint64_t committed)
-{
-	unsigned long long e, q;
-	struct dirent *de;
-	char path[PATH_MAX + 300], *msg;
-	size_t len;
-	DIR *d;
-	int n = 0;
-
-	if (mkdir(a->ring_dir, 0700) && errno != EEXIST)
-		pr_warn("replay ring directory %s: %s", a->ring_dir, strerror(errno));
-	d = opendir(a->ring_dir);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char end;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", a->ring_dir, de->d_name);
-		if (sscanf(de->d_name, "%llu-%llu%c", &e, &q, &end) != 2 || e != a->epoch ||
-		    q > committed || q + a->cfg.replay_intervals <= committed) {
-			unlink(path);
-			continue;
-		}
-		if (sys_read_file(path, WIRE_MAX_MSG, &msg, &len) == 0) {
-			if (len) {
-				ring_push(&a->ring, q, msg, len);
-				n++;
-			} else {
-				free(msg);
-			}
-		}
-	}
-	closedir(d);
-	if (n)
-		pr_info("replay ring: %d deltas kept from before the restart", n);
-}
-
-/* ---- the journal: the last delta and the reader updates behind it ----- */
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n) {
-		ssize_t w = write(fd, c, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Written to a temporary name and renamed: the journal is whole or old. */
-static int journal_write(struct agent *a, const char *msg, size_t len)
-{
-	struct journal_hdr h = { .epoch = a->epoch, .seq = a->seq + 1, .msg_len = len };
-	const struct pf_dp_upd *u;
-	char tmp[PATH_MAX + 8];
-	size_t n;
-	int fd, err;
-
-	u = pf_dp_staged(a->dp, &n);
-	memcpy(h.magic, JOURNAL_MAGIC, 8);
-	h.nupd = n;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", a->journal);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	err = write_all(fd, &h, sizeof(h));
-	err = err ?: write_all(fd, msg, len);
-	err = err ?: write_all(fd, u, n * sizeof(*u));
-	close(fd);
-	if (!err && rename(tmp, a->journal))
-		err = -errno;
-	if (err)
-		pr_err("journal %s: %s", a->journal, strerror(-err));
-	return err;
-}
+/* ---- after a restart: the journal ----------------------------------------- */
 
 /*
- * After a restart on the same state: the journaled delta either was
- * committed (seq == committed) or not yet (seq == committed + 1; its
- * updates are applied now). Either way it is published again under its
- * own seq, and receivers drop it if they had it.
+ * The journaled delta either was committed (seq == committed) or not yet
+ * (seq == committed + 1; its updates are applied now). Either way it is
+ * published again under its own seq, and receivers drop it if they had it.
  */
 static int journal_recover(struct agent *a)
 {
-	struct journal_hdr h;
-	struct pf_dp_upd *u = NULL;
-	char *msg = NULL;
 	uint64_t committed = pf_dp_committed_seq(a->dp);
-	int fd, err = 0;
+	struct journal_entry e;
+	const char *why;
+	int n, rc;
 
 	a->seq = committed;
-	ring_load(a, committed);
-	fd = open(a->journal, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (read(fd, &h, sizeof(h)) != sizeof(h) || memcmp(h.magic, JOURNAL_MAGIC, 8) ||
-	    h.epoch != a->epoch || h.msg_len > WIRE_MAX_MSG || h.nupd > (1ULL << 30) ||
-	    (h.seq != committed && h.seq != committed + 1))
-		goto out;	/* another epoch or stale: nothing to recover */
-	msg = malloc(h.msg_len ?: 1);
-	u = malloc(h.nupd * sizeof(*u) ?: 1);
-	if (!msg || !u) {
-		err = -ENOMEM;
-		goto out;
+	n = publisher_ring_load(a->pub, committed);
+	if (n)
+		pr_info("replay ring: %d deltas kept from before the restart", n);
+	rc = journal_read(a->journal, a->epoch, committed, &e, &why);
+	if (rc < 0) {
+		pr_err("journal %s: %s", a->journal, strerror(-rc));
+		return rc;
 	}
-	if (read(fd, msg, h.msg_len) != (ssize_t)h.msg_len ||
-	    read(fd, u, h.nupd * sizeof(*u)) != (ssize_t)(h.nupd * sizeof(*u))) {
-		pr_warn("journal %s is short; ignored", a->journal);
-		goto out;
+	if (rc == 0) {
+		if (why)
+			pr_warn("journal %s is %s; ignored", a->journal, why);
+		return 0;
 	}
-	if (h.seq == committed + 1) {
-		err = pf_dp_apply(a->dp, u, h.nupd, h.seq);
-		if (err)
-			goto out;
+	if (e.seq == committed + 1) {
+		rc = pf_dp_apply(a->dp, e.upd, e.nupd, e.seq);
+		if (rc) {
+			journal_entry_free(&e);
+			return rc;
+		}
 	}
-	a->seq = h.seq;
+	a->seq = e.seq;
 	pr_info("recovered delta %llu of epoch %llu from the journal; publishing it again",
-		(unsigned long long)h.seq, (unsigned long long)h.epoch);
-	publish(a, msg, h.msg_len);
-	ring_keep(a, h.seq, msg, h.msg_len);
-	msg = NULL;
-out:
-	close(fd);
-	free(msg);
-	free(u);
-	return err;
+		(unsigned long long)e.seq, (unsigned long long)a->epoch);
+	publisher_delta(a->pub, e.seq, e.msg, e.len);
+	e.msg = NULL;
+	journal_entry_free(&e);
+	return 0;
 }
 
 /* ---- the interval -------------------------------------------------------- */
@@ -584,8 +429,9 @@ static int on_delta(void *ctx, uint32_t slot, enum pf_half half, const struct hi
 int agent_poll(struct agent *a)
 {
 	uint64_t end = sys_now_ns(CLOCK_REALTIME);
+	const struct pf_dp_upd *upd;
+	size_t len, nupd;
 	char *msg;
-	size_t len;
 	int err;
 
 	/* a shaper reload may have removed or overtaken our programs */
@@ -608,7 +454,10 @@ int agent_poll(struct agent *a)
 		return err;
 	}
 	/* journal, then commit, then publish: see docs/agent.md */
-	err = journal_write(a, msg, len);
+	upd = pf_dp_staged(a->dp, &nupd);
+	err = journal_write(a->journal, a->epoch, a->seq + 1, msg, len, upd, nupd);
+	if (err)
+		pr_err("journal %s: %s", a->journal, strerror(-err));
 	err = err ?: pf_dp_commit_read(a->dp, a->seq + 1);
 	if (err) {
 		free(msg);
@@ -617,148 +466,26 @@ int agent_poll(struct agent *a)
 	a->seq++;
 	a->last_end_ns = end;
 	a->n_polls++;
-	if (__atomic_exchange_n(&a->new_subscriber, 0, __ATOMIC_ACQ_REL))
-		a->catalog_dirty = true;
-	if (a->catalog_dirty || ++a->polls_since_catalog >= a->cfg.catalog_every)
+	if (publisher_catalog_due(a->pub, a->catalog_dirty))
 		send_catalog(a);
-	publish(a, msg, len);
-	ring_keep(a, a->seq, msg, len);
+	publisher_delta(a->pub, a->seq, msg, len);
 	send_stats(a);
 	return 0;
 }
 
-/* ---- replay server ----------------------------------------------------- */
-
-static void replay_answer(struct agent *a, const void *req, size_t len)
+static int open_publisher(struct agent *a)
 {
-	struct wire_replay_req r;
-	struct ring_entry *got;
-	struct wire_blob *b;
-	const char *why;
-	uint64_t oldest = 0;
-	char *out = NULL;
-	size_t olen;
-	int n, i, status;
+	const struct agent_cfg *c = &a->cfg;
+	struct publisher_opts o = {
+		.box = c->box, .epoch = a->epoch,
+		.listen = c->listen, .nlisten = c->nlisten,
+		.dial = c->connect, .ndial = c->nconnect,
+		.replay = c->replay, .nreplay = c->nreplay,
+		.tls = &c->tls, .ring_len = c->replay_intervals, .ring_dir = a->ring_dir,
+		.catalog_every = c->catalog_every, .warn_plain = true,
+	};
 
-	a->n_replay_req++;
-	got = calloc(REPLAY_MAX, sizeof(*got));
-	b = calloc(REPLAY_MAX, sizeof(*b));
-	if (!got || !b)
-		goto out;
-	if (wire_decode_replay_req(req, len, &r, &why)) {
-		pr_warn("replay: bad request: %s", why);
-		n = -ESRCH;
-	} else if (strcmp(r.box, a->cfg.box)) {
-		n = -ESRCH;
-	} else {
-		n = ring_get(&a->ring, r.epoch, r.first, r.last, REPLAY_MAX, got, &oldest);
-	}
-	if (n < 0) {
-		status = WIRE_REPLAY_NO_EPOCH;
-		n = 0;
-	} else {
-		status = (oldest && oldest <= r.first && (uint64_t)n == r.last - r.first + 1) ?
-			 WIRE_REPLAY_OK : WIRE_REPLAY_PARTIAL;
-	}
-	/* only what fits in one message; the requester asks again for the rest */
-	for (i = 0, olen = 32; i < n; i++) {
-		olen += got[i].len + 5;
-		if (olen > WIRE_MAX_MSG) {
-			status = WIRE_REPLAY_PARTIAL;
-			break;
-		}
-		b[i] = (struct wire_blob){ got[i].msg, got[i].len };
-	}
-	if (wire_encode_replay_rep(status, oldest, b, (uint32_t)i, &out, &olen) == 0) {
-		if (nng_send(a->rep, out, olen, 0) == 0)
-			a->n_replay_sent += (uint64_t)i;
-		free(out);
-	}
-	for (i = 0; i < n; i++)
-		free(got[i].msg);
-out:
-	free(got);
-	free(b);
-}
-
-static void *replay_thread(void *arg)
-{
-	struct agent *a = arg;
-
-	while (!a->rep_stop) {
-		char *buf = NULL;
-		size_t len = 0;
-		int rc = nng_recv(a->rep, &buf, &len, NNG_FLAG_ALLOC);
-
-		if (rc == NNG_ETIMEDOUT)
-			continue;
-		if (rc)
-			break;
-		replay_answer(a, buf, len);
-		nng_free(buf, len);
-	}
-	return NULL;
-}
-
-/* A new subscriber learns every name before its first delta. */
-static void on_pipe_add(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	struct agent *a = arg;
-
-	(void)p;
-	(void)ev;
-	__atomic_store_n(&a->new_subscriber, 1, __ATOMIC_RELEASE);
-}
-
-static int open_sockets(struct agent *a)
-{
-	int rc, i;
-
-	rc = nng_pub0_open(&a->pub);
-	rc = rc ?: nng_pipe_notify(a->pub, NNG_PIPE_EV_ADD_POST, on_pipe_add, a);
-	if (rc) {
-		pr_err("pub socket: %s", nng_strerror(rc));
-		return -EIO;
-	}
-	for (i = 0; i < a->cfg.nlisten; i++) {
-		nng_listener l;
-
-		if (tls_listen(a->pub, a->cfg.listen[i], &a->cfg.tls, &l))
-			return -EIO;
-		if (!strncmp(a->cfg.listen[i], "tcp://", 6))
-			pr_warn("%s is plain TCP: deltas travel unencrypted and any peer may "
-				"subscribe (tls+tcp:// for production)", a->cfg.listen[i]);
-	}
-	for (i = 0; i < a->cfg.nconnect; i++) {
-		nng_dialer d;
-
-		/* non-blocking: nng keeps redialling while the aggregator is away */
-		if (tls_dial(a->pub, a->cfg.connect[i], &a->cfg.tls, NNG_FLAG_NONBLOCK, &d))
-			return -EIO;
-		if (!strncmp(a->cfg.connect[i], "tcp://", 6))
-			pr_warn("%s is plain TCP: deltas travel unencrypted", a->cfg.connect[i]);
-	}
-	if (!a->cfg.nreplay)
-		return 0;
-	rc = nng_rep0_open(&a->rep);
-	if (rc) {
-		pr_err("replay socket: %s", nng_strerror(rc));
-		return -EIO;
-	}
-	a->rep_open = true;
-	nng_socket_set_size(a->rep, NNG_OPT_RECVMAXSZ, 4096);
-	nng_socket_set_ms(a->rep, NNG_OPT_RECVTIMEO, 200);
-	for (i = 0; i < a->cfg.nreplay; i++) {
-		nng_listener l;
-
-		if (tls_listen(a->rep, a->cfg.replay[i], &a->cfg.tls, &l))
-			return -EIO;
-	}
-	if (pthread_create(&a->rep_thread, NULL, replay_thread, a)) {
-		a->rep_open = false;
-		return -EAGAIN;
-	}
-	return 0;
+	return publisher_open(&a->pub, &o);
 }
 
 /* ---- open / run / close ------------------------------------------------- */
@@ -834,8 +561,7 @@ int agent_open(struct agent **ap, const struct agent_cfg *cfg)
 		goto fail;
 	a->epoch = pf_dp_epoch(a->dp);
 	err = keys_init(&a->keys, pf_dp_max_customers(a->dp));
-	err = err ?: ring_init(&a->ring, cfg->replay_intervals, a->epoch);
-	err = err ?: open_sockets(a);
+	err = err ?: open_publisher(a);
 	err = err ?: assign_keys(a, &l);
 	if (err)
 		goto fail;
@@ -973,27 +699,12 @@ static void remove_state(const struct agent_cfg *c)
 	char path[PATH_MAX];
 	size_t i;
 
-	struct dirent *de;
-	DIR *d;
-
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", c->state_dir, files[i]);
 		unlink(path);
 	}
 	snprintf(path, sizeof(path), "%s/ring", c->state_dir);
-	d = opendir(path);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char f[PATH_MAX + 300];
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(f, sizeof(f), "%s/%s", path, de->d_name);
-		unlink(f);
-	}
-	closedir(d);
-	rmdir(path);
+	publisher_ring_remove(path);
 }
 
 void agent_close(struct agent *a, bool final_poll)
@@ -1002,14 +713,7 @@ void agent_close(struct agent *a, bool final_poll)
 		return;
 	if (final_poll && a->dp)
 		agent_poll(a);
-	if (a->rep_open) {
-		a->rep_stop = 1;
-		pthread_join(a->rep_thread, NULL);
-		nng_close(a->rep);
-	}
-	if (a->dp && final_poll)
-		nng_msleep(100);	/* let the last messages leave */
-	nng_close(a->pub);
+	publisher_close(a->pub, a->dp && final_poll ? 100 : 0);
 	if (a->dp && a->cfg.detach_on_exit) {
 		/* only our links and filters; a clsact qdisc is never ours to delete */
 		pf_dp_close(a->dp);
@@ -1021,7 +725,6 @@ void agent_close(struct agent *a, bool final_poll)
 		/* leave the programs counting for the next agent */
 		pf_dp_release(a->dp);
 	}
-	ring_free(&a->ring);
 	wire_delta_free(&a->delta);
 	keys_free(&a->keys);
 	if (a->lock_fd >= 0)
