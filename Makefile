@@ -38,7 +38,8 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 COMMON_SRC := $(filter-out %_test.c,$(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OUT)/%.o)
 # the aggregator's pure logic: linked into unit tests too
-AGG_CORE_OBJ := $(OUT)/aggregator/store.o
+AGG_CORE_OBJ := $(OUT)/aggregator/store.o $(OUT)/aggregator/republish.o \
+		$(OUT)/aggregator/query.o
 # the agent's logic without BPF (customer keys, the reader's journal):
 # linked into unit tests too
 AGENT_CORE_OBJ := $(OUT)/agent/keys.o $(OUT)/datapath/journal.o
@@ -58,7 +59,7 @@ BENCH_BIN  := $(BENCH_SRC:%.c=$(OUT)/%)
 .PHONY: all deps test unit-bins unit bpftest e2e bench fuzz demo demo-stop clean
 BINS := $(OUT)/pingfold-dp $(OUT)/pingfold-agent $(OUT)/pingfold \
 	$(OUT)/pingfold-aggregator
-AGGR_OBJ := $(OUT)/aggregator/aggregator.o $(OUT)/aggregator/query.o \
+AGGR_OBJ := $(OUT)/aggregator/aggregator.o \
 	    $(OUT)/aggregator/http.o $(OUT)/aggregator/httpd.o $(OUT)/web_assets.o \
 	    $(AGG_CORE_OBJ)
 # The overview page, built into pingfold-aggregator (aggregator/http.c)

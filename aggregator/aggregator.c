@@ -24,14 +24,15 @@
 #include "common/sys.h"
 #include "aggregator/http.h"
 #include "aggregator/query.h"
+#include "aggregator/republish.h"
 #include "aggregator/store.h"
+#include "common/replay_client.h"
 #include "common/cfgfile.h"
 #include "common/log.h"
 #include "common/ring.h"
 #include "common/tls.h"
 
 #define AGG_MAX_URLS	64
-#define REPLAY_CAP	4096
 #define REPLAY_TIMEO_MS	3000	/* each of: connecting + sending, the answer */
 #define LOG_BURST	10	/* refusals logged per LOG_PERIOD, the rest summed */
 #define LOG_PERIOD_NS	(10 * 1000000000ULL)
@@ -102,13 +103,6 @@ struct box_replay {
 	char url[256];
 };
 
-/* Republishing: what was merged since the last tick, by customer. */
-struct repub_cust {
-	char id[64 + WIRE_BOX_MAX + 16], name[128], site[256];	/* id may be "?BOX/KEY" */
-	struct hist h[PF_NHALVES];
-	bool dirty;
-};
-
 struct agg {
 	struct agg_cfg cfg;
 	struct store *store;
@@ -127,22 +121,18 @@ struct agg {
 	/* refusals logged: LOG_BURST per LOG_PERIOD_NS */
 	uint64_t log_period_start, log_suppressed;
 	uint32_t log_in_period;
-	nng_socket sub, qrep, vpub, rpub, rrep;
-	bool has_q, has_v, has_r, has_rr;
+	nng_socket sub, qrep, vpub;
+	bool has_q, has_v;
+	struct republisher *repub;	/* --republish */
 	struct peer peers[AGG_MAX_URLS];
 	int npeers;
 	struct box_replay br[AGG_MAX_URLS * 2];
 	int nbr;
 	struct gap gaps[AGG_MAX_GAPS];	/* queued fetches (qlock) */
 	int ngaps;
-	pthread_t qthread, rthread;
+	pthread_t qthread;
 	struct http *http;
 	volatile int stopping;
-	/* republish */
-	struct repub_cust *rc;
-	uint32_t nrc, caprc;
-	uint64_t repub_epoch, repub_seq, repub_last_ns;
-	struct ring repub_ring;
 	uint64_t n_msgs, n_decode_errors, n_replays, n_replayed, n_query_drops;
 };
 
@@ -178,19 +168,30 @@ static void merge_delta(struct agg *a, const struct wire_delta *d, bool replayed
  * the message loop) must not stall ingest, queries or the page; the lock
  * is taken only to merge and account.
  */
+struct fetch_ctx {
+	struct agg *a;
+	const struct gap *g;
+};
+
+/* A replayed delta: merged at once, under the lock (none is held while fetching). */
+static void on_replayed(void *ctx, const struct wire_delta *d)
+{
+	struct fetch_ctx *f = ctx;
+
+	pthread_mutex_lock(&f->a->lock);
+	if (!f->a->closed)	/* shutting down: the store is gone */
+		merge_delta(f->a, d, true);
+	pthread_mutex_unlock(&f->a->lock);
+}
+
 static void fetch_gap(struct agg *a, const struct gap *g)
 {
 	struct wire_replay_req r = { .epoch = g->epoch, .first = g->first, .last = g->last };
-	const char *url = NULL, *why;
-	struct wire_blob *msgs = NULL;
-	struct wire_delta d;
-	nng_socket req;
-	nng_dialer dl;
-	char *out = NULL, *in = NULL, ubuf[256];
-	size_t olen, ilen = 0;
-	uint64_t oldest, got = 0;
-	uint32_t n = 0, i;
-	int status, rc = 0;
+	struct fetch_ctx f = { a, g };
+	struct replay_result res = { 0 };
+	const char *url = NULL, *why = NULL;
+	char ubuf[256];
+	int rc = 0;
 
 	pthread_mutex_lock(&a->lock);
 	if (replay_url(a, g->box)) {
@@ -201,65 +202,29 @@ static void fetch_gap(struct agg *a, const struct gap *g)
 	if (!url) {
 		pr_warn("box %s: deltas %llu..%llu missed and no replay URL known for it", g->box,
 			(unsigned long long)g->first, (unsigned long long)g->last);
-		rc = NNG_ENOENT;
-		goto account;
+	} else {
+		snprintf(r.box, sizeof(r.box), "%s", g->box);
+		rc = replay_fetch(url, &a->cfg.tls, REPLAY_TIMEO_MS, &r, on_replayed, &f, &res,
+				  &why);
+		if (rc)
+			pr_warn("box %s: replay of %llu..%llu from %s: %s", g->box,
+				(unsigned long long)g->first, (unsigned long long)g->last, url,
+				why ? why : strerror(-rc));
 	}
-	snprintf(r.box, sizeof(r.box), "%s", g->box);
-	msgs = calloc(REPLAY_CAP, sizeof(*msgs));
-	rc = msgs ? nng_req0_open(&req) : NNG_ENOMEM;
-	if (rc)
-		goto account;
-	/* a dial in the background: the send waits for it, up to its timeout */
-	nng_socket_set_ms(req, NNG_OPT_RECVTIMEO, REPLAY_TIMEO_MS);
-	nng_socket_set_ms(req, NNG_OPT_SENDTIMEO, REPLAY_TIMEO_MS);
-	nng_socket_set_size(req, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
-	rc = wire_encode_replay_req(&r, &out, &olen) ? NNG_EINVAL : 0;
-	if (!rc && tls_dial(req, url, &a->cfg.tls, NNG_FLAG_NONBLOCK | TLS_DIAL_QUIET, &dl))
-		rc = NNG_ECONNREFUSED;
-	rc = rc ?: nng_send(req, out, olen, 0);
-	rc = rc ?: nng_recv(req, &in, &ilen, NNG_FLAG_ALLOC);
-	nng_close(req);
-	if (rc)
-		pr_warn("box %s: replay of %llu..%llu from %s: %s", g->box,
-			(unsigned long long)g->first, (unsigned long long)g->last, url,
-			nng_strerror(rc));
-account:
 	pthread_mutex_lock(&a->lock);
-	if (a->closed) {	/* shutting down: the store is gone */
+	if (a->closed) {
 		pthread_mutex_unlock(&a->lock);
-		goto out;
+		return;
 	}
 	a->n_replays++;
-	if (!rc && wire_decode_replay_rep(in, ilen, &status, &oldest, msgs, REPLAY_CAP, &n, &why)) {
-		a->n_decode_errors++;
-		pr_warn("box %s: bad replay answer from %s: %s", g->box, url, why);
-		n = 0;
-	}
-	wire_delta_init(&d);
-	for (i = 0; i < n; i++) {
-		if (wire_decode_delta(msgs[i].p, msgs[i].len, &d, &why)) {
-			a->n_decode_errors++;
-			continue;
-		}
-		if (strcmp(d.box, g->box) || d.epoch != g->epoch || d.seq < g->first ||
-		    d.seq > g->last)
-			continue;
-		merge_delta(a, &d, true);
-		got++;
-	}
-	wire_delta_free(&d);
-	a->n_replayed += got;
-	store_gap_done(a->store, g->box, g->epoch, g->first, g->last, got);
+	a->n_decode_errors += res.bad + (rc == -EPROTO);
+	a->n_replayed += res.got;
+	store_gap_done(a->store, g->box, g->epoch, g->first, g->last, res.got);
 	pthread_mutex_unlock(&a->lock);
-	if (url && got < g->last - g->first + 1)
+	if (url && res.got < g->last - g->first + 1)
 		pr_warn("box %s: %llu of deltas %llu..%llu could not be recovered", g->box,
-			(unsigned long long)(g->last - g->first + 1 - got),
+			(unsigned long long)(g->last - g->first + 1 - res.got),
 			(unsigned long long)g->first, (unsigned long long)g->last);
-out:
-	free(out);
-	free(msgs);
-	if (in)
-		nng_free(in, ilen);
 }
 
 /*
@@ -349,60 +314,6 @@ static bool stop_replay_workers(struct agg *a, int wait_ms)
 
 /* ---- merging ------------------------------------------------------------- */
 
-static struct repub_cust *repub_find(struct agg *a, const char *id)
-{
-	uint32_t i;
-
-	for (i = 0; i < a->nrc; i++)
-		if (!strcmp(a->rc[i].id, id))
-			return &a->rc[i];
-	if (a->nrc == a->caprc) {
-		uint32_t cap = a->caprc ? a->caprc * 2 : 64;
-		struct repub_cust *n = realloc(a->rc, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		a->rc = n;
-		a->caprc = cap;
-	}
-	memset(&a->rc[a->nrc], 0, sizeof(a->rc[0]));
-	snprintf(a->rc[a->nrc].id, sizeof(a->rc[0].id), "%s", id);
-	hist_init(&a->rc[a->nrc].h[0]);
-	hist_init(&a->rc[a->nrc].h[1]);
-	return &a->rc[a->nrc++];
-}
-
-/* Keeps what a merged delta adds, by customer id, for the next republish. */
-static void repub_take(struct agg *a, const struct wire_delta *d)
-{
-	struct store_cust_info ci;
-	struct hist_sparse h;
-	uint32_t i;
-
-	if (!a->cfg.nrepublish)
-		return;
-	for (i = 0; i < d->nh; i++) {
-		char id[64 + WIRE_BOX_MAX + 16];
-		const char *name = store_key_id(a->store, d->box, d->h[i].key);
-		struct repub_cust *rc;
-
-		if (name)
-			snprintf(id, sizeof(id), "%s", name);
-		else
-			snprintf(id, sizeof(id), "?%s/%u", d->box, d->h[i].key);
-		rc = repub_find(a, id);
-		if (!rc)
-			continue;
-		if (store_customer_info(a->store, id, &ci) == 0) {
-			snprintf(rc->name, sizeof(rc->name), "%s", ci.name);
-			snprintf(rc->site, sizeof(rc->site), "%s", ci.site);
-		}
-		wire_delta_get(d, i, &h);
-		hist_merge_sparse(&rc->h[d->h[i].half & 1], &h);
-		rc->dirty = true;
-	}
-}
-
 /*
  * Logs a refusal, at most LOG_BURST per LOG_PERIOD_NS; the rest are summed
  * in one line when the period ends (every refusal is counted in any case).
@@ -476,8 +387,9 @@ static void merge_delta(struct agg *a, const struct wire_delta *d, bool replayed
 			    store_refusal_name(store_last_refusal(a->store)), strerror(-rc));
 		return;
 	}
-	if (rc == 0)
-		repub_take(a, d);
+	if (rc == 0 && a->repub && republish_take(a->repub, a->store, d))
+		pr_warn("republish: out of memory; delta %llu of box %s not republished",
+			(unsigned long long)d->seq, d->box);
 	if (gl && !replayed)
 		queue_gap(a, d->box, d->epoch, gf, gl);
 }
@@ -723,8 +635,8 @@ static void *query_thread(void *arg)
 			continue;
 		}
 		jw_init(&w);
-		query_answer_locking(a->store, &a->lock, nng_msg_body(m), nng_msg_len(m), sys_now_ns(CLOCK_REALTIME),
-				     &w);
+		query_answer(a->store, &a->lock, nng_msg_body(m), nng_msg_len(m),
+			     sys_now_ns(CLOCK_REALTIME), &w);
 		nng_msg_clear(m);
 		rc = w.err ? NNG_ENOMEM : nng_msg_append(m, w.buf, w.len);
 		rc = rc ?: nng_sendmsg(a->qrep, m, NNG_FLAG_NONBLOCK);
@@ -746,61 +658,19 @@ static void *query_thread(void *arg)
 	return NULL;
 }
 
-static void *repub_replay_thread(void *arg)
-{
-	struct agg *a = arg;
-
-	while (!a->stopping) {
-		struct ring_entry got[256];
-		struct wire_blob b[256];
-		struct wire_replay_req r;
-		const char *why;
-		uint64_t oldest = 0;
-		char *buf = NULL, *out;
-		size_t len = 0, olen;
-		int n, i, rc = nng_recv(a->rrep, &buf, &len, NNG_FLAG_ALLOC);
-
-		if (rc == NNG_ETIMEDOUT)
-			continue;
-		if (rc)
-			break;
-		n = wire_decode_replay_req(buf, len, &r, &why) || strcmp(r.box, a->cfg.id) ? -ESRCH :
-			ring_get(&a->repub_ring, r.epoch, r.first, r.last, 256, got, &oldest);
-		nng_free(buf, len);
-		for (i = 0; i < n; i++)
-			b[i] = (struct wire_blob){ got[i].msg, got[i].len };
-		if (wire_encode_replay_rep(n < 0 ? WIRE_REPLAY_NO_EPOCH :
-					   (uint64_t)n == r.last - r.first + 1 ? WIRE_REPLAY_OK :
-					   WIRE_REPLAY_PARTIAL, oldest, b, n < 0 ? 0 : (uint32_t)n,
-					   &out, &olen) == 0) {
-			nng_send(a->rrep, out, olen, 0);
-			free(out);
-		}
-		for (i = 0; i < n; i++)
-			free(got[i].msg);
-	}
-	return NULL;
-}
-
 /* ---- every interval: views and republish --------------------------------- */
 
 /* One view: topic NUL JSON, the query answer for the view window. */
-static void publish_view(struct agg *a, const char *topic, const char *kind, const char *name,
+static void publish_view(struct agg *a, const char *topic, enum query_kind kind, const char *name,
 			 uint64_t now)
 {
-	struct jw q, body;
+	struct query q = { .kind = kind, .name = name, .win = a->cfg.view_window };
 	size_t tl = strlen(topic);
+	struct jw body;
 	char *msg;
 
-	jw_init(&q);
-	jw_arr(&q);
-	jw_str(&q, kind);
-	if (name)
-		jw_str(&q, name);
-	jw_str(&q, store_window_name(a->cfg.view_window));
-	jw_arr_end(&q);
 	jw_init(&body);
-	if (!q.err && query_answer(a->store, q.buf, q.len, now, &body) == 0 && !body.err) {
+	if (query_run(a->store, NULL, &q, now, &body) == 0 && !body.err) {
 		msg = malloc(tl + 1 + body.len);
 		if (msg) {
 			memcpy(msg, topic, tl + 1);
@@ -810,7 +680,6 @@ static void publish_view(struct agg *a, const char *topic, const char *kind, con
 		}
 	}
 	jw_free(&body);
-	jw_free(&q);
 }
 
 static void publish_views(struct agg *a, uint64_t now)
@@ -820,11 +689,11 @@ static void publish_views(struct agg *a, uint64_t now)
 	char **sites, topic[400];
 	size_t n, i;
 
-	publish_view(a, "view/fleet", "fleet", NULL, now);
+	publish_view(a, "view/fleet", QUERY_FLEET, NULL, now);
 	if (store_sites(a->store, &sites, &n) == 0) {
 		for (i = 0; i < n; i++) {
 			snprintf(topic, sizeof(topic), "view/site/%s", sites[i]);
-			publish_view(a, topic, "site", sites[i], now);
+			publish_view(a, topic, QUERY_SITE, sites[i], now);
 			free(sites[i]);
 		}
 		free(sites);
@@ -832,67 +701,17 @@ static void publish_views(struct agg *a, uint64_t now)
 	if (store_boxes(a->store, now, &b, &n) == 0) {
 		for (i = 0; i < n; i++) {
 			snprintf(topic, sizeof(topic), "view/box/%s", b[i].box);
-			publish_view(a, topic, "box", b[i].box, now);
+			publish_view(a, topic, QUERY_BOX, b[i].box, now);
 		}
 		free(b);
 	}
 	if (a->cfg.view_customers && store_customers(a->store, &c, &n) == 0) {
 		for (i = 0; i < n; i++) {
 			snprintf(topic, sizeof(topic), "view/customer/%s", c[i].id);
-			publish_view(a, topic, "customer", c[i].id, now);
+			publish_view(a, topic, QUERY_CUSTOMER, c[i].id, now);
 		}
 		free(c);
 	}
-}
-
-/* Merged deltas as this aggregator's own box: key = index of the customer. */
-static void republish(struct agg *a, uint64_t now)
-{
-	struct wire_catalog cat;
-	struct wire_delta d;
-	struct hist_sparse h;
-	char *msg;
-	size_t len;
-	uint32_t i;
-	int half;
-
-	wire_delta_init(&d);
-	snprintf(d.box, sizeof(d.box), "%s", a->cfg.id);
-	d.epoch = a->repub_epoch;
-	d.seq = a->repub_seq + 1;
-	d.start_ns = a->repub_last_ns;
-	d.end_ns = now;
-	d.scale = PF_HIST_SCALE;
-	for (i = 0; i < a->nrc; i++) {
-		if (!a->rc[i].dirty)
-			continue;
-		for (half = 0; half < PF_NHALVES; half++) {
-			if (!a->rc[i].h[half].count)
-				continue;
-			hist_to_sparse(&a->rc[i].h[half], &h);
-			wire_delta_add(&d, i, (uint8_t)half, &h);
-			hist_init(&a->rc[i].h[half]);
-		}
-		a->rc[i].dirty = false;
-	}
-	wire_catalog_init(&cat);
-	snprintf(cat.box, sizeof(cat.box), "%s", a->cfg.id);
-	cat.epoch = a->repub_epoch;
-	cat.seq = a->repub_seq;
-	for (i = 0; i < a->nrc; i++)
-		wire_catalog_add(&cat, i, a->rc[i].id, a->rc[i].name, a->rc[i].site);
-	if (wire_encode_catalog(&cat, &msg, &len) == 0) {
-		nng_send(a->rpub, msg, len, 0);
-		free(msg);
-	}
-	wire_catalog_free(&cat);
-	if (wire_encode_delta(&d, &msg, &len) == 0) {
-		a->repub_seq++;
-		nng_send(a->rpub, msg, len, 0);
-		ring_push(&a->repub_ring, a->repub_seq, msg, len);
-	}
-	a->repub_last_ns = now;
-	wire_delta_free(&d);
 }
 
 static void tick(struct agg *a)
@@ -903,8 +722,8 @@ static void tick(struct agg *a)
 
 	if (a->has_v)
 		publish_views(a, now);
-	if (a->cfg.nrepublish)
-		republish(a, now);
+	if (a->repub)
+		republish_tick(a->repub, a->store, now);
 }
 
 /* ---- sockets --------------------------------------------------------------- */
@@ -1031,15 +850,15 @@ static int open_sockets(struct agg *a)
 		a->has_v = true;
 	}
 	if (a->cfg.nrepublish) {
-		if (open_pub(a, &a->rpub, a->cfg.republish, a->cfg.nrepublish, "republish"))
+		struct publisher_opts o = {
+			.box = a->cfg.id,
+			.listen = a->cfg.republish, .nlisten = a->cfg.nrepublish,
+			.replay = a->cfg.republish_replay, .nreplay = a->cfg.nrepublish_replay,
+			.tls = &a->cfg.tls,
+		};
+
+		if (republish_open(&a->repub, &o, sys_now_ns(CLOCK_REALTIME)))
 			return -EIO;
-		a->has_r = true;
-	}
-	if (a->cfg.nrepublish_replay) {
-		if (open_rep(a, &a->rrep, a->cfg.republish_replay, a->cfg.nrepublish_replay,
-			     "republish replay"))
-			return -EIO;
-		a->has_rr = true;
 	}
 	return 0;
 }
@@ -1144,8 +963,10 @@ static int cfg_set(void *ctx, const char *key, const char *v, struct cfg_err *e)
 	if (!strcmp(key, "republish-replay"))
 		return cfg_list(c->republish_replay, &c->nrepublish_replay, 8, key, v, e);
 	if (!strcmp(key, "id")) {
-		if (!*v || strlen(v) >= sizeof(c->id) || strpbrk(v, " /")) {
-			snprintf(e->msg, sizeof(e->msg), "id: 1..63 characters, no spaces or '/'");
+		const char *why = wire_box_check(v, strlen(v));
+
+		if (why) {
+			snprintf(e->msg, sizeof(e->msg), "id '%.64s': %s", v, why);
 			return -EINVAL;
 		}
 		snprintf(c->id, sizeof(c->id), "%s", v);
@@ -1325,6 +1146,14 @@ static int parse_args(int argc, char **argv, struct agg_cfg *c, int *verbosity)
 		pr_err("nothing to subscribe to (--agent URL or --listen URL)");
 		return 2;
 	}
+	if (c->nrepublish_replay && !c->nrepublish) {
+		pr_err("--republish-replay without --republish: nothing to replay");
+		return 2;
+	}
+	if (c->nrepublish && !wire_box_ok(c->id)) {
+		pr_err("--id '%s': %s", c->id, wire_box_check(c->id, strlen(c->id)));
+		return 2;
+	}
 	return 0;
 }
 
@@ -1428,14 +1257,9 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&a.claim_lock, NULL);
 	pthread_mutex_init(&a.qlock, NULL);
 	pthread_cond_init(&a.qcond, NULL);
-	a.repub_epoch = sys_now_ns(CLOCK_REALTIME);
-	a.repub_last_ns = a.repub_epoch;
-	if (store_open(&a.store, &a.cfg.store) || ring_init(&a.repub_ring, 600, a.repub_epoch) ||
-	    start_replay_workers(&a) || open_sockets(&a))
+	if (store_open(&a.store, &a.cfg.store) || start_replay_workers(&a) || open_sockets(&a))
 		return 1;
 	if (a.has_q && pthread_create(&a.qthread, NULL, query_thread, &a))
-		return 1;
-	if (a.has_rr && pthread_create(&a.rthread, NULL, repub_replay_thread, &a))
 		return 1;
 	if (a.cfg.http_url && start_http(&a))
 		return 1;
@@ -1447,8 +1271,6 @@ int main(int argc, char **argv)
 		pr_warn("a replay fetch is still waiting for its host; not waiting for it");
 	if (a.has_q)
 		pthread_join(a.qthread, NULL);
-	if (a.has_rr)
-		pthread_join(a.rthread, NULL);
 	stop_http(&a);
 	/* no nng_close(a.sub): nng 1.5.2 can hang in it for good while a
 	 * dialer redials a stopped agent (seen in tests/tools/pfsub.c);
@@ -1457,16 +1279,11 @@ int main(int argc, char **argv)
 		nng_close(a.qrep);
 	if (a.has_v)
 		nng_close(a.vpub);
-	if (a.has_r)
-		nng_close(a.rpub);
-	if (a.has_rr)
-		nng_close(a.rrep);
-	ring_free(&a.repub_ring);
+	republish_close(a.repub);
 	pthread_mutex_lock(&a.lock);
 	a.closed = true;
 	pthread_mutex_unlock(&a.lock);
 	store_close(a.store);
-	free(a.rc);
 	pr_info("stopped: %llu messages, %llu decode errors, %llu replays (%llu deltas)",
 		(unsigned long long)a.n_msgs, (unsigned long long)a.n_decode_errors,
 		(unsigned long long)a.n_replays, (unsigned long long)a.n_replayed);

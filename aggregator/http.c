@@ -166,30 +166,20 @@ static int param(const char *uri, const char *key, char *out, size_t cap)
 
 /* ---- /api ---------------------------------------------------------------- */
 
-/* query_answer() for the request args[0..n), encoded as a JSON array. */
+/* The answer to the request of words args[0..n) (the caller holds the lock). */
 static int ask(struct http *h, uint64_t now, struct jw *w, const char *const *args, int n)
 {
-	struct jw req;
-	int i, rc;
+	struct query q;
+	char why[300];
+	int rc = query_parse(args, n, &q, why, sizeof(why));
 
-	jw_init(&req);
-	jw_arr(&req);
-	for (i = 0; i < n; i++)
-		jw_str(&req, args[i]);
-	jw_arr_end(&req);
-	if (req.err) {
-		jw_free(&req);
-		return -ENOMEM;
-	}
-	rc = query_answer(h->store, req.buf, req.len, now, w);
-	jw_free(&req);
-	return rc;
+	return rc ? query_fail(w, rc, why) : query_run(h->store, NULL, &q, now, w);
 }
 
-/* HTTP status of a failed query: 404 for an unknown entity, else 400. */
-static uint16_t query_status(const struct jw *w)
+/* HTTP status of a failed query: 404 for an unknown entity, 500 without memory, else 400. */
+static uint16_t query_status(int rc)
 {
-	return w->buf && strstr(w->buf, "\"error\":\"no such ") ? 404 : 400;
+	return rc == -ENOENT ? 404 : rc == -ENOMEM ? 500 : 400;
 }
 
 static int window_param(const char *uri, char *out, size_t cap, struct httpd_req *r)
@@ -226,10 +216,8 @@ static void api_query(struct http *h, const char *uri, struct httpd_req *r)
 		return;
 	}
 	jw_init(&w);
-	pthread_mutex_lock(h->lock);
-	rc = query_answer(h->store, q, strlen(q), sys_now_ns(CLOCK_REALTIME), &w);
-	pthread_mutex_unlock(h->lock);
-	reply_jw(r, rc ? query_status(&w) : 200, &w);
+	rc = query_answer(h->store, h->lock, q, strlen(q), sys_now_ns(CLOCK_REALTIME), &w);
+	reply_jw(r, rc ? query_status(rc) : 200, &w);
 	jw_free(&w);
 	free(q);
 }
@@ -237,14 +225,16 @@ static void api_query(struct http *h, const char *uri, struct httpd_req *r)
 /* A request with fixed words, the last ones from parameters. */
 static void api_ask(struct http *h, struct httpd_req *r, const char *const *args, int n)
 {
+	struct query q;
+	char why[300];
 	struct jw w;
 	int rc;
 
 	jw_init(&w);
-	pthread_mutex_lock(h->lock);
-	rc = ask(h, sys_now_ns(CLOCK_REALTIME), &w, args, n);
-	pthread_mutex_unlock(h->lock);
-	reply_jw(r, rc ? query_status(&w) : 200, &w);
+	rc = query_parse(args, n, &q, why, sizeof(why));
+	rc = rc ? query_fail(&w, rc, why) :
+		  query_run(h->store, h->lock, &q, sys_now_ns(CLOCK_REALTIME), &w);
+	reply_jw(r, rc ? query_status(rc) : 200, &w);
 	jw_free(&w);
 }
 

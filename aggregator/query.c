@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +8,6 @@
 #include <json-c/json.h>
 #include "aggregator/query.h"
 
-#define QUERY_ARGS_MAX	8
 #define TOP_MAX		1000
 
 static const char *const half_name[PF_NHALVES] = { "access", "internet" };
@@ -61,96 +61,148 @@ static void halves_json(struct jw *w, const struct hist h[PF_NHALVES])
 	jw_obj_end(w);
 }
 
-static int fail(struct jw *w, const char *fmt, const char *arg)
+int query_fail(struct jw *w, int rc, const char *why)
 {
-	char msg[300];
-
-	snprintf(msg, sizeof(msg), fmt, arg ? arg : "");
 	jw_obj(w);
-	jw_kstr(w, "error", msg);
+	jw_kstr(w, "error", why);
 	jw_obj_end(w);
+	return rc;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int bad(char *why, size_t wn, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, wn, fmt, ap);
+	va_end(ap);
 	return -EINVAL;
 }
 
-static int window_arg(const char *a, enum store_window *win, struct jw *w)
+static int parse_window(const char *a, enum store_window *win, char *why, size_t wn)
 {
-	*win = STORE_W5M;
 	if (a && store_window_parse(a, win))
-		return fail(w, "unknown window '%s' (10s, 1m, 5m, 15m, 1h)", a);
+		return bad(why, wn, "unknown window '%s' (10s, 1m, 5m, 15m, 1h)", a);
 	return 0;
 }
 
-static int entity(struct store *s, const char *kind, const char *name, const char *wa,
-		  uint64_t now, struct jw *w)
+/* ["top", KIND, HALF?, pNN?, N?, WINDOW?]: optional args told apart by shape */
+static int parse_top(const char *const *a, int n, struct query *q, char *why, size_t wn)
+{
+	int i;
+
+	if (n < 2 || (strcmp(a[1], "customer") && strcmp(a[1], "site")))
+		return bad(why, wn, "top: customer or site");
+	q->of = a[1][0] == 'c' ? STORE_CUSTOMER : STORE_SITE;
+	for (i = 2; i < n; i++) {
+		char *end;
+		long v;
+
+		if (!strcmp(a[i], "access") || !strcmp(a[i], "internet")) {
+			q->half = a[i][0] == 'a' ? PF_HALF_ACCESS : PF_HALF_INTERNET;
+		} else if (a[i][0] == 'p' && a[i][1]) {
+			q->q = strtod(a[i] + 1, &end) / 100;
+			if (*end || q->q <= 0 || q->q > 1)
+				return bad(why, wn, "top: bad percentile '%s'", a[i]);
+		} else if (a[i][0] >= '0' && a[i][0] <= '9' && !strchr("smh", a[i][strlen(a[i]) - 1])) {
+			errno = 0;
+			v = strtol(a[i], &end, 10);
+			if (*end || errno || v < 1 || v > TOP_MAX)
+				return bad(why, wn, "top: N must be 1..1000, not '%s'", a[i]);
+			q->n = (int)v;
+		} else if (store_window_parse(a[i], &q->win)) {
+			return bad(why, wn, "top: unknown argument '%s'", a[i]);
+		}
+	}
+	return 0;
+}
+
+int query_parse(const char *const *a, int n, struct query *q, char *why, size_t wn)
+{
+	static const struct {
+		const char *word;
+		enum query_kind kind;
+	} words[] = {
+		{ "customer", QUERY_CUSTOMER }, { "site", QUERY_SITE }, { "box", QUERY_BOX },
+		{ "fleet", QUERY_FLEET }, { "boxes", QUERY_BOXES }, { "sites", QUERY_SITES },
+		{ "customers", QUERY_CUSTOMERS }, { "top", QUERY_TOP },
+	};
+	size_t i;
+
+	*q = (struct query){ .win = STORE_W5M, .half = PF_HALF_ACCESS, .q = 0.95, .n = 10 };
+	if (n < 1 || n > QUERY_ARGS_MAX)
+		return bad(why, wn, "1 to 8 strings in a request");
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcmp(a[0], words[i].word))
+			break;
+	if (i == sizeof(words) / sizeof(words[0]))
+		return bad(why, wn, "unknown request '%s'", a[0]);
+	q->kind = words[i].kind;
+	switch (q->kind) {
+	case QUERY_CUSTOMER:
+	case QUERY_SITE:
+	case QUERY_BOX:
+		if (n < 2)
+			return bad(why, wn, "%s: which one?", a[0]);
+		q->name = a[1];
+		return parse_window(n > 2 ? a[2] : NULL, &q->win, why, wn);
+	case QUERY_FLEET:
+		return parse_window(n > 1 ? a[1] : NULL, &q->win, why, wn);
+	case QUERY_TOP:
+		return parse_top(a, n, q, why, wn);
+	default:
+		return 0;
+	}
+}
+
+static const char *const kind_name[] = {
+	[QUERY_CUSTOMER] = "customer", [QUERY_SITE] = "site", [QUERY_BOX] = "box",
+	[QUERY_FLEET] = "fleet",
+};
+
+static int entity(struct store *s, const struct query *q, uint64_t now, struct jw *w)
 {
 	struct hist h[PF_NHALVES];
-	enum store_window win;
+	char why[64];
 	int rc;
 
-	if (window_arg(wa, &win, w))
-		return -EINVAL;
-	if (!strcmp(kind, "customer"))
-		rc = store_customer(s, name, win, now, h);
-	else if (!strcmp(kind, "site"))
-		rc = store_site(s, name, win, now, h);
-	else if (!strcmp(kind, "box"))
-		rc = store_box(s, name, win, now, h);
-	else
-		rc = store_fleet(s, win, now, h);
-	if (rc == -ENOENT)
-		return fail(w, "no such %s", kind);
+	switch (q->kind) {
+	case QUERY_CUSTOMER: rc = store_customer(s, q->name, q->win, now, h); break;
+	case QUERY_SITE: rc = store_site(s, q->name, q->win, now, h); break;
+	case QUERY_BOX: rc = store_box(s, q->name, q->win, now, h); break;
+	default: rc = store_fleet(s, q->win, now, h); break;
+	}
+	if (rc == -ENOENT) {
+		snprintf(why, sizeof(why), "no such %s", kind_name[q->kind]);
+		return query_fail(w, -ENOENT, why);
+	}
 	if (rc)
-		return fail(w, "query failed%s", NULL);
+		return query_fail(w, rc, "query failed");
 	jw_obj(w);
-	jw_kstr(w, "kind", kind);
-	if (name)
-		jw_kstr(w, "name", name);
-	jw_kstr(w, "window", store_window_name(win));
+	jw_kstr(w, "kind", kind_name[q->kind]);
+	if (q->kind != QUERY_FLEET)
+		jw_kstr(w, "name", q->name);
+	jw_kstr(w, "window", store_window_name(q->win));
 	halves_json(w, h);
 	jw_obj_end(w);
 	return 0;
 }
 
-/* ["top", KIND, HALF?, pNN?, N?, WINDOW?]: optional args told apart by shape */
-static int top(struct store *s, const char **a, int n, uint64_t now, struct jw *w)
+static int top(struct store *s, const struct query *q, uint64_t now, struct jw *w)
 {
-	enum store_kind kind;
-	enum store_window win = STORE_W5M;
-	enum pf_half half = PF_HALF_ACCESS;
-	double q = 0.95;
-	int count = 10, i, got;
-	struct store_top *t;
+	struct store_top *t = calloc((size_t)q->n, sizeof(*t));
+	int i, got;
 
-	if (n < 2 || (strcmp(a[1], "customer") && strcmp(a[1], "site")))
-		return fail(w, "top: customer or site%s", NULL);
-	kind = a[1][0] == 'c' ? STORE_CUSTOMER : STORE_SITE;
-	for (i = 2; i < n; i++) {
-		char *end;
-
-		if (!strcmp(a[i], "access") || !strcmp(a[i], "internet")) {
-			half = a[i][0] == 'a' ? PF_HALF_ACCESS : PF_HALF_INTERNET;
-		} else if (a[i][0] == 'p' && a[i][1]) {
-			q = strtod(a[i] + 1, &end) / 100;
-			if (*end || q <= 0 || q > 1)
-				return fail(w, "top: bad percentile '%s'", a[i]);
-		} else if (a[i][0] >= '0' && a[i][0] <= '9' && !strchr("smh", a[i][strlen(a[i]) - 1])) {
-			count = (int)strtol(a[i], &end, 10);
-			if (*end || count < 1 || count > TOP_MAX)
-				return fail(w, "top: N must be 1..1000, not '%s'", a[i]);
-		} else if (store_window_parse(a[i], &win)) {
-			return fail(w, "top: unknown argument '%s'", a[i]);
-		}
-	}
-	t = calloc((size_t)count, sizeof(*t));
 	if (!t)
-		return fail(w, "out of memory%s", NULL);
-	got = store_top(s, kind, half, q, win, now, 1, t, count);
+		return query_fail(w, -ENOMEM, "out of memory");
+	got = store_top(s, q->of, q->half, q->q, q->win, now, 1, t, q->n);
 	jw_obj(w);
 	jw_kstr(w, "kind", "top");
-	jw_kstr(w, "of", a[1]);
-	jw_kstr(w, "half", half_name[half]);
-	jw_kdbl(w, "quantile", q);
-	jw_kstr(w, "window", store_window_name(win));
+	jw_kstr(w, "of", q->of == STORE_CUSTOMER ? "customer" : "site");
+	jw_kstr(w, "half", half_name[q->half]);
+	jw_kdbl(w, "quantile", q->q);
+	jw_kstr(w, "window", store_window_name(q->win));
 	jw_key(w, "items");
 	jw_arr(w);
 	for (i = 0; i < got; i++) {
@@ -173,7 +225,7 @@ static int boxes(struct store *s, uint64_t now, struct jw *w)
 	uint32_t k;
 
 	if (store_boxes(s, now, &b, &n))
-		return fail(w, "query failed%s", NULL);
+		return query_fail(w, -ENOMEM, "query failed");
 	jw_obj(w);
 	jw_key(w, "boxes");
 	jw_arr(w);
@@ -254,66 +306,61 @@ static int lists(struct store *s, pthread_mutex_t *lock, const char *what, struc
 	return 0;
 }
 
-static int answer(struct store *s, pthread_mutex_t *lock, const char *req, size_t len,
-		  uint64_t now, struct jw *w)
+int query_run(struct store *s, pthread_mutex_t *lock, const struct query *q, uint64_t now,
+	      struct jw *w)
+{
+	int rc;
+
+	if (q->kind == QUERY_SITES || q->kind == QUERY_CUSTOMERS)
+		return lists(s, lock, q->kind == QUERY_SITES ? "sites" : "customers", w);
+	if (lock)
+		pthread_mutex_lock(lock);
+	if (q->kind == QUERY_TOP)
+		rc = top(s, q, now, w);
+	else if (q->kind == QUERY_BOXES)
+		rc = boxes(s, now, w);
+	else
+		rc = entity(s, q, now, w);
+	if (lock)
+		pthread_mutex_unlock(lock);
+	return rc;
+}
+
+int query_answer(struct store *s, pthread_mutex_t *lock, const char *req, size_t len,
+		 uint64_t now, struct jw *w)
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *o = tok ? json_tokener_parse_ex(tok, req, (int)len) : NULL;
 	const char *a[QUERY_ARGS_MAX] = { 0 };
+	struct query q;
+	char why[300];
 	int n = 0, i, rc;
 
 	if (tok)
 		json_tokener_free(tok);
 	if (!o || !json_object_is_type(o, json_type_array)) {
-		rc = fail(w, "a request is a JSON array of strings, e.g. [\"fleet\", \"5m\"]%s", NULL);
+		rc = query_fail(w, -EINVAL, "a request is a JSON array of strings, e.g. "
+				"[\"fleet\", \"5m\"]");
 		goto out;
 	}
 	n = (int)json_object_array_length(o);
 	if (n < 1 || n > QUERY_ARGS_MAX) {
-		rc = fail(w, "1 to 8 strings in a request%s", NULL);
+		rc = query_fail(w, -EINVAL, "1 to 8 strings in a request");
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(o, i);
 
 		if (!json_object_is_type(e, json_type_string)) {
-			rc = fail(w, "a request is a JSON array of strings%s", NULL);
+			rc = query_fail(w, -EINVAL, "a request is a JSON array of strings");
 			goto out;
 		}
 		a[i] = json_object_get_string(e);
 	}
-	if (!strcmp(a[0], "sites") || !strcmp(a[0], "customers")) {
-		rc = lists(s, lock, a[0], w);
-		goto out;
-	}
-	if (lock)
-		pthread_mutex_lock(lock);
-	if (!strcmp(a[0], "customer") || !strcmp(a[0], "site") || !strcmp(a[0], "box"))
-		rc = n >= 2 ? entity(s, a[0], a[1], n > 2 ? a[2] : NULL, now, w) :
-			      fail(w, "%s: which one?", a[0]);
-	else if (!strcmp(a[0], "fleet"))
-		rc = entity(s, "fleet", NULL, n > 1 ? a[1] : NULL, now, w);
-	else if (!strcmp(a[0], "top"))
-		rc = top(s, a, n, now, w);
-	else if (!strcmp(a[0], "boxes"))
-		rc = boxes(s, now, w);
-	else
-		rc = fail(w, "unknown request '%s'", a[0]);
-	if (lock)
-		pthread_mutex_unlock(lock);
+	rc = query_parse(a, n, &q, why, sizeof(why));
+	rc = rc ? query_fail(w, rc, why) : query_run(s, lock, &q, now, w);
 out:
 	if (o)
 		json_object_put(o);
 	return rc;
-}
-
-int query_answer(struct store *s, const char *req, size_t len, uint64_t now, struct jw *w)
-{
-	return answer(s, NULL, req, len, now, w);
-}
-
-int query_answer_locking(struct store *s, pthread_mutex_t *lock, const char *req, size_t len,
-			 uint64_t now, struct jw *w)
-{
-	return answer(s, lock, req, len, now, w);
 }

@@ -16,14 +16,44 @@
 #include "aggregator/store.h"
 #include "common/jsonw.h"
 
-/* Answers req into out (always valid JSON); returns 0 or -EINVAL (error answer). */
-int query_answer(struct store *s, const char *req, size_t len, uint64_t now_ns, struct jw *out);
+enum query_kind {
+	QUERY_CUSTOMER, QUERY_SITE, QUERY_BOX, QUERY_FLEET,
+	QUERY_BOXES, QUERY_SITES, QUERY_CUSTOMERS, QUERY_TOP,
+};
+
+/* A request, parsed. name points into the arguments it was parsed from. */
+struct query {
+	enum query_kind kind;
+	const char *name;		/* customer id, site path, box id */
+	enum store_window win;		/* default 5m */
+	/* top */
+	enum store_kind of;
+	enum pf_half half;		/* default access */
+	double q;			/* default 0.95 */
+	int n;				/* default 10 */
+};
+
+#define QUERY_ARGS_MAX	8
+
 /*
- * The same, taking *lock itself: around the store's part only, so that
- * the lists ("customers", "sites") are written with the store free.
+ * The language above from its words: 0, or -EINVAL with why (the text an
+ * error answer carries).
  */
-int query_answer_locking(struct store *s, pthread_mutex_t *lock, const char *req, size_t len,
-			 uint64_t now_ns, struct jw *out);
+int query_parse(const char *const *args, int n, struct query *q, char *why, size_t wn);
+/*
+ * Writes the answer to q into out: 0; or an {"error": ...} answer and
+ * -ENOENT (no such customer, site or box), -EINVAL, -ENOMEM. With lock,
+ * takes it around the store's part only (lists are written with the
+ * store free); without, the caller holds what guards the store.
+ */
+int query_run(struct store *s, pthread_mutex_t *lock, const struct query *q, uint64_t now_ns,
+	      struct jw *out);
+/* An error answer {"error": why}; returns rc. */
+int query_fail(struct jw *out, int rc, const char *why);
+
+/* The nng edge: req is the JSON array; parse, then query_run. Same returns. */
+int query_answer(struct store *s, pthread_mutex_t *lock, const char *req, size_t len,
+		 uint64_t now_ns, struct jw *out);
 /* {"count":..,"min_ms":..,"p50_ms":..,...,"buckets":[[le_seconds, n],...]} */
 void query_hist_json(struct jw *w, const struct hist *h);
 

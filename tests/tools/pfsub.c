@@ -28,6 +28,7 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
+#include "common/replay_client.h"
 #include "common/wire.h"
 
 #define MAX_BOXES 16
@@ -120,55 +121,31 @@ static void take_delta(struct box *b, const struct wire_delta *d, const char *ho
 	fflush(stdout);
 }
 
+static void on_replayed(void *ctx, const struct wire_delta *d)
+{
+	take_delta(ctx, d, "replay");
+}
+
 /* Asks the box's replay socket for first..last and takes what comes. */
 static void fetch_gap(struct box *b, uint64_t first, uint64_t last)
 {
 	struct wire_replay_req r = { .epoch = b->epoch, .first = first, .last = last };
-	struct wire_blob msgs[1024];
-	struct wire_delta d;
-	nng_socket req;
-	char *out, *in = NULL;
-	size_t olen, ilen = 0;
-	uint64_t oldest;
-	uint32_t n = 0, i, got = 0;
+	struct tls_opts tls = { 0 };
+	struct replay_result res = { 0 };
 	const char *why;
-	int status, rc;
+	int rc;
 
-	if (!b->replay) {
-		nlost += last - first + 1;
-		printf("gap %s %llu %llu %llu recovered 0\n", b->name, (unsigned long long)b->epoch,
-		       (unsigned long long)first, (unsigned long long)last);
-		return;
+	if (b->replay) {
+		snprintf(r.box, sizeof(r.box), "%s", b->name);
+		rc = replay_fetch(b->replay, &tls, 3000, &r, on_replayed, b, &res, &why);
+		if (rc)
+			fprintf(stderr, "pfsub: replay from %s: %s\n", b->replay,
+				why ? why : strerror(-rc));
 	}
-	snprintf(r.box, sizeof(r.box), "%s", b->name);
-	if (nng_req0_open(&req) || wire_encode_replay_req(&r, &out, &olen))
-		return;
-	nng_socket_set_ms(req, NNG_OPT_RECVTIMEO, 3000);
-	nng_socket_set_size(req, NNG_OPT_RECVMAXSZ, WIRE_MAX_MSG);
-	rc = nng_dial(req, b->replay, NULL, 0);
-	rc = rc ?: nng_send(req, out, olen, 0);
-	rc = rc ?: nng_recv(req, &in, &ilen, NNG_FLAG_ALLOC);
-	free(out);
-	if (!rc && !wire_decode_replay_rep(in, ilen, &status, &oldest, msgs, 1024, &n, &why)) {
-		wire_delta_init(&d);
-		for (i = 0; i < n; i++) {
-			if (wire_decode_delta(msgs[i].p, msgs[i].len, &d, &why) == 0 &&
-			    d.seq >= first && d.seq <= last) {
-				take_delta(b, &d, "replay");
-				got++;
-			}
-		}
-		wire_delta_free(&d);
-	} else if (rc) {
-		fprintf(stderr, "pfsub: replay from %s: %s\n", b->replay, nng_strerror(rc));
-	}
-	nreplayed += got;
-	nlost += last - first + 1 - got;
-	printf("gap %s %llu %llu %llu recovered %u\n", b->name, (unsigned long long)b->epoch,
-	       (unsigned long long)first, (unsigned long long)last, got);
-	if (in)
-		nng_free(in, ilen);
-	nng_close(req);
+	nreplayed += res.got;
+	nlost += last - first + 1 - res.got;
+	printf("gap %s %llu %llu %llu recovered %llu\n", b->name, (unsigned long long)b->epoch,
+	       (unsigned long long)first, (unsigned long long)last, (unsigned long long)res.got);
 }
 
 static void on_msg(const char *msg, size_t len)
