@@ -59,7 +59,8 @@ BENCH_BIN  := $(BENCH_SRC:%.c=$(OUT)/%)
 .PHONY: all deps test unit-bins unit bpftest e2e bench fuzz demo demo-stop clean
 BINS := $(OUT)/pingfold-dp $(OUT)/pingfold-agent $(OUT)/pingfold \
 	$(OUT)/pingfold-aggregator
-AGGR_OBJ := $(OUT)/aggregator/aggregator.o \
+AGGR_OBJ := $(OUT)/aggregator/main.o $(OUT)/aggregator/ingest.o $(OUT)/aggregator/gaps.o \
+	    $(OUT)/aggregator/serve.o \
 	    $(OUT)/aggregator/http.o $(OUT)/aggregator/httpd.o $(OUT)/web_assets.o \
 	    $(AGG_CORE_OBJ)
 # The overview page, built into pingfold-aggregator (aggregator/http.c)
