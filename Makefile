@@ -38,7 +38,9 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 COMMON_SRC := $(filter-out %_test.c,$(wildcard common/*.c))
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OUT)/%.o)
 # the aggregator's pure logic: linked into unit tests too
-AGG_CORE_OBJ := $(OUT)/aggregator/store.o $(OUT)/aggregator/republish.o \
+AGG_CORE_OBJ := $(OUT)/aggregator/store.o $(OUT)/aggregator/store_mem.o \
+		$(OUT)/aggregator/store_entity.o $(OUT)/aggregator/store_ingest.o \
+		$(OUT)/aggregator/store_query.o $(OUT)/aggregator/republish.o \
 		$(OUT)/aggregator/query.o
 # the agent's logic without BPF (customer keys, the reader's journal):
 # linked into unit tests too
@@ -153,10 +155,11 @@ $(OUT)/tests/tools/%: tests/tools/%.c $(COMMON_OBJ)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(COMMON_OBJ) -o $@ $(LDLIBS_COMMON)
 
-$(OUT)/bench/%: bench/%.c $(DP_OBJ) $(COMMON_OBJ) $(OUT)/pingfold.skel.h
+$(OUT)/bench/%: bench/%.c $(DP_OBJ) $(COMMON_OBJ) $(AGG_CORE_OBJ) $(OUT)/pingfold.skel.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(DP_OBJ) $(COMMON_OBJ) -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(DP_OBJ) $(COMMON_OBJ) $(AGG_CORE_OBJ) -o $@ \
+		$(LDLIBS_BPF) $(LDLIBS_COMMON)
 
 # --- tests -------------------------------------------------------------
 # The unit tests (wire decoder, store, parsers) also run built with

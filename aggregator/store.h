@@ -174,5 +174,7 @@ uint64_t store_total_samples(const struct store *s);
 void store_advance(struct store *s, uint64_t now_ns);
 /* Bytes the store holds (heap, approximate): for benchmarks and /metrics. */
 size_t store_mem_bytes(const struct store *s);
+/* Bytes held for the newest time slot alone (benchmarks: bytes per customer-half). */
+size_t store_newest_slot_bytes(const struct store *s);
 
 #endif /* PINGFOLD_STORE_H */

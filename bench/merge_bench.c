@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "../aggregator/store.c"
+#include "aggregator/store.h"
 #include "tests/lib/rng.h"
 
 #define SLOT_S		10ULL
@@ -304,8 +304,8 @@ int main(int argc, char **argv)
 	       "(target >= 5 M/s)\n", passes > 2 ? 3 : 1, passes, tall / tdec,
 	       (double)per_pass * nd / tall / 1e6);
 	printf("store: %.0f MiB, %u customers; the last slot holds %.0f bytes per "
-	       "customer-half\n", store_mem_bytes(s) / 1048576.0, s->ncust,
-	       (double)s->arenas[s->cur % s->ns].bytes / (double)per_pass);
+	       "customer-half\n", store_mem_bytes(s) / 1048576.0, store_ncustomers(s, NULL),
+	       (double)store_newest_slot_bytes(s) / (double)per_pass);
 	store_close(s);
 	wire_delta_free(&dd);
 	wire_delta_free(&dm);
