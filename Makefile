@@ -63,7 +63,8 @@ BINS := $(OUT)/pingfold-dp $(OUT)/pingfold-agent $(OUT)/pingfold \
 	$(OUT)/pingfold-aggregator
 AGGR_OBJ := $(OUT)/aggregator/main.o $(OUT)/aggregator/ingest.o $(OUT)/aggregator/gaps.o \
 	    $(OUT)/aggregator/serve.o \
-	    $(OUT)/aggregator/http.o $(OUT)/aggregator/httpd.o $(OUT)/web_assets.o \
+	    $(OUT)/aggregator/http.o $(OUT)/aggregator/metrics.o $(OUT)/aggregator/httpd.o \
+	    $(OUT)/web_assets.o \
 	    $(AGG_CORE_OBJ)
 # The overview page, built into pingfold-aggregator (aggregator/http.c)
 WEB_SRC := $(sort $(wildcard web/*.html web/*.js web/*.css))

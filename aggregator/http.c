@@ -2,9 +2,9 @@
 /*
  * The aggregator's HTTP side on aggregator/httpd.c (docs/http.md):
  *   /            the overview page (web/, built in or from static_dir)
- *   /api/...     JSON: every answer is, or is made of, query_answer()'s
+ *   /api/...     JSON: every answer is, or is made of, the query API's
  *                answers, so the page shows exactly what the query API says
- *   /metrics     Prometheus text exposition 0.0.4
+ *   /metrics     Prometheus text exposition 0.0.4 (aggregator/metrics.c)
  * httpd runs the handlers on its worker threads; each takes the store
  * lock for as long as it reads the store, and formats under it (the
  * store's answers are only valid at one now_ns).
@@ -20,7 +20,7 @@
 #include <time.h>
 #include <sys/stat.h>
 #include "common/sys.h"
-#include "aggregator/http.h"
+#include "aggregator/http_int.h"
 #include "aggregator/httpd.h"
 #include "aggregator/query.h"
 #include "common/jsonw.h"
@@ -38,22 +38,6 @@ struct web_asset {
 };
 extern const struct web_asset web_assets[];
 extern const size_t web_nassets;
-
-/* /metrics: every HTTP_LE_STEP-th bucket boundary is an le (see docs/http.md). */
-#define HTTP_LE_STEP	4
-#define HTTP_ARGS_MAX	8
-#define HTTP_QUERY_MAX	4096	/* bytes of a decoded q= */
-
-struct http {
-	struct http_opts opts;
-	char *url, *static_dir;
-	struct store *store;
-	pthread_mutex_t *lock;
-	struct httpd *srv;
-	struct http_counters ctr;
-};
-
-static const char *const half_name[PF_NHALVES] = { "access", "internet" };
 
 void http_opts_default(struct http_opts *o)
 {
@@ -73,24 +57,24 @@ void http_set_counters(struct http *h, const struct http_counters *c)
 
 /* ---- replies ----------------------------------------------------------- */
 
-static void reply(struct httpd_req *r, uint16_t status, const char *type, const void *body,
+void http_reply(struct httpd_req *r, uint16_t status, const char *type, const void *body,
 		  size_t len)
 {
 	httpd_reply(r, status, type, body, len);
 }
 
-static void reply_jw(struct httpd_req *r, uint16_t status, struct jw *w)
+void http_reply_jw(struct httpd_req *r, uint16_t status, struct jw *w)
 {
 	if (w->err) {
 		static const char oom[] = "{\"error\":\"out of memory\"}";
 
-		reply(r, 500, "application/json", oom, sizeof(oom) - 1);
+		http_reply(r, 500, "application/json", oom, sizeof(oom) - 1);
 		return;
 	}
-	reply(r, status, "application/json", w->buf, w->len);
+	http_reply(r, status, "application/json", w->buf, w->len);
 }
 
-static void reply_error(struct httpd_req *r, uint16_t status, const char *msg)
+void http_reply_error(struct httpd_req *r, uint16_t status, const char *msg)
 {
 	struct jw w;
 
@@ -98,7 +82,7 @@ static void reply_error(struct httpd_req *r, uint16_t status, const char *msg)
 	jw_obj(&w);
 	jw_kstr(&w, "error", msg);
 	jw_obj_end(&w);
-	reply_jw(r, status, &w);
+	http_reply_jw(r, status, &w);
 	jw_free(&w);
 }
 
@@ -192,7 +176,7 @@ static int window_param(const char *uri, char *out, size_t cap, struct httpd_req
 		return 0;
 	}
 	if (rc || store_window_parse(out, &win)) {
-		reply_error(r, 400, "w: one of 10s, 1m, 5m, 15m, 1h");
+		http_reply_error(r, 400, "w: one of 10s, 1m, 5m, 15m, 1h");
 		return -EINVAL;
 	}
 	return 0;
@@ -206,18 +190,18 @@ static void api_query(struct http *h, const char *uri, struct httpd_req *r)
 	int rc;
 
 	if (!q) {
-		reply_error(r, 500, "out of memory");
+		http_reply_error(r, 500, "out of memory");
 		return;
 	}
 	if (param(uri, "q", q, HTTP_QUERY_MAX)) {
 		free(q);
-		reply_error(r, 400, "q: a URL-encoded JSON array of strings, e.g. "
+		http_reply_error(r, 400, "q: a URL-encoded JSON array of strings, e.g. "
 				      "q=%5B%22fleet%22%2C%225m%22%5D");
 		return;
 	}
 	jw_init(&w);
 	rc = query_answer(h->store, h->lock, q, strlen(q), sys_now_ns(CLOCK_REALTIME), &w);
-	reply_jw(r, rc ? query_status(rc) : 200, &w);
+	http_reply_jw(r, rc ? query_status(rc) : 200, &w);
 	jw_free(&w);
 	free(q);
 }
@@ -234,7 +218,7 @@ static void api_ask(struct http *h, struct httpd_req *r, const char *const *args
 	rc = query_parse(args, n, &q, why, sizeof(why));
 	rc = rc ? query_fail(&w, rc, why) :
 		  query_run(h->store, h->lock, &q, sys_now_ns(CLOCK_REALTIME), &w);
-	reply_jw(r, rc ? query_status(rc) : 200, &w);
+	http_reply_jw(r, rc ? query_status(rc) : 200, &w);
 	jw_free(&w);
 }
 
@@ -251,7 +235,7 @@ static void api_entity(struct http *h, const char *kind, const char *key, const 
 			char msg[64];
 
 			snprintf(msg, sizeof(msg), "%s: which %s?", key, kind);
-			reply_error(r, 400, msg);
+			http_reply_error(r, 400, msg);
 			return;
 		}
 		args[n++] = name;
@@ -278,7 +262,7 @@ static void api_top(struct http *h, const char *uri, struct httpd_req *r)
 		if (rc == -ENOENT)
 			continue;
 		if (rc || !val[i][0]) {
-			reply_error(r, 400, "top: bad parameter");
+			http_reply_error(r, 400, "top: bad parameter");
 			return;
 		}
 		args[n++] = val[i];
@@ -308,7 +292,7 @@ static void api_config(struct http *h, struct httpd_req *r)
 	jw_bool(&w, h->opts.metrics_customers);
 	jw_kstr(&w, "metrics_window", "1h");
 	jw_obj_end(&w);
-	reply_jw(r, 200, &w);
+	http_reply_jw(r, 200, &w);
 	jw_free(&w);
 }
 
@@ -352,7 +336,7 @@ static void api_overview(struct http *h, const char *uri, struct httpd_req *r)
 	ask(h, now, &w, (const char *[]){ "top", "customer", "access", "p95", "10", win }, 6);
 	jw_obj_end(&w);
 	pthread_mutex_unlock(h->lock);
-	reply_jw(r, 200, &w);
+	http_reply_jw(r, 200, &w);
 	jw_free(&w);
 }
 
@@ -382,7 +366,7 @@ static void api_site_customers(struct http *h, const char *uri, struct httpd_req
 	if (rc == -ENOENT)
 		site[0] = '\0';
 	else if (rc) {
-		reply_error(r, 400, "site: bad value");
+		http_reply_error(r, 400, "site: bad value");
 		return;
 	}
 	n = strlen(site);
@@ -396,7 +380,7 @@ static void api_site_customers(struct http *h, const char *uri, struct httpd_req
 	if (site[0] && store_site(h->store, site, STORE_W10S, now, hg) == -ENOENT) {
 		pthread_mutex_unlock(h->lock);
 		jw_free(&w);
-		reply_error(r, 404, "no such site");
+		http_reply_error(r, 404, "no such site");
 		return;
 	}
 	jw_obj(&w);
@@ -421,7 +405,7 @@ static void api_site_customers(struct http *h, const char *uri, struct httpd_req
 	jw_arr_end(&w);
 	jw_obj_end(&w);
 	pthread_mutex_unlock(h->lock);
-	reply_jw(r, 200, &w);
+	http_reply_jw(r, 200, &w);
 	jw_free(&w);
 }
 
@@ -432,7 +416,7 @@ static void api(struct http *h, struct httpd_req *r)
 	size_t n = strcspn(uri, "?");
 
 	if (n >= sizeof(path)) {
-		reply_error(r, 404, "no such endpoint");
+		http_reply_error(r, 404, "no such endpoint");
 		return;
 	}
 	memcpy(path, uri, n);
@@ -459,486 +443,7 @@ static void api(struct http *h, struct httpd_req *r)
 	else if (!strcmp(path, "/api/box"))
 		api_entity(h, "box", "id", uri, r);
 	else
-		reply_error(r, 404, "no such endpoint (see docs/http.md)");
-}
-
-/* ---- /metrics ------------------------------------------------------------- */
-
-struct text {
-	char *buf;
-	size_t len, cap;
-	int err;
-};
-
-static int text_grow(struct text *t, size_t need)
-{
-	size_t cap = t->cap ? t->cap : 65536;
-	char *b;
-
-	while (cap < need)
-		cap *= 2;
-	b = realloc(t->buf, cap);
-	if (!b)
-		return -ENOMEM;
-	t->buf = b;
-	t->cap = cap;
-	return 0;
-}
-
-static void __attribute__((format(printf, 2, 3))) tprintf(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (t->err || (!t->cap && (t->err = text_grow(t, 65536))))
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->err = -EINVAL;
-			return;
-		}
-		if ((size_t)n < t->cap - t->len)
-			break;
-		t->err = text_grow(t, t->len + (size_t)n + 1);
-		if (t->err)
-			return;
-	}
-	t->len += (size_t)n;
-}
-
-/* A label value: \ " and newline escaped, into out (truncated to cap). */
-static const char *label_esc(const char *s, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	for (; *s && o + 3 < cap; s++) {
-		if (*s == '\\' || *s == '"') {
-			out[o++] = '\\';
-			out[o++] = *s;
-		} else if (*s == '\n') {
-			out[o++] = '\\';
-			out[o++] = 'n';
-		} else {
-			out[o++] = *s;
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
-
-/* The shortest decimal that reads back as the same double. */
-static void fmt_double(double v, char *out, size_t cap)
-{
-	int p;
-
-	for (p = 1; p <= 17; p++) {
-		snprintf(out, cap, "%.*g", p, v);
-		if (strtod(out, NULL) == v)
-			return;
-	}
-}
-
-/* ns as exact decimal seconds: 1234567891 -> "1.234567891". */
-static void fmt_ns_s(uint64_t ns, char *out, size_t cap)
-{
-	size_t n;
-
-	n = (size_t)snprintf(out, cap, "%" PRIu64 ".%09" PRIu64, ns / 1000000000U,
-			     ns % 1000000000U);
-	while (n > 1 && out[n - 1] == '0')
-		out[--n] = '\0';
-	if (n && out[n - 1] == '.')
-		out[--n] = '\0';
-}
-
-/*
- * One histogram series: cumulative counts at every HTTP_LE_STEP-th bucket
- * boundary (slots 0, 4, ..., 208: le = 2^-20 .. 2^6 s, a factor sqrt(2)
- * apart), +Inf, sum in seconds, count. Exact: an le is a bucket's upper
- * bound, so the count at it is the sum of whole buckets.
- */
-static void hist_series(struct text *t, const char *name, const char *labels,
-			const struct hist *hg)
-{
-	char le[40], sum[40];
-	uint64_t cum = 0;
-	uint32_t s;
-
-	for (s = 0; s < PF_HIST_SLOT_OVER; s++) {
-		cum += hg->slot[s];
-		if ((s - PF_HIST_SLOT_UNDER) % HTTP_LE_STEP)
-			continue;
-		fmt_double(hist_slot_upper_s(s), le, sizeof(le));
-		tprintf(t, "%s_bucket{%s,le=\"%s\"} %" PRIu64 "\n", name, labels, le, cum);
-	}
-	fmt_ns_s(hg->sum, sum, sizeof(sum));
-	tprintf(t, "%s_bucket{%s,le=\"+Inf\"} %" PRIu64 "\n", name, labels, hg->count);
-	tprintf(t, "%s_sum{%s} %s\n", name, labels, sum);
-	tprintf(t, "%s_count{%s} %" PRIu64 "\n", name, labels, hg->count);
-}
-
-static void family(struct text *t, const char *name, const char *type, const char *help)
-{
-	tprintf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/*
- * /metrics reads the store under its lock only to copy what it needs: each
- * series' histogram, compact (its non-empty buckets), with its names.
- * The text (the bulk of the work: 1 GB for 120k sites) is written after
- * the lock is released, so merging never waits for a scrape.
- */
-enum { SNAP_FLEET, SNAP_SITE, SNAP_CUSTOMER };
-struct snap {
-	uint8_t kind, half;
-	char *names;			/* site; or id \0 name \0 site */
-	uint64_t count, sum;
-	uint32_t n;
-	uint16_t *idx;
-	uint64_t *cnt;
-};
-struct snaps {
-	struct snap *v;
-	size_t n, cap;
-	bool err;
-};
-
-static void snap_add(struct snaps *ss, int kind, int half, const char *a, const char *b,
-		     const char *c, const struct hist *h)
-{
-	size_t la = a ? strlen(a) + 1 : 0, lb = b ? strlen(b) + 1 : 0, lc = c ? strlen(c) + 1 : 0;
-	struct hist_sparse hs;
-	struct snap *sp;
-
-	if (ss->err)
-		return;
-	if (ss->n == ss->cap) {
-		size_t cap = ss->cap ? ss->cap * 2 : 64;
-		struct snap *v = realloc(ss->v, cap * sizeof(*v));
-
-		if (!v) {
-			ss->err = true;
-			return;
-		}
-		ss->v = v;
-		ss->cap = cap;
-	}
-	hist_to_sparse(h, &hs);
-	sp = &ss->v[ss->n];
-	memset(sp, 0, sizeof(*sp));
-	sp->names = la + lb + lc ? malloc(la + lb + lc) : NULL;
-	sp->idx = hs.n ? malloc(hs.n * sizeof(*sp->idx)) : NULL;
-	sp->cnt = hs.n ? malloc(hs.n * sizeof(*sp->cnt)) : NULL;
-	if ((la + lb + lc && !sp->names) || (hs.n && (!sp->idx || !sp->cnt))) {
-		free(sp->names);
-		free(sp->idx);
-		free(sp->cnt);
-		ss->err = true;
-		return;
-	}
-	if (la)
-		memcpy(sp->names, a, la);
-	if (lb)
-		memcpy(sp->names + la, b, lb);
-	if (lc)
-		memcpy(sp->names + la + lb, c, lc);
-	sp->kind = (uint8_t)kind;
-	sp->half = (uint8_t)half;
-	sp->count = hs.count;
-	sp->sum = hs.sum;
-	sp->n = hs.n;
-	if (hs.n) {
-		memcpy(sp->idx, hs.idx, hs.n * sizeof(*sp->idx));
-		memcpy(sp->cnt, hs.cnt, hs.n * sizeof(*sp->cnt));
-	}
-	ss->n++;
-}
-
-static void snaps_free(struct snaps *ss)
-{
-	size_t i;
-
-	for (i = 0; i < ss->n; i++) {
-		free(ss->v[i].names);
-		free(ss->v[i].idx);
-		free(ss->v[i].cnt);
-	}
-	free(ss->v);
-}
-
-/* Under the lock: the fleet's, every site's and (if asked) every customer's 1 h. */
-static void metrics_snap(struct http *h, struct snaps *ss, uint64_t now)
-{
-	struct hist hg[PF_NHALVES];
-	struct store_cust_info *c = NULL;
-	char **sites = NULL;
-	size_t n = 0, i;
-	int k;
-
-	if (store_fleet(h->store, STORE_W1H, now, hg) == 0)
-		for (k = 0; k < PF_NHALVES; k++)
-			snap_add(ss, SNAP_FLEET, k, NULL, NULL, NULL, &hg[k]);
-	if (store_sites(h->store, &sites, &n) == 0) {
-		for (i = 0; i < n; i++) {
-			if (store_site(h->store, sites[i], STORE_W1H, now, hg) == 0)
-				for (k = 0; k < PF_NHALVES; k++)
-					snap_add(ss, SNAP_SITE, k, sites[i], NULL, NULL, &hg[k]);
-			free(sites[i]);
-		}
-		free(sites);
-	}
-	if (!h->opts.metrics_customers || store_customers(h->store, &c, &n))
-		return;
-	for (i = 0; i < n; i++)
-		if (store_customer(h->store, c[i].id, STORE_W1H, now, hg) == 0)
-			for (k = 0; k < PF_NHALVES; k++)
-				snap_add(ss, SNAP_CUSTOMER, k, c[i].id, c[i].name, c[i].site, &hg[k]);
-	free(c);
-}
-
-/* Without the lock: the series' text, family by family (they come in order). */
-static void metrics_rtt(struct text *t, const struct snaps *ss)
-{
-	static const char *const fam[] = { "pingfold_fleet_rtt_seconds",
-		"pingfold_site_rtt_seconds", "pingfold_customer_rtt_seconds" };
-	static const char *const help[] = {
-		"Round-trip time of the whole fleet over the last 1 h (sliding window).",
-		"Round-trip time of a site and its subtree over the last 1 h (sliding window).",
-		"Round-trip time of a customer over the last 1 h (sliding window)." };
-	char lab[1200], e1[600], e2[300], e3[600];
-	int last = -1;
-	size_t i;
-	uint32_t k;
-
-	for (i = 0; i < ss->n; i++) {
-		const struct snap *sp = &ss->v[i];
-		struct hist hg;
-
-		if (sp->kind != last) {
-			family(t, fam[sp->kind], "histogram", help[sp->kind]);
-			last = sp->kind;
-		}
-		hist_init(&hg);
-		hg.count = sp->count;
-		hg.sum = sp->sum;
-		for (k = 0; k < sp->n; k++)
-			hg.slot[sp->idx[k]] = sp->cnt[k];
-		if (sp->kind == SNAP_FLEET) {
-			snprintf(lab, sizeof(lab), "half=\"%s\"", half_name[sp->half]);
-		} else if (sp->kind == SNAP_SITE) {
-			snprintf(lab, sizeof(lab), "site=\"%s\",half=\"%s\"",
-				 label_esc(sp->names, e1, sizeof(e1)), half_name[sp->half]);
-		} else {
-			const char *id = sp->names, *name = id + strlen(id) + 1;
-			const char *site = name + strlen(name) + 1;
-
-			snprintf(lab, sizeof(lab), "customer=\"%s\",name=\"%s\",site=\"%s\",half=\"%s\"",
-				 label_esc(id, e2, sizeof(e2)), label_esc(name, e3, sizeof(e3)),
-				 label_esc(site, e1, sizeof(e1)), half_name[sp->half]);
-		}
-		hist_series(t, fam[sp->kind], lab, &hg);
-	}
-}
-
-/* Per-box values, one family at a time. */
-#define BOX_U64(field) offsetof(struct store_box_info, field)
-static const struct box_metric {
-	const char *name, *type, *help;
-	size_t off;
-} box_metrics[] = {
-	{ "pingfold_box_deltas_total", "counter", "Deltas merged from the box.", BOX_U64(deltas) },
-	{ "pingfold_box_duplicates_total", "counter", "Deltas of the box seen twice and ignored.",
-	  BOX_U64(dups) },
-	{ "pingfold_box_gaps_total", "counter", "Jumps in the box's sequence.", BOX_U64(gaps) },
-	{ "pingfold_box_gap_deltas_total", "counter", "Deltas missed in those jumps.",
-	  BOX_U64(gap_deltas) },
-	{ "pingfold_box_recovered_total", "counter", "Missed deltas that came back by replay.",
-	  BOX_U64(recovered) },
-	{ "pingfold_box_lost_total", "counter", "Missed deltas that could not be recovered.",
-	  BOX_U64(lost) },
-	{ "pingfold_box_unnamed_total", "counter",
-	  "Customer-halves merged under a key no catalog of the box named.", BOX_U64(unnamed) },
-	{ "pingfold_box_samples_total", "counter", "RTT samples merged from the box.",
-	  BOX_U64(samples) },
-	{ "pingfold_box_late_total", "counter",
-	  "Deltas older than the longest window (counted in totals only).", BOX_U64(late) },
-	{ "pingfold_box_last_seq", "gauge", "Highest delta sequence number of the box's epoch.",
-	  BOX_U64(last_seq) },
-};
-
-static void metrics_boxes(struct text *t, const struct store_box_info *b, size_t n,
-			  uint64_t now)
-{
-	char e[200], st[80];
-	size_t i, m;
-	uint32_t k;
-
-	family(t, "pingfold_box_stale", "gauge",
-	       "1 if the box sent nothing for --stale of its intervals.");
-	for (i = 0; i < n; i++)
-		tprintf(t, "pingfold_box_stale{box=\"%s\"} %d\n", label_esc(b[i].box, e, sizeof(e)),
-			b[i].stale ? 1 : 0);
-	family(t, "pingfold_box_last_seen_seconds", "gauge",
-	       "Seconds since the box's last message.");
-	for (i = 0; i < n; i++)
-		tprintf(t, "pingfold_box_last_seen_seconds{box=\"%s\"} %.3f\n",
-			label_esc(b[i].box, e, sizeof(e)),
-			now > b[i].last_seen_ns ? (double)(now - b[i].last_seen_ns) / 1e9 : 0.0);
-	family(t, "pingfold_box_interval_seconds", "gauge",
-	       "Interval of the box's deltas (end - start of its last one).");
-	for (i = 0; i < n; i++)
-		tprintf(t, "pingfold_box_interval_seconds{box=\"%s\"} %.3f\n",
-			label_esc(b[i].box, e, sizeof(e)), (double)b[i].interval_ns / 1e9);
-	for (m = 0; m < sizeof(box_metrics) / sizeof(box_metrics[0]); m++) {
-		family(t, box_metrics[m].name, box_metrics[m].type, box_metrics[m].help);
-		for (i = 0; i < n; i++)
-			tprintf(t, "%s{box=\"%s\"} %" PRIu64 "\n", box_metrics[m].name,
-				label_esc(b[i].box, e, sizeof(e)),
-				*(const uint64_t *)((const char *)&b[i] + box_metrics[m].off));
-	}
-	family(t, "pingfold_box_refused_total", "counter",
-	       "The box's messages refused, by reason (see docs/aggregator.md).");
-	for (i = 0; i < n; i++)
-		for (k = 0; k < STORE_NREFUSALS; k++)
-			tprintf(t, "pingfold_box_refused_total{box=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
-				label_esc(b[i].box, e, sizeof(e)), store_refusal_name(k),
-				b[i].refused[k]);
-	family(t, "pingfold_box_agent_stat", "gauge",
-	       "The box agent's own counters, from its last stats message.");
-	for (i = 0; i < n; i++)
-		for (k = 0; k < b[i].stats.n; k++)
-			tprintf(t, "pingfold_box_agent_stat{box=\"%s\",stat=\"%s\"} %" PRIu64 "\n",
-				label_esc(b[i].box, e, sizeof(e)),
-				label_esc(b[i].stats.s[k].name, st, sizeof(st)),
-				b[i].stats.s[k].value);
-}
-
-static void counter(struct text *t, const char *name, const char *help, uint64_t v)
-{
-	family(t, name, "counter", help);
-	tprintf(t, "%s %" PRIu64 "\n", name, v);
-}
-
-static void gauge(struct text *t, const char *name, const char *help, double v)
-{
-	family(t, name, "gauge", help);
-	tprintf(t, "%s %.17g\n", name, v);
-}
-
-static void metrics_self(struct http *h, struct text *t, const struct store_box_info *b,
-			 size_t n)
-{
-	uint64_t sum[5] = { 0 }, stale = 0, refused[STORE_NREFUSALS];
-	size_t i;
-	int k;
-
-	for (i = 0; i < n; i++) {
-		sum[0] += b[i].deltas + b[i].dups;
-		sum[1] += b[i].dups;
-		sum[2] += b[i].gaps;
-		sum[3] += b[i].recovered;
-		sum[4] += b[i].lost;
-		stale += b[i].stale;
-	}
-	counter(t, "pingfold_aggregator_deltas_received_total",
-		"Deltas received from all boxes, duplicates included.", sum[0]);
-	counter(t, "pingfold_aggregator_duplicates_total", "Duplicate deltas ignored.", sum[1]);
-	counter(t, "pingfold_aggregator_gaps_total", "Sequence gaps detected.", sum[2]);
-	counter(t, "pingfold_aggregator_recovered_total", "Missed deltas recovered by replay.",
-		sum[3]);
-	counter(t, "pingfold_aggregator_lost_total", "Missed deltas not recovered.", sum[4]);
-	counter(t, "pingfold_aggregator_samples_total", "RTT samples merged.",
-		store_total_samples(h->store));
-	if (h->ctr.msgs)
-		counter(t, "pingfold_aggregator_messages_total", "Messages received.",
-			*h->ctr.msgs);
-	if (h->ctr.decode_errors)
-		counter(t, "pingfold_aggregator_decode_errors_total",
-			"Messages refused (undecodable or of an unknown kind).",
-			*h->ctr.decode_errors);
-	if (h->ctr.replays)
-		counter(t, "pingfold_aggregator_replays_total", "Replay requests made to boxes.",
-			*h->ctr.replays);
-	if (h->ctr.replayed)
-		counter(t, "pingfold_aggregator_replayed_deltas_total",
-			"Deltas merged from replay answers.", *h->ctr.replayed);
-	if (h->ctr.query_drops)
-		counter(t, "pingfold_aggregator_query_drops_total",
-			"Query answers dropped: the client had not taken its previous one.",
-			*h->ctr.query_drops);
-	store_refusals(h->store, refused);
-	family(t, "pingfold_aggregator_refused_total", "counter",
-	       "Messages refused, by reason: malformed, time, overflow, limit, seq_jump, identity.");
-	for (k = 0; k < STORE_NREFUSALS; k++)
-		tprintf(t, "pingfold_aggregator_refused_total{reason=\"%s\"} %" PRIu64 "\n",
-			store_refusal_name(k), refused[k]);
-	{
-		uint64_t forgotten;
-		uint32_t nc = store_ncustomers(h->store, &forgotten);
-
-		gauge(t, "pingfold_aggregator_customers", "Customers kept.", (double)nc);
-		counter(t, "pingfold_aggregator_forgotten_total",
-			"Customers forgotten (no box names them, nothing in any window).",
-			forgotten);
-	}
-	gauge(t, "pingfold_aggregator_boxes", "Boxes known.", (double)n);
-	gauge(t, "pingfold_aggregator_stale_boxes", "Boxes that are stale.", (double)stale);
-	gauge(t, "pingfold_aggregator_store_bytes", "Memory the store holds (approximate).",
-	      (double)store_mem_bytes(h->store));
-	if (h->srv) {
-		struct httpd_counts c;
-
-		httpd_counts(h->srv, &c);
-		gauge(t, "pingfold_http_connections", "HTTP connections open.", (double)c.open);
-		counter(t, "pingfold_http_requests_total", "HTTP requests answered.", c.served);
-		counter(t, "pingfold_http_timed_out_total",
-			"HTTP connections closed for not sending a request in time.", c.timed_out);
-		counter(t, "pingfold_http_evicted_total",
-			"Waiting HTTP connections closed to make room (connection cap, fds).",
-			c.evicted);
-		counter(t, "pingfold_http_refused_total",
-			"HTTP connections refused with 503 at the connection cap.", c.refused_full);
-		counter(t, "pingfold_http_bad_requests_total", "Malformed HTTP requests.",
-			c.bad_requests);
-		counter(t, "pingfold_http_write_drops_total",
-			"HTTP answers dropped: the client did not take them in time.", c.write_drops);
-	}
-}
-
-static void metrics(struct http *h, struct httpd_req *r)
-{
-	struct store_box_info *b = NULL;
-	struct text t = { 0 }, self = { 0 };
-	struct snaps ss = { 0 };
-	size_t n = 0;
-	uint64_t now;
-
-	/* under the lock: copies, and the aggregator's own few lines */
-	pthread_mutex_lock(h->lock);
-	now = sys_now_ns(CLOCK_REALTIME);
-	metrics_snap(h, &ss, now);
-	if (store_boxes(h->store, now, &b, &n))
-		n = 0;
-	metrics_self(h, &self, b, n);
-	pthread_mutex_unlock(h->lock);
-	/* the text, with the store free for merging */
-	if (!ss.err)
-		metrics_rtt(&t, &ss);
-	snaps_free(&ss);
-	metrics_boxes(&t, b, n, now);
-	free(b);
-	if (self.buf)
-		tprintf(&t, "%.*s", (int)self.len, self.buf);
-	t.err |= self.err || ss.err;
-	free(self.buf);
-	if (t.err)
-		reply(r, 500, "text/plain; charset=utf-8", "out of memory\n", 14);
-	else
-		reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", t.buf, t.len);
-	free(t.buf);
+		http_reply_error(r, 404, "no such endpoint (see docs/http.md)");
 }
 
 /* ---- serving ---------------------------------------------------------------- */
@@ -953,7 +458,7 @@ static void page(struct http *h, const char *path, struct httpd_req *r)
 	if (!h->static_dir) {
 		for (i = 0; i < web_nassets; i++) {
 			if (!strcmp(web_assets[i].path + 1, name)) {
-				reply(r, 200, web_assets[i].type, web_assets[i].data,
+				http_reply(r, 200, web_assets[i].type, web_assets[i].data,
 				      web_assets[i].len);
 				return;
 			}
@@ -976,9 +481,9 @@ static void page(struct http *h, const char *path, struct httpd_req *r)
 				!strcmp(dot, ".png") ? "image/png" : "application/octet-stream";
 
 			if (buf && n == (size_t)st.st_size)
-				reply(r, 200, type, buf, n);
+				http_reply(r, 200, type, buf, n);
 			else
-				reply(r, 500, "text/plain", "cannot read the file\n", 21);
+				http_reply(r, 500, "text/plain", "cannot read the file\n", 21);
 			free(buf);
 			fclose(f);
 			return;
@@ -986,7 +491,7 @@ static void page(struct http *h, const char *path, struct httpd_req *r)
 		if (f)
 			fclose(f);
 	}
-	reply(r, 404, "text/plain", "not found\n", 10);
+	http_reply(r, 404, "text/plain", "not found\n", 10);
 }
 
 /* httpd's handler, on its worker threads. */
@@ -997,13 +502,13 @@ static void dispatch(void *arg, struct httpd_req *r)
 	size_t n = strcspn(r->target, "?");
 
 	if (n >= sizeof(path)) {
-		reply(r, 404, "text/plain", "not found\n", 10);
+		http_reply(r, 404, "text/plain", "not found\n", 10);
 		return;
 	}
 	memcpy(path, r->target, n);
 	path[n] = '\0';
 	if (!strcmp(path, "/metrics"))
-		metrics(h, r);
+		http_metrics(h, r);
 	else if (!strcmp(path, "/api") || !strncmp(path, "/api/", 5))
 		api(h, r);
 	else
