@@ -45,7 +45,7 @@ AGG_CORE_OBJ := $(OUT)/aggregator/store.o $(OUT)/aggregator/store_mem.o \
 # the agent's logic without BPF (customer keys, the reader's journal):
 # linked into unit tests too
 AGENT_CORE_OBJ := $(OUT)/agent/keys.o $(OUT)/datapath/journal.o
-DP_SRC     := datapath/datapath.c datapath/hook.c
+DP_SRC     := datapath/datapath.c datapath/reader.c datapath/hook.c
 DP_OBJ     := $(DP_SRC:%.c=$(OUT)/%.o)
 
 UNIT_SRC   := $(wildcard tests/unit/*_test.c)

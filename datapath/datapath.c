@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
- * Loader and reader of the pingfold datapath. See docs/datapath.md for the
- * memory layout and why reads are exact.
+ * Loader of the pingfold datapath: maps, pins, attaching (datapath/hook.c),
+ * health, the customer trie, counters. The exactly-once reader is in
+ * datapath/reader.c. See docs/datapath.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,66 +20,8 @@
 #include <bpf/libbpf.h>
 #include "common/sys.h"
 #include "pingfold.skel.h"
-#include "datapath/datapath.h"
+#include "datapath/datapath_int.h"
 #include "common/log.h"
-
-#define PF_DP_MAX_IFACES 32
-
-/* The reader's last view of one customer-half: cumulative values. */
-struct pf_shadow_half {
-	uint64_t sum;
-	uint64_t slots[PF_HIST_NSLOTS];
-};
-
-struct pf_shadow {
-	struct pf_shadow_half half[PF_NHALVES];
-};
-
-/* Head of the reader state file; the shadow array follows at one page. */
-#define PF_STATE_MAGIC "PFSTATE1"
-struct pf_state_hdr {
-	char magic[8];
-	uint32_t version;
-	uint32_t max_customers;
-	uint64_t epoch;
-	uint64_t committed_seq;
-	uint64_t committed_samples;	/* version 2: samples of this epoch's deltas */
-};
-
-/* One interface we attached to, and what the last check read of its counters. */
-struct pf_attach {
-	struct pf_hook hook;
-	uint64_t if_pkts[PF_HOOK_NDIRS];	/* the interface's rx / tx packets */
-	bool counted;				/* if_pkts hold a reading */
-	unsigned blind_logged;			/* bit per direction: "does not run" said */
-};
-
-struct pf_dp {
-	struct pingfold *skel;
-	struct pf_dp_opts o;
-	char pin_dir[PATH_MAX / 2];
-	bool reused;
-	uint64_t epoch;
-	struct pf_cust_hist *hists;
-	size_t hists_len;
-	__u64 *dirty;
-	size_t dirty_len;
-	uint32_t dirty_words;
-	struct pf_state_hdr *state;	/* mmap of the state file, or anonymous */
-	size_t state_len;
-	struct pf_shadow *shadow;	/* inside the same mapping */
-	bool state_kept;		/* state file matched the maps */
-	bool full_pending;		/* next read compares every slot */
-	struct pf_dp_upd *staged;	/* shadow updates of the last read */
-	size_t nstaged, cap_staged;
-	struct hist_sparse scratch;
-	int ncpus;
-	struct pf_stats *percpu;
-	struct pf_attach att[PF_DP_MAX_IFACES];
-	int natt;
-	uint64_t hook_pkts[PF_HOOK_NDIRS][PF_HOOK_SLOTS];	/* at the last check */
-	struct pf_dp_health health;
-};
 
 static const char *const stat_names[PF_STAT_MAX] = {
 	[PF_STAT_PACKETS] = "packets",
@@ -202,58 +145,6 @@ static void *map_mmap(struct bpf_map *map, size_t *len)
 	return p;
 }
 
-static size_t state_size(uint32_t max_customers)
-{
-	size_t pg = sysconf(_SC_PAGESIZE);
-
-	return pg + (size_t)max_customers * sizeof(struct pf_shadow);
-}
-
-/*
- * The reader's state: a file (kept across agent restarts, so a restarted
- * reader knows what was already reported) or anonymous memory.
- */
-static int map_state(struct pf_dp *dp)
-{
-	size_t len = state_size(dp->o.max_customers);
-	struct stat st;
-	int fd = -1, flags = MAP_PRIVATE | MAP_ANONYMOUS;
-	bool existed = false;
-
-	if (dp->o.state_path) {
-		fd = open(dp->o.state_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0 || fstat(fd, &st)) {
-			pr_err("reader state %s: %s", dp->o.state_path, strerror(errno));
-			goto fail;
-		}
-		existed = (size_t)st.st_size == len;
-		if (!existed && ftruncate(fd, 0) == 0 && ftruncate(fd, len)) {
-			pr_err("reader state %s: cannot size to %zu bytes: %s", dp->o.state_path,
-			       len, strerror(errno));
-			goto fail;
-		}
-		flags = MAP_SHARED;
-	}
-	dp->state = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
-	if (dp->state == MAP_FAILED) {
-		dp->state = NULL;
-		pr_err("cannot map %zu bytes of reader state: %s", len, strerror(errno));
-		goto fail;
-	}
-	if (fd >= 0)
-		close(fd);
-	dp->state_len = len;
-	dp->shadow = (void *)((char *)dp->state + sysconf(_SC_PAGESIZE));
-	dp->state_kept = existed && !memcmp(dp->state->magic, PF_STATE_MAGIC, 8) &&
-			 (dp->state->version == 1 || dp->state->version == 2) &&
-			 dp->state->max_customers == dp->o.max_customers;
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	return -errno ?: -EIO;
-}
-
 static int map_memory(struct pf_dp *dp)
 {
 	int err;
@@ -264,7 +155,7 @@ static int map_memory(struct pf_dp *dp)
 	dp->dirty = map_mmap(dp->skel->maps.dirty, &dp->dirty_len);
 	if (!dp->dirty)
 		return -ENOMEM;
-	err = map_state(dp);
+	err = pf_dpi_map_state(dp);
 	if (err)
 		return err;
 	dp->ncpus = libbpf_num_possible_cpus();
@@ -274,7 +165,7 @@ static int map_memory(struct pf_dp *dp)
 	return dp->percpu ? 0 : -ENOMEM;
 }
 
-static int set_epoch(struct pf_dp *dp, bool renew)
+int pf_dpi_set_epoch(struct pf_dp *dp, bool renew)
 {
 	int fd = bpf_map__fd(dp->skel->maps.meta);
 	struct pf_meta m;
@@ -288,62 +179,6 @@ static int set_epoch(struct pf_dp *dp, bool renew)
 			return -errno;
 	}
 	dp->epoch = m.epoch;
-	return 0;
-}
-
-static int read_all(struct pf_dp *dp, bool full, pf_dp_delta_fn cb, void *ctx);
-
-/*
- * Ties the reader state to the maps. Kept state of the same epoch: the
- * next read compares every slot, so whatever the datapath counted since
- * the last committed read is reported, once. New maps: zero state. Maps
- * that outlived their state: their counts so far cannot be told apart
- * from reported ones, so they become the baseline, and a new epoch tells
- * receivers that the sequence starts again.
- */
-static int init_state(struct pf_dp *dp)
-{
-	bool kept = dp->reused && dp->state_kept;
-	int err;
-
-	err = set_epoch(dp, false);
-	if (err)
-		return err;
-	if (kept && dp->state->epoch == dp->epoch) {
-		if (dp->state->version == 1) {	/* from before committed_samples */
-			uint64_t n = 0;
-			uint32_t c, h, k;
-
-			for (c = 0; c < dp->o.max_customers; c++)
-				for (h = 0; h < PF_NHALVES; h++)
-					for (k = 0; k < PF_HIST_NSLOTS; k++)
-						n += dp->shadow[c].half[h].slots[k];
-			dp->state->committed_samples = n;
-			dp->state->version = 2;
-		}
-		dp->full_pending = true;
-		return 0;
-	}
-	dp->state_kept = false;
-	memset(dp->shadow, 0, (size_t)dp->o.max_customers * sizeof(struct pf_shadow));
-	if (dp->reused) {
-		if (dp->o.state_path)
-			pr_warn("reader state %s does not match the pinned maps: counts so far "
-				"are taken as reported, new epoch", dp->o.state_path);
-		err = read_all(dp, true, NULL, NULL);
-		if (!err)
-			err = pf_dp_commit_read(dp, 0);
-		if (!err)
-			err = set_epoch(dp, true);
-		if (err)
-			return err;
-	}
-	memcpy(dp->state->magic, PF_STATE_MAGIC, 8);
-	dp->state->version = 2;
-	dp->state->max_customers = dp->o.max_customers;
-	dp->state->epoch = dp->epoch;
-	dp->state->committed_seq = 0;
-	dp->state->committed_samples = 0;
 	return 0;
 }
 
@@ -392,7 +227,7 @@ int pf_dp_open(struct pf_dp **dpp, const struct pf_dp_opts *o)
 		goto out_destroy;
 	}
 	err = map_memory(dp);
-	err = err ?: init_state(dp);
+	err = err ?: pf_dpi_init_state(dp);
 	if (err)
 		goto out_close;
 	*dpp = dp;
@@ -416,21 +251,6 @@ bool pf_dp_reused(const struct pf_dp *dp)
 uint64_t pf_dp_epoch(const struct pf_dp *dp)
 {
 	return dp->epoch;
-}
-
-uint64_t pf_dp_committed_seq(const struct pf_dp *dp)
-{
-	return dp->state->committed_seq;
-}
-
-uint64_t pf_dp_committed_samples(const struct pf_dp *dp)
-{
-	return dp->state->committed_samples;
-}
-
-bool pf_dp_state_kept(const struct pf_dp *dp)
-{
-	return dp->state_kept;
 }
 
 uint32_t pf_dp_max_customers(const struct pf_dp *dp)
@@ -743,181 +563,6 @@ int pf_dp_stats(struct pf_dp *dp, uint64_t out[PF_STAT_MAX])
 		for (i = 0; i < PF_STAT_MAX; i++)
 			out[i] += dp->percpu[c].c[i];
 	return 0;
-}
-
-static uint64_t xchg(__u64 *p, uint64_t v)
-{
-	return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
-}
-
-static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
-{
-	return v < lo ? lo : v > hi ? hi : v;
-}
-
-/*
- * One customer-half: the slots flagged since the last read (all of them
- * when full) are diffed against the shadow. min/max are reset only when
- * there is a delta, and clamped into its first/last slot, since a sample
- * racing the read may have set them while its count lands next time.
- */
-static int stage(struct pf_dp *dp, uint32_t cust, int half, uint32_t slot, uint64_t v)
-{
-	struct pf_dp_upd *u;
-
-	if (dp->nstaged == dp->cap_staged) {
-		size_t cap = dp->cap_staged ? dp->cap_staged * 2 : 4096;
-
-		u = realloc(dp->staged, cap * sizeof(*u));
-		if (!u)
-			return -ENOMEM;
-		dp->staged = u;
-		dp->cap_staged = cap;
-	}
-	u = &dp->staged[dp->nstaged++];
-	u->cust = cust;
-	u->half = (uint16_t)half;
-	u->slot = (uint16_t)slot;
-	u->value = v;
-	return 0;
-}
-
-static int read_half(struct pf_dp *dp, uint32_t cust, int half, bool full,
-		     pf_dp_delta_fn cb, void *ctx)
-{
-	struct pf_hist_half *hh = &dp->hists[cust].half[half];
-	struct pf_shadow_half *sh = &dp->shadow[cust].half[half];
-	struct hist_sparse *sp = &dp->scratch;
-	uint64_t m, cur, d, mn, mx;
-	uint32_t w, s, n = 0;
-
-	sp->count = 0;
-	for (w = 0; w < PF_HIST_MASK_WORDS; w++) {
-		/*
-		 * Most words are zero: a plain load first spares a locked
-		 * exchange. A bit set just after it waits for the next read,
-		 * and its counter was incremented before the bit was set.
-		 */
-		m = full ? ~0ULL : __atomic_load_n(&hh->mask[w], __ATOMIC_RELAXED);
-		if (m && !full)
-			m = xchg(&hh->mask[w], 0);
-		while (m) {
-			s = w * 64 + __builtin_ctzll(m);
-			m &= m - 1;
-			if (s >= PF_HIST_NSLOTS)
-				break;
-			cur = __atomic_load_n(&hh->slots[s], __ATOMIC_ACQUIRE);
-			d = cur - sh->slots[s];
-			if (!d)
-				continue;
-			if (stage(dp, cust, half, s, cur))
-				return -ENOMEM;
-			sp->idx[n] = (uint16_t)s;
-			sp->cnt[n] = d;
-			sp->count += d;
-			n++;
-		}
-	}
-	sp->n = n;
-	if (!n)
-		return 0;
-	cur = __atomic_load_n(&hh->sum_ns, __ATOMIC_ACQUIRE);
-	sp->sum = cur - sh->sum;
-	if (stage(dp, cust, half, PF_DP_UPD_SUM, cur))
-		return -ENOMEM;
-	mn = ~xchg(&hh->min_inv, 0);
-	mx = xchg(&hh->max_ns, 0);
-	sp->min = clamp(mn, hist_slot_lo(sp->idx[0]), hist_slot_hi(sp->idx[0]));
-	sp->max = clamp(mx, hist_slot_lo(sp->idx[n - 1]), hist_slot_hi(sp->idx[n - 1]));
-	/* raced: the registers were reset under a counted sample; its bucket's bounds */
-	if (sp->min > sp->max) {
-		sp->min = hist_slot_lo(sp->idx[0]);
-		sp->max = hist_slot_hi(sp->idx[n - 1]);
-	}
-	return cb ? cb(ctx, cust, half, sp) : 0;
-}
-
-static int read_all(struct pf_dp *dp, bool full, pf_dp_delta_fn cb, void *ctx)
-{
-	uint32_t w, cust;
-	uint64_t bits;
-	int half, err;
-
-	for (w = 0; w < dp->dirty_words; w++) {
-		bits = xchg(&dp->dirty[w], 0);
-		if (full)
-			bits = ~0ULL;
-		while (bits) {
-			cust = w * 64 + __builtin_ctzll(bits);
-			bits &= bits - 1;
-			if (cust >= dp->o.max_customers)
-				break;
-			for (half = 0; half < PF_NHALVES; half++) {
-				err = read_half(dp, cust, half, full, cb, ctx);
-				if (err)
-					return err;
-			}
-		}
-	}
-	return 0;
-}
-
-int pf_dp_read(struct pf_dp *dp, pf_dp_delta_fn cb, void *ctx)
-{
-	int err;
-
-	if (dp->nstaged)
-		return -EBUSY;	/* the previous read is not committed */
-	err = read_all(dp, dp->full_pending, cb, ctx);
-	if (!err) {
-		dp->full_pending = false;
-		return 0;
-	}
-	/*
-	 * Stopped: the dirty and mask bits cleared so far are gone, but the
-	 * shadow is untouched, so a full comparison next time finds it all.
-	 */
-	dp->nstaged = 0;
-	dp->full_pending = true;
-	return err;
-}
-
-const struct pf_dp_upd *pf_dp_staged(const struct pf_dp *dp, size_t *n)
-{
-	*n = dp->nstaged;
-	return dp->staged;
-}
-
-int pf_dp_apply(struct pf_dp *dp, const struct pf_dp_upd *u, size_t n, uint64_t seq)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		struct pf_shadow_half *sh;
-
-		if (u[i].cust >= dp->o.max_customers || u[i].half >= PF_NHALVES ||
-		    u[i].slot > PF_DP_UPD_SUM)
-			return -EINVAL;
-		sh = &dp->shadow[u[i].cust].half[u[i].half];
-		if (u[i].slot == PF_DP_UPD_SUM) {
-			sh->sum = u[i].value;
-		} else {
-			/* cumulative values: what they grew by is what was reported */
-			dp->state->committed_samples += u[i].value - sh->slots[u[i].slot];
-			sh->slots[u[i].slot] = u[i].value;
-		}
-	}
-	__atomic_store_n(&dp->state->committed_seq, seq, __ATOMIC_RELEASE);
-	return 0;
-}
-
-int pf_dp_commit_read(struct pf_dp *dp, uint64_t seq)
-{
-	int err = pf_dp_apply(dp, dp->staged, dp->nstaged, seq);
-
-	if (!err)
-		dp->nstaged = 0;
-	return err;
 }
 
 int pf_dp_prog_fd(struct pf_dp *dp, const char *name)
