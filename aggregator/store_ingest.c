@@ -109,7 +109,7 @@ static enum store_refusal refusal_of(int err)
 /* Everything store_add_delta indexes with, checked before anything changes. */
 static int delta_check(const struct wire_delta *d)
 {
-	uint32_t i, k;
+	uint32_t i;
 
 	if (!wire_box_ok(d->box) || !d->seq || (d->nh && (!d->h || !d->b)))
 		return -EINVAL;
@@ -118,19 +118,10 @@ static int delta_check(const struct wire_delta *d)
 	for (i = 0; i < d->nh; i++) {
 		const struct wire_hist *h = &d->h[i];
 		const struct wire_bucket *b = d->b + h->off;
-		uint64_t total = 0;
-		int prev = -1;
-		bool bad = false;
 
-		if (h->half >= PF_NHALVES || !h->nb || h->nb > PF_HIST_NSLOTS ||
-		    h->off > d->nb || h->nb > d->nb - h->off)
-			return -EINVAL;
-		for (k = 0; k < h->nb; k++) {	/* slots increasing and in range */
-			bad |= (int)b[k].slot <= prev;
-			bad |= __builtin_add_overflow(total, b[k].n, &total);
-			prev = b[k].slot;
-		}
-		if (bad || prev >= PF_HIST_NSLOTS || total != h->count)
+		if (h->half >= PF_NHALVES || h->off > d->nb || h->nb > d->nb - h->off ||
+		    hist_check_buckets(h->count, h->min, h->max, &b->slot, &b->n, sizeof(*b),
+				       sizeof(*b), h->nb))
 			return -EINVAL;
 		/* plausible (see Bounds), sum within [count * min, count * max] */
 		if (h->count > HALF_COUNT_MAX || h->max > RTT_MAX_NS || h->min > h->max ||

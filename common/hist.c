@@ -134,30 +134,52 @@ void hist_to_sparse(const struct hist *h, struct hist_sparse *out)
 	}
 }
 
+const char *hist_check_buckets(uint64_t count, uint64_t min, uint64_t max, const void *slot,
+			       const void *cnt, size_t slot_stride, size_t cnt_stride, uint32_t n)
+{
+	const char *sp = slot, *cp = cnt;
+	uint64_t total = 0, c;
+	uint16_t s, prev = 0;
+	uint32_t i;
+
+	if (!count)
+		return "count is 0";
+	if (!n)
+		return "no buckets";
+	if (n > PF_HIST_NSLOTS)
+		return "more buckets than slots";
+	for (i = 0; i < n; i++) {
+		memcpy(&s, sp + (size_t)i * slot_stride, sizeof(s));
+		memcpy(&c, cp + (size_t)i * cnt_stride, sizeof(c));
+		if (s >= PF_HIST_NSLOTS)
+			return "bucket slot out of range";
+		if (i && s <= prev)
+			return "bucket slots not increasing";
+		if (!c)
+			return "bucket count is 0";
+		if (total + c < total)
+			return "bucket counts overflow";
+		total += c;
+		prev = s;
+	}
+	if (total != count)
+		return "count differs from the sum of bucket counts";
+	if (min > max)
+		return "min > max";
+	memcpy(&s, sp, sizeof(s));
+	if (pf_hist_slot(min) != s)
+		return "min not in the first bucket's slot";
+	if (pf_hist_slot(max) != prev)
+		return "max not in the last bucket's slot";
+	return NULL;
+}
+
 int hist_sparse_validate(const struct hist_sparse *s)
 {
-	uint64_t total = 0;
-	uint32_t e;
-
-	if (s->n > PF_HIST_NSLOTS)
-		return -EINVAL;
-	for (e = 0; e < s->n; e++) {
-		if (s->idx[e] >= PF_HIST_NSLOTS || !s->cnt[e])
-			return -EINVAL;
-		if (e && s->idx[e] <= s->idx[e - 1])
-			return -EINVAL;
-		if (total + s->cnt[e] < total)
-			return -EINVAL;
-		total += s->cnt[e];
-	}
-	if (total != s->count)
-		return -EINVAL;
 	if (!s->count)
-		return s->min == UINT64_MAX && s->max == 0 ? 0 : -EINVAL;
-	if (s->min > s->max || pf_hist_slot(s->min) != s->idx[0] ||
-	    pf_hist_slot(s->max) != s->idx[s->n - 1])
-		return -EINVAL;
-	return 0;
+		return !s->n && s->min == UINT64_MAX && s->max == 0 ? 0 : -EINVAL;
+	return hist_check_buckets(s->count, s->min, s->max, s->idx, s->cnt, sizeof(s->idx[0]),
+				  sizeof(s->cnt[0]), s->n) ? -EINVAL : 0;
 }
 
 bool hist_equal(const struct hist *a, const struct hist *b)

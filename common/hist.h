@@ -82,6 +82,17 @@ uint64_t hist_rank(uint64_t count, double q);
  * entries with an invalid slot but trusts the rest.
  */
 int hist_sparse_validate(const struct hist_sparse *s);
+/*
+ * The one rule for a non-empty histogram's buckets, whatever their layout
+ * (struct hist_sparse, the wire format's buckets): 1..PF_HIST_NSLOTS of
+ * them, slots (uint16_t) increasing and in range, counts (uint64_t) > 0
+ * summing to count without overflow, min <= max, min in the first
+ * bucket's slot and max in the last's. Bucket i's slot is at
+ * slot + i * stride, its count at cnt + i * stride (bytes). Returns NULL,
+ * or why not ("bucket slots not increasing").
+ */
+const char *hist_check_buckets(uint64_t count, uint64_t min, uint64_t max, const void *slot,
+			       const void *cnt, size_t slot_stride, size_t cnt_stride, uint32_t n);
 
 /* Next non-zero slot at or after 'from', or -1. For sparse iteration. */
 int hist_next_nonzero(const struct hist *h, uint32_t from);

@@ -90,46 +90,18 @@ static const char *stat_name_check(const char *s, size_t n)
 
 /*
  * One customer-half as a delta holds it, against the entry before it
- * (prev, or NULL). The same rules as hist_sparse_validate, with count > 0.
+ * (prev, or NULL): its place, then hist_check_buckets' rule.
  */
 static const char *hist_check(const struct wire_hist *h, const struct wire_bucket *b,
 			      const struct wire_hist *prev)
 {
-	uint64_t total = 0;
-	uint32_t i;
-
 	if (h->half > 1)
 		return "half unknown (not 0 or 1)";
 	if (prev && (h->key < prev->key || (h->key == prev->key && h->half <= prev->half)))
 		return "(key, half) not increasing";
-	if (!h->count)
-		return "count is 0";
-	if (!h->nb)
-		return "no buckets";
-	if (h->nb > PF_HIST_NSLOTS)
-		return "more buckets than slots";
-	for (i = 0; i < h->nb; i++) {
-		if (b[i].slot >= PF_HIST_NSLOTS)
-			return "bucket slot out of range";
-		if (i && b[i].slot <= b[i - 1].slot)
-			return "bucket slots not increasing";
-		if (!b[i].n)
-			return "bucket count is 0";
-		if (total + b[i].n < total)
-			return "bucket counts overflow";
-		total += b[i].n;
-	}
-	if (total != h->count)
-		return "count differs from the sum of bucket counts";
-	if (h->min > h->max)
-		return "min > max";
-	if (pf_hist_slot(h->min) != b[0].slot)
-		return "min not in the first bucket's slot";
-	if (pf_hist_slot(h->max) != b[h->nb - 1].slot)
-		return "max not in the last bucket's slot";
-	return NULL;
+	return hist_check_buckets(h->count, h->min, h->max, &b->slot, &b->n, sizeof(*b),
+				  sizeof(*b), h->nb);
 }
-
 /* ---- building ---------------------------------------------------------- */
 
 void wire_delta_init(struct wire_delta *d)
