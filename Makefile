@@ -61,14 +61,16 @@ BENCH_BIN  := $(BENCH_SRC:%.c=$(OUT)/%)
 .PHONY: all deps test unit-bins unit bpftest e2e bench fuzz demo demo-stop clean
 BINS := $(OUT)/pingfold-dp $(OUT)/pingfold-agent $(OUT)/pingfold \
 	$(OUT)/pingfold-aggregator
-AGGR_OBJ := $(OUT)/aggregator/main.o $(OUT)/aggregator/ingest.o $(OUT)/aggregator/gaps.o \
+AGGR_OBJ := $(OUT)/aggregator/main.o $(OUT)/aggregator/config.o $(OUT)/aggregator/ingest.o \
+	    $(OUT)/aggregator/gaps.o \
 	    $(OUT)/aggregator/serve.o \
 	    $(OUT)/aggregator/http.o $(OUT)/aggregator/metrics.o $(OUT)/aggregator/httpd.o \
 	    $(OUT)/web_assets.o \
 	    $(AGG_CORE_OBJ)
 # The overview page, built into pingfold-aggregator (aggregator/http.c)
 WEB_SRC := $(sort $(wildcard web/*.html web/*.js web/*.css))
-AGENT_OBJ := $(OUT)/agent/agent.o $(OUT)/agent/main.o $(AGENT_CORE_OBJ)
+AGENT_OBJ := $(OUT)/agent/agent.o $(OUT)/agent/config.o $(OUT)/agent/main.o \
+	     $(AGENT_CORE_OBJ)
 
 all: $(OUT)/pingfold.bpf.o $(OUT)/pingfold.skel.h $(COMMON_OBJ) $(DP_OBJ) \
 	$(BINS) $(TOOLS_BIN)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include "common/publisher.h"
 #include "datapath/journal.h"
 #include "common/cfgfile.h"
+#include "common/jsonw.h"
 #include "common/log.h"
 
 
@@ -46,156 +48,7 @@ struct agent {
 	uint64_t n_polls, n_reloads, n_reload_errors;
 };
 
-/* ---- configuration --------------------------------------------------- */
-
-void agent_cfg_default(struct agent_cfg *c)
-{
-	memset(c, 0, sizeof(*c));
-	if (gethostname(c->box, sizeof(c->box)) || !c->box[0])
-		snprintf(c->box, sizeof(c->box), "box");
-	c->box[sizeof(c->box) - 1] = '\0';
-	c->interval_ms = 1000;
-	c->replay_intervals = 600;
-	c->catalog_every = 30;
-	c->state_dir = AGENT_STATE_DIR;
-	pf_dp_opts_default(&c->dp);
-}
-
-static int cfg_add(const char **arr, int *n, int max, const char *key, const char *v,
-		   struct cfg_err *err)
-{
-	if (*n == max) {
-		snprintf(err->msg, sizeof(err->msg), "%s: at most %d", key, max);
-		return -E2BIG;
-	}
-	if (!*v) {
-		snprintf(err->msg, sizeof(err->msg), "%s: empty value", key);
-		return -EINVAL;
-	}
-	arr[(*n)++] = cfg_strdup(v);
-	return arr[*n - 1] ? 0 : -ENOMEM;
-}
-
-static int cfg_url(const char **arr, int *n, const char *key, const char *v, struct cfg_err *err)
-{
-	if (!strstr(v, "://")) {
-		snprintf(err->msg, sizeof(err->msg), "%s: '%s' is not a URL (tcp://HOST:PORT, "
-			 "tls+tcp://..., ipc:///path)", key, v);
-		return -EINVAL;
-	}
-	return cfg_add(arr, n, AGENT_MAX_URLS, key, v, err);
-}
-
-int agent_cfg_set(struct agent_cfg *c, const char *key, const char *v, struct cfg_err *err)
-{
-	uint64_t x;
-	int rc;
-
-	if (!strcmp(key, "iface")) {
-		char buf[1024], *tok, *save;
-
-		/* "iface = eth1 eth2" in a file; one per --iface */
-		snprintf(buf, sizeof(buf), "%s", v);
-		for (tok = strtok_r(buf, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
-			rc = cfg_add(c->ifaces, &c->nifaces, AGENT_MAX_IFACES, key, tok, err);
-			if (rc)
-				return rc;
-		}
-		return 0;
-	}
-	if (!strcmp(key, "box-id")) {
-		const char *why = wire_box_check(v, strlen(v));
-
-		if (why) {
-			snprintf(err->msg, sizeof(err->msg), "box-id '%.64s': %s (1..%zu bytes of "
-				 "printable ASCII, no space or '/')", v, why, sizeof(c->box) - 1);
-			return -EINVAL;
-		}
-		snprintf(c->box, sizeof(c->box), "%s", v);
-		return 0;
-	}
-	if (!strcmp(key, "interval"))
-		return cfg_u64(key, v, 100, 3600000, &c->interval_ms, err);
-	if (!strcmp(key, "listen"))
-		return cfg_url(c->listen, &c->nlisten, key, v, err);
-	if (!strcmp(key, "connect"))
-		return cfg_url(c->connect, &c->nconnect, key, v, err);
-	if (!strcmp(key, "replay"))
-		return cfg_url(c->replay, &c->nreplay, key, v, err);
-	if (!strcmp(key, "customers") || !strcmp(key, "network") || !strcmp(key, "state-dir") ||
-	    !strcmp(key, "pin-dir")) {
-		char *d = *v ? cfg_strdup(v) : NULL;
-
-		if (!d) {
-			snprintf(err->msg, sizeof(err->msg), "%s: empty value", key);
-			return -EINVAL;
-		}
-		if (key[0] == 'c')
-			c->customers = d;
-		else if (key[0] == 'n')
-			c->network = d;
-		else if (key[0] == 's')
-			c->state_dir = d;
-		else
-			c->dp.pin_dir = d;
-		return 0;
-	}
-	if (!strcmp(key, "replay-intervals")) {
-		rc = cfg_u64(key, v, 1, 1000000, &x, err);
-		c->replay_intervals = (uint32_t)x;
-		return rc;
-	}
-	if (!strcmp(key, "catalog-every")) {
-		rc = cfg_u64(key, v, 1, 1000000, &x, err);
-		c->catalog_every = (uint32_t)x;
-		return rc;
-	}
-	if (!strcmp(key, "max-customers")) {
-		rc = cfg_u64(key, v, 1, 1U << 22, &x, err);
-		c->dp.max_customers = (uint32_t)x;
-		return rc;
-	}
-	if (!strcmp(key, "max-prefixes")) {
-		rc = cfg_u64(key, v, 1, 1U << 24, &x, err);
-		c->dp.max_prefixes = (uint32_t)x;
-		return rc;
-	}
-	if (!strcmp(key, "max-flows")) {
-		rc = cfg_u64(key, v, 64, 1U << 26, &x, err);
-		c->dp.max_flows = (uint32_t)x;
-		return rc;
-	}
-	if (!strcmp(key, "rate-limit")) {
-		rc = cfg_u64(key, v, 0, 60000, &x, err);
-		c->dp.rate_limit_ns = x * 1000000;
-		return rc;
-	}
-	if (!strcmp(key, "tc-priority")) {
-		rc = cfg_u64(key, v, 0, 65535, &x, err);
-		c->dp.tc_priority = (uint32_t)x;
-		return rc;
-	}
-	if (!strcmp(key, "attach")) {
-		if (pf_hook_mode_parse(v, &c->dp.attach_mode)) {
-			snprintf(err->msg, sizeof(err->msg), "%s: '%s' is not tcx, tc or auto", key, v);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	rc = tls_opts_set(&c->tls, key, v, err);
-	if (rc != -ENOENT)
-		return rc;
-	if (!strcmp(key, "detach-on-exit")) {
-		if (strcmp(v, "yes") && strcmp(v, "no") && strcmp(v, "true") && strcmp(v, "false")) {
-			snprintf(err->msg, sizeof(err->msg), "%s: yes or no", key);
-			return -EINVAL;
-		}
-		c->detach_on_exit = v[0] == 'y' || v[0] == 't';
-		return 0;
-	}
-	snprintf(err->msg, sizeof(err->msg), "unknown setting '%s'", key);
-	return -EINVAL;
-}
+/* ---- the customer files ------------------------------------------------ */
 
 int agent_check_customers(const struct agent_cfg *c, struct custlist *out, struct cfg_err *err)
 {
@@ -659,38 +512,65 @@ int agent_run(struct agent *a, volatile int *stop, volatile int *reload)
 void agent_print_json(struct agent *a)
 {
 	static const char *const half[] = { "access", "internet" };
+	static const struct { const char *key; double q; } qs[] = {
+		{ "p50_ns", 0.5 }, { "p95_ns", 0.95 }, { "p99_ns", 0.99 },
+	};
+	const struct wire_delta *d = &a->delta;
 	uint64_t st[PF_STAT_MAX];
 	struct hist_sparse h;
 	uint32_t i, k;
-	const struct wire_delta *d = &a->delta;
+	struct jw w;
 
-	printf("{\"box\":\"%s\",\"epoch\":%llu,\"seq\":%llu,\"start_ns\":%llu,\"end_ns\":%llu,"
-	       "\"scale\":%d,\"hists\":[", d->box, (unsigned long long)d->epoch,
-	       (unsigned long long)d->seq, (unsigned long long)d->start_ns,
-	       (unsigned long long)d->end_ns, PF_HIST_SCALE);
+	jw_init(&w);
+	jw_obj(&w);
+	jw_kstr(&w, "box", d->box);
+	jw_ku64(&w, "epoch", d->epoch);
+	jw_ku64(&w, "seq", d->seq);
+	jw_ku64(&w, "start_ns", d->start_ns);
+	jw_ku64(&w, "end_ns", d->end_ns);
+	jw_ku64(&w, "scale", PF_HIST_SCALE);
+	jw_key(&w, "hists");
+	jw_arr(&w);
 	for (i = 0; i < d->nh; i++) {
 		const struct key_slot *s = &a->keys.v[d->h[i].key];
 
 		wire_delta_get(d, i, &h);
-		printf("%s{\"key\":%u,\"customer\":\"%s\",\"site\":\"%s\",\"half\":\"%s\","
-		       "\"count\":%llu,\"sum_ns\":%llu,\"min_ns\":%llu,\"max_ns\":%llu,"
-		       "\"p50_ns\":%.0f,\"p95_ns\":%.0f,\"p99_ns\":%.0f,\"buckets\":[",
-		       i ? "," : "", d->h[i].key, s->named ? s->c.id : "", s->named ? s->c.site : "",
-		       half[d->h[i].half & 1], (unsigned long long)h.count,
-		       (unsigned long long)h.sum, (unsigned long long)h.min,
-		       (unsigned long long)h.max, hist_sparse_quantile(&h, 0.5),
-		       hist_sparse_quantile(&h, 0.95), hist_sparse_quantile(&h, 0.99));
-		for (k = 0; k < h.n; k++)
-			printf("%s[%u,%llu]", k ? "," : "", h.idx[k], (unsigned long long)h.cnt[k]);
-		printf("]}");
+		jw_obj(&w);
+		jw_ku64(&w, "key", d->h[i].key);
+		jw_kstr(&w, "customer", s->named ? s->c.id : "");
+		jw_kstr(&w, "site", s->named ? s->c.site : "");
+		jw_kstr(&w, "half", half[d->h[i].half & 1]);
+		jw_ku64(&w, "count", h.count);
+		jw_ku64(&w, "sum_ns", h.sum);
+		jw_ku64(&w, "min_ns", h.min);
+		jw_ku64(&w, "max_ns", h.max);
+		for (k = 0; k < sizeof(qs) / sizeof(qs[0]); k++)
+			jw_ku64(&w, qs[k].key, (uint64_t)llround(hist_sparse_quantile(&h, qs[k].q)));
+		jw_key(&w, "buckets");
+		jw_arr(&w);
+		for (k = 0; k < h.n; k++) {
+			jw_arr(&w);
+			jw_u64(&w, h.idx[k]);
+			jw_u64(&w, h.cnt[k]);
+			jw_arr_end(&w);
+		}
+		jw_arr_end(&w);
+		jw_obj_end(&w);
 	}
-	printf("],\"stats\":{");
+	jw_arr_end(&w);
+	jw_key(&w, "stats");
+	jw_obj(&w);
 	if (pf_dp_stats(a->dp, st) == 0)
 		for (i = 0; i < PF_STAT_MAX; i++)
-			printf("%s\"%s\":%llu", i ? "," : "", pf_dp_stat_name(i),
-			       (unsigned long long)st[i]);
-	printf("}}\n");
+			jw_ku64(&w, pf_dp_stat_name(i), st[i]);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+	if (!w.err)
+		printf("%.*s\n", (int)w.len, w.buf);
+	else
+		pr_err("--json: out of memory");
 	fflush(stdout);
+	jw_free(&w);
 }
 
 static void remove_state(const struct agent_cfg *c)

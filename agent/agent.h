@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include "datapath/datapath.h"
 #include "common/custlist.h"
+#include "common/options.h"
 #include "common/tls.h"
 #include "common/wire.h"
 
@@ -41,6 +42,8 @@ struct agent_cfg {
 void agent_cfg_default(struct agent_cfg *c);
 /* One setting by its long option name (command line and config file). */
 int agent_cfg_set(struct agent_cfg *c, const char *key, const char *value, struct cfg_err *err);
+/* Every option: the command line, config keys, --help (agent/config.c). */
+extern const struct opt agent_opts[];
 
 struct agent;
 

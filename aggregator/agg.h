@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
  * pingfold-aggregator's parts and what they share (docs/architecture.md):
- *   main.c    options, sockets, the loop
+ *   main.c    sockets, the loop
+ *   config.c  options (the command line, config files, --help)
  *   ingest.c  messages in: identity, refusals, merging into the store
  *   gaps.c    replay workers that fetch what a box's sequence misses
  *   serve.c   the query API thread, views and republish every interval
@@ -17,6 +18,7 @@
 #include "aggregator/http.h"
 #include "aggregator/republish.h"
 #include "aggregator/store.h"
+#include "common/options.h"
 #include "common/tls.h"
 #include "common/wire.h"
 
@@ -123,6 +125,10 @@ struct agg {
 	volatile int stopping;
 	uint64_t n_msgs, n_decode_errors, n_replays, n_replayed, n_query_drops;
 };
+
+/* config.c */
+void agg_cfg_default(struct agg_cfg *c);
+extern const struct opt agg_opts[];
 
 /* gaps.c */
 void agg_learn_replay(struct agg *a, const char *box, const char *url);

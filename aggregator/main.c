@@ -162,58 +162,15 @@ static int open_sockets(struct agg *a)
 	return 0;
 }
 
-/* ---- configuration and main ------------------------------------------------ */
+/* ---- options and main -------------------------------------------------------- */
 
-static const char usage[] =
+static const char usage_head[] =
 "Usage: pingfold-aggregator [OPTIONS]\n"
 "Merges the deltas of many pingfold agents into per-customer, per-site, per-box\n"
 "and fleet latency over sliding windows (10s 1m 5m 15m 1h), and serves them.\n"
-"\n"
-"  -c, --config FILE        settings as 'key = value' lines (long option names)\n"
-"  -a, --agent URL[,replay=URL][,box=ID]  subscribe to an agent (or aggregator)\n"
-"                           by dialling URL; its replay socket fills gaps; box=ID:\n"
-"                           it may only send as ID (TLS: its certificate must\n"
-"                           name ID); repeatable\n"
-"  -l, --listen URL         agents dial in here; repeatable\n"
-"      --replay-for BOX=URL replay socket of an agent that dials in; repeatable\n"
-"  -q, --query URL          query API (req/rep; used by the pingfold CLI)\n"
-"  -p, --views URL          pub stream of views: view/fleet, view/site/PATH,\n"
-"                           view/box/BOX, view/customer/ID\n"
-"      --view-window W      window of the views (default 1m)\n"
-"      --no-view-customers  leave per-customer views out of the stream\n"
-"  -r, --republish URL      publish merged deltas in the agents' format, so\n"
-"                           another aggregator can subscribe (stacking)\n"
-"      --republish-replay URL  replay socket for the republished deltas\n"
-"      --id NAME            box id when republishing (default HOSTNAME-agg)\n"
-"      --tls-ca FILE        for tls+tcp:// URLs: the CA that signed the agents'\n"
-"                           certificates; an agent without one is refused\n"
-"      --tls-cert FILE      our certificate and private key (one PEM file)\n"
-"      --tls-server-name N  name the agents' certificates carry (default: the\n"
-"                           host of each URL)\n"
-"      --http URL           the overview page, /api/ and /metrics here\n"
-"                           (e.g. http://127.0.0.1:7880; see docs/http.md)\n"
-"      --http-static DIR    serve the page from DIR instead of the built-in copy\n"
-"      --http-max-conns N   HTTP connections at once (default 256; at the cap the\n"
-"                           oldest still sending its request is closed)\n"
-"      --http-idle MS       time to send a request before closing (default 10000)\n"
-"      --green-ms MS, --yellow-ms MS  page colours: green below, yellow below,\n"
-"                           red above (default 50, 100)\n"
-"      --metrics-customers  per-customer series in /metrics (high cardinality)\n"
-"  -n, --interval MS        views and republish every MS (default 1000)\n"
-"      --slot MS            time slot of the windows (default 10000)\n"
-"      --stale N            a box is stale after N of its intervals (default 5)\n"
-"      --claim-idle MS      a box id is bound to the connection that first sent\n"
-"                           it until that closes or is silent MS (default 30000)\n"
-"      --replay-workers N   concurrent replay fetches, one per box (default 4)\n"
-"Bounds (at a bound: refused and counted, never grown past):\n"
-"      --max-customers N (2000000)  --max-sites N (100000)  --max-boxes N (10000)\n"
-"      --max-unnamed N      distinct unnamed keys per box (100000)\n"
-"      --max-catalog N      entries of one catalog (1000000)\n"
-"      --max-delta-age S    deltas ending longer ago are refused (21600)\n"
-"      --max-seq-jump N     a larger sequence jump is held until confirmed (16384)\n"
-"      --forget S           a customer no box names, with no data left in any\n"
-"                           window, is forgotten after S seconds (86400; 0 never)\n"
-"  -v, --verbose / --quiet\n"
+"\n";
+
+static const char usage_tail[] =
 "\n"
 "Example:\n"
 "  pingfold-aggregator -a tcp://shaper1:7700,replay=tcp://shaper1:7701 \\\n"
@@ -221,226 +178,28 @@ static const char usage[] =
 "      -p tcp://0.0.0.0:7801\n"
 "  pingfold top        # worst customers, from the query API\n";
 
-static int cfg_list(const char **arr, int *n, int max, const char *key, const char *v,
-		    struct cfg_err *e)
-{
-	char *d;
+static int verbosity;
 
-	if (*n == max || !*v) {
-		snprintf(e->msg, sizeof(e->msg), "%s: %s", key, *v ? "too many" : "empty value");
-		return -EINVAL;
+/* The options without a value that are not settings. */
+static int on_flag(void *cfg, const struct opt *o)
+{
+	(void)cfg;
+	if (!strcmp(o->name, "help")) {
+		fputs(usage_head, stdout);
+		opts_usage(stdout, agg_opts);
+		fputs(usage_tail, stdout);
+		exit(0);
 	}
-	if (strcmp(key, "replay-for") && !strstr(v, "://")) {
-		snprintf(e->msg, sizeof(e->msg), "%s: '%s' is not a URL", key, v);
-		return -EINVAL;
-	}
-	d = cfg_strdup(v);
-	if (!d)
-		return -ENOMEM;
-	arr[(*n)++] = d;
+	verbosity = !strcmp(o->name, "verbose") ? 1 : -1;
 	return 0;
 }
 
-static int cfg_set(void *ctx, const char *key, const char *v, struct cfg_err *e)
+static int parse_args(int argc, char **argv, struct agg_cfg *c)
 {
-	struct agg_cfg *c = ctx;
-	uint64_t x;
-	int rc;
+	int rc = opts_parse(agg_opts, c, argc, argv, "pingfold-aggregator", on_flag);
 
-	if (!strcmp(key, "agent"))
-		return cfg_list(c->agents, &c->nagents, AGG_MAX_URLS, key, v, e);
-	if (!strcmp(key, "listen"))
-		return cfg_list(c->listen, &c->nlisten, AGG_MAX_URLS, key, v, e);
-	if (!strcmp(key, "replay-for"))
-		return cfg_list(c->replay_for, &c->nreplay_for, AGG_MAX_URLS, key, v, e);
-	if (!strcmp(key, "query"))
-		return cfg_list(c->query, &c->nquery, 8, key, v, e);
-	if (!strcmp(key, "views"))
-		return cfg_list(c->views, &c->nviews, 8, key, v, e);
-	if (!strcmp(key, "republish"))
-		return cfg_list(c->republish, &c->nrepublish, 8, key, v, e);
-	if (!strcmp(key, "republish-replay"))
-		return cfg_list(c->republish_replay, &c->nrepublish_replay, 8, key, v, e);
-	if (!strcmp(key, "id")) {
-		const char *why = wire_box_check(v, strlen(v));
-
-		if (why) {
-			snprintf(e->msg, sizeof(e->msg), "id '%.64s': %s", v, why);
-			return -EINVAL;
-		}
-		snprintf(c->id, sizeof(c->id), "%s", v);
-		return 0;
-	}
-	if (!strcmp(key, "interval"))
-		return cfg_u64(key, v, 100, 3600000, &c->interval_ms, e);
-	if (!strcmp(key, "slot")) {
-		rc = cfg_u64(key, v, 100, 3600000, &x, e);
-		c->store.slot_ns = x * 1000000ULL;
+	if (rc)
 		return rc;
-	}
-	if (!strcmp(key, "stale")) {
-		rc = cfg_u64(key, v, 1, 1000000, &x, e);
-		c->store.stale_intervals = (uint32_t)x;
-		return rc;
-	}
-	{
-		static const struct { const char *key; size_t off; uint64_t lo, hi; } lim[] = {
-			{ "max-customers", offsetof(struct store_opts, max_customers), 1, 100000000 },
-			{ "max-sites", offsetof(struct store_opts, max_sites), 1, 10000000 },
-			{ "max-boxes", offsetof(struct store_opts, max_boxes), 1, 1000000 },
-			{ "max-unnamed", offsetof(struct store_opts, max_unnamed), 1, 100000000 },
-			{ "max-catalog", offsetof(struct store_opts, max_catalog), 1, 100000000 },
-		};
-		size_t k;
-
-		for (k = 0; k < sizeof(lim) / sizeof(lim[0]); k++) {
-			if (strcmp(key, lim[k].key))
-				continue;
-			rc = cfg_u64(key, v, lim[k].lo, lim[k].hi, &x, e);
-			if (!rc)
-				*(uint32_t *)((char *)&c->store + lim[k].off) = (uint32_t)x;
-			return rc;
-		}
-	}
-	if (!strcmp(key, "max-delta-age")) {
-		rc = cfg_u64(key, v, 60, 30 * 86400, &x, e);
-		c->store.max_age_ns = x * 1000000000ULL;
-		return rc;
-	}
-	if (!strcmp(key, "forget")) {
-		rc = cfg_u64(key, v, 0, 365 * 86400, &x, e);
-		c->store.forget_ns = x ? x * 1000000000ULL : UINT64_MAX;
-		return rc;
-	}
-	if (!strcmp(key, "max-seq-jump"))
-		return cfg_u64(key, v, 1, 1ULL << 40, &c->store.max_seq_jump, e);
-	if (!strcmp(key, "replay-workers")) {
-		rc = cfg_u64(key, v, 1, 64, &x, e);
-		c->replay_workers = (uint32_t)x;
-		return rc;
-	}
-	if (!strcmp(key, "http-max-conns"))
-		return cfg_u64(key, v, 1, 65536, &c->http_max_conns, e);
-	if (!strcmp(key, "http-idle"))
-		return cfg_u64(key, v, 100, 3600000, &c->http_idle_ms, e);
-	if (!strcmp(key, "claim-idle"))
-		return cfg_u64(key, v, 1000, 3600000, &c->claim_idle_ms, e);
-	if (!strcmp(key, "http") || !strcmp(key, "http-static")) {
-		char *d = *v ? cfg_strdup(v) : NULL;
-
-		if (!d || (key[4] == '\0' && strncmp(v, "http://", 7) && strncmp(v, "https://", 8))) {
-			snprintf(e->msg, sizeof(e->msg), "%s: '%s' is not %s", key, v,
-				 key[4] ? "a folder" : "an http:// URL");
-			return -EINVAL;
-		}
-		if (key[4])
-			c->http_static = d;
-		else
-			c->http_url = d;
-		return 0;
-	}
-	rc = tls_opts_set(&c->tls, key, v, e);
-	if (rc != -ENOENT)
-		return rc;
-	if (!strcmp(key, "green-ms") || !strcmp(key, "yellow-ms")) {
-		rc = cfg_u64(key, v, 1, 600000, &x, e);
-		if (key[0] == 'g')
-			c->green_ms = (double)x;
-		else
-			c->yellow_ms = (double)x;
-		return rc;
-	}
-	if (!strcmp(key, "metrics-customers") || !strcmp(key, "view-customers")) {
-		bool yes = !strcmp(v, "yes") || !strcmp(v, "true");
-
-		if (!yes && strcmp(v, "no") && strcmp(v, "false")) {
-			snprintf(e->msg, sizeof(e->msg), "%s: yes or no", key);
-			return -EINVAL;
-		}
-		if (key[0] == 'm')
-			c->metrics_customers = yes;
-		else
-			c->view_customers = yes;
-		return 0;
-	}
-	if (!strcmp(key, "view-window")) {
-		if (store_window_parse(v, &c->view_window)) {
-			snprintf(e->msg, sizeof(e->msg), "view-window: 10s, 1m, 5m, 15m or 1h");
-			return -EINVAL;
-		}
-		return 0;
-	}
-	snprintf(e->msg, sizeof(e->msg), "unknown setting '%s'", key);
-	return -EINVAL;
-}
-
-static int parse_args(int argc, char **argv, struct agg_cfg *c, int *verbosity)
-{
-	static const struct option lo[] = {
-		{ "config", required_argument, NULL, 'c' }, { "agent", required_argument, NULL, 'a' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "replay-for", required_argument, NULL, 1 },
-		{ "query", required_argument, NULL, 'q' }, { "views", required_argument, NULL, 'p' },
-		{ "view-window", required_argument, NULL, 2 },
-		{ "no-view-customers", no_argument, NULL, 3 },
-		{ "republish", required_argument, NULL, 'r' },
-		{ "republish-replay", required_argument, NULL, 4 },
-		{ "id", required_argument, NULL, 5 }, { "interval", required_argument, NULL, 'n' },
-		{ "slot", required_argument, NULL, 6 }, { "stale", required_argument, NULL, 7 },
-		{ "http", required_argument, NULL, 9 }, { "http-static", required_argument, NULL, 10 },
-		{ "green-ms", required_argument, NULL, 11 }, { "yellow-ms", required_argument, NULL, 12 },
-		{ "metrics-customers", no_argument, NULL, 13 },
-		{ "tls-ca", required_argument, NULL, 14 }, { "tls-cert", required_argument, NULL, 15 },
-		{ "tls-server-name", required_argument, NULL, 16 },
-		{ "max-customers", required_argument, NULL, 17 },
-		{ "max-sites", required_argument, NULL, 18 },
-		{ "max-boxes", required_argument, NULL, 19 },
-		{ "max-unnamed", required_argument, NULL, 20 },
-		{ "max-catalog", required_argument, NULL, 21 },
-		{ "max-delta-age", required_argument, NULL, 22 },
-		{ "max-seq-jump", required_argument, NULL, 23 },
-		{ "replay-workers", required_argument, NULL, 24 },
-		{ "claim-idle", required_argument, NULL, 25 },
-		{ "http-max-conns", required_argument, NULL, 26 },
-		{ "http-idle", required_argument, NULL, 27 },
-		{ "forget", required_argument, NULL, 28 },
-		{ "verbose", no_argument, NULL, 'v' }, { "quiet", no_argument, NULL, 8 },
-		{ "help", no_argument, NULL, 'h' }, { 0 }
-	};
-	struct cfg_err e = { .file = "(command line)" };
-	char buf[600];
-	int ch, i;
-
-	for (i = 1; i < argc - 1; i++)
-		if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
-		    cfgfile_load(argv[i + 1], cfg_set, c, &e)) {
-			pr_err("%s", cfg_err_str(&e, buf, sizeof(buf)));
-			return 2;
-		}
-	while ((ch = getopt_long(argc, argv, "c:a:l:q:p:r:n:vh", lo, NULL)) != -1) {
-		const char *key = NULL;
-
-		switch (ch) {
-		case 'c': continue;
-		case 3: c->view_customers = false; continue;	/* view-customers = no */
-		case 13: c->metrics_customers = true; continue;	/* metrics-customers = yes */
-		case 'v': *verbosity = 1; continue;
-		case 8: *verbosity = -1; continue;
-		case 'h': fputs(usage, stdout); exit(0);
-		case '?': fputs("Try 'pingfold-aggregator --help'.\n", stderr); return 2;
-		}
-		for (i = 0; lo[i].name; i++)
-			if (lo[i].val == ch)
-				key = lo[i].name;
-		if (!key || cfg_set(c, key, optarg, &e)) {
-			pr_err("--%s", e.msg);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		pr_err("unexpected argument '%s'", argv[optind]);
-		return 2;
-	}
 	if (!c->nagents && !c->nlisten) {
 		pr_err("nothing to subscribe to (--agent URL or --listen URL)");
 		return 2;
@@ -532,20 +291,11 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	static struct agg a;
-	int verbosity = 0, rc;
+	int rc;
 
 	log_set_ident("pingfold-aggregator");
-	store_opts_default(&a.cfg.store);
-	a.cfg.interval_ms = 1000;
-	a.cfg.view_window = STORE_W1M;
-	a.cfg.view_customers = true;
-	a.cfg.replay_workers = 4;
-	a.cfg.claim_idle_ms = 30000;
-	if (gethostname(a.cfg.id, sizeof(a.cfg.id) - 5) || !a.cfg.id[0])
-		snprintf(a.cfg.id, sizeof(a.cfg.id), "aggregator");
-	else
-		strcat(a.cfg.id, "-agg");
-	rc = parse_args(argc, argv, &a.cfg, &verbosity);
+	agg_cfg_default(&a.cfg);
+	rc = parse_args(argc, argv, &a.cfg);
 	if (rc)
 		return rc;
 	log_set_level(verbosity > 0 ? LOG_LVL_DEBUG : verbosity < 0 ? LOG_LVL_WARN : LOG_LVL_INFO);

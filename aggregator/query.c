@@ -208,6 +208,8 @@ static int top(struct store *s, const struct query *q, uint64_t now, struct jw *
 	for (i = 0; i < got; i++) {
 		jw_obj(w);
 		jw_kstr(w, "name", t[i].name);
+		if (t[i].title[0])
+			jw_kstr(w, "title", t[i].title);
 		jw_kdbl(w, "value_ms", ms(t[i].value_ns));
 		jw_ku64(w, "count", t[i].count);
 		jw_obj_end(w);
@@ -234,6 +236,7 @@ static int boxes(struct store *s, uint64_t now, struct jw *w)
 		jw_kstr(w, "box", b[i].box);
 		jw_ku64(w, "epoch", b[i].epoch);
 		jw_ku64(w, "last_seq", b[i].last_seq);
+		jw_ku64(w, "stats_seq", b[i].stats.seq);
 		jw_kdbl(w, "last_seen_s_ago", (double)(now - b[i].last_seen_ns) / 1e9);
 		jw_kdbl(w, "interval_s", (double)b[i].interval_ns / 1e9);
 		jw_key(w, "stale");

@@ -127,6 +127,7 @@ int store_sites(struct store *s, char ***out, size_t *n);	/* caller frees each a
 enum store_kind { STORE_CUSTOMER, STORE_SITE };
 struct store_top {
 	char name[256];			/* customer id or site path */
+	char title[128];		/* a customer's name (Circuit Name), or "" */
 	double value_ns;		/* the chosen quantile */
 	uint64_t count;
 };

@@ -277,6 +277,9 @@ struct store {
 	size_t heap_bytes;		/* everything but arenas, approximately */
 };
 
+/* A record's bucket indexes are uint8_t (struct rec). */
+_Static_assert(PF_HIST_NSLOTS <= 256, "bucket indexes must fit a uint8_t");
+
 /* ---- shared between the parts ------------------------------------------- */
 
 typedef const char *(*key_fn)(const struct store *s, uint32_t i);

@@ -330,6 +330,12 @@ int store_top(struct store *s, enum store_kind kind, enum pf_half half, double q
 	}
 	for (i = 0; i < (uint32_t)m; i++) {
 		snprintf(out[i].name, sizeof(out[i].name), "%s", cand_name(s, kind, top[i].idx));
+		out[i].title[0] = '\0';
+		if (kind == STORE_CUSTOMER) {
+			const char *id = cust_at(s, top[i].idx)->str;
+
+			snprintf(out[i].title, sizeof(out[i].title), "%s", id + strlen(id) + 1);
+		}
 		out[i].value_ns = top[i].v;
 		out[i].count = top[i].count;
 	}

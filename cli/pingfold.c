@@ -197,6 +197,7 @@ static int top_once(const struct opts *o, const char *what)
 	char pct[16], cnt[16];
 	const char *args[] = { "top", what, o->half, pct, cnt, o->window };
 	struct json_object *ans, *items;
+	bool customers = !strcmp(what, "customer");
 	size_t i, n;
 
 	snprintf(pct, sizeof(pct), "p%s", o->pct);
@@ -210,14 +211,23 @@ static int top_once(const struct opts *o, const char *what)
 		return 0;
 	}
 	printf("worst %ss by %s p%s over %s\n", what, o->half, o->pct, str(ans, "window"));
-	printf("  %-4s %-40s %12s %10s\n", "#", what, "ms", "samples");
+	if (customers)
+		printf("  %-4s %-20s %-24s %12s %10s\n", "#", what, "name", "ms", "samples");
+	else
+		printf("  %-4s %-45s %12s %10s\n", "#", what, "ms", "samples");
 	if (json_object_object_get_ex(ans, "items", &items)) {
 		n = json_object_array_length(items);
 		for (i = 0; i < n; i++) {
 			struct json_object *it = json_object_array_get_idx(items, i);
 
-			printf("  %-4zu %-40.40s %12.2f %10.0f\n", i + 1, str(it, "name"),
-			       num(it, "value_ms"), num(it, "count"));
+			/* a customer's Circuit Name beside its id, where a catalog has one */
+			if (customers)
+				printf("  %-4zu %-20.20s %-24.24s %12.2f %10.0f\n", i + 1,
+				       str(it, "name"), str(it, "title"), num(it, "value_ms"),
+				       num(it, "count"));
+			else
+				printf("  %-4zu %-45.45s %12.2f %10.0f\n", i + 1, str(it, "name"),
+				       num(it, "value_ms"), num(it, "count"));
 		}
 		if (!n)
 			printf("  (no samples yet)\n");

@@ -3,7 +3,9 @@
  * Packet parsing for the pingfold datapath (BPF only): Ethernet, up to two
  * VLAN tags, IPv4, IPv6 with a bounded walk of extension headers, TCP with
  * its timestamp option, ICMP and ICMPv6 echo. Every read is bounds-checked
- * against data_end; anything odd is reported, never faults.
+ * against data_end; anything odd is reported, never faults. Only static
+ * inline helpers here; the global functions (pf_parse, pf_parse_tcp_ts)
+ * are defined in pingfold.bpf.c.
  */
 #ifndef PINGFOLD_PARSE_BPF_H
 #define PINGFOLD_PARSE_BPF_H
@@ -21,6 +23,16 @@
 #define PF_NEXTHDR_DEST		60
 #define PF_NEXTHDR_ICMPV6	58
 #define PF_PROTO_ICMP		1
+
+/* vmlinux.h carries no macros: the protocol numbers used here, by name. */
+#define PF_TCPOPT_EOL		0	/* end of options */
+#define PF_TCPOPT_NOP		1
+#define PF_TCPOPT_TIMESTAMP	8
+#define PF_TCPOLEN_TIMESTAMP	10
+#define PF_ICMP_ECHOREPLY	0
+#define PF_ICMP_ECHO		8
+#define PF_ICMPV6_ECHO_REQUEST	128
+#define PF_ICMPV6_ECHO_REPLY	129
 
 #define PF_MAX_VLAN		2
 #define PF_MAX_EXTHDR		6
@@ -200,54 +212,8 @@ struct pf_tcp_ts {
 	__u32 tsecr;
 };
 
-/*
- * Finds the timestamp option (kind 8, length 10) in the TCP options at
- * byte offset optoff of the packet, olen bytes long. A global function:
- * the verifier checks it once, not once per path through the headers.
- */
-__noinline int pf_parse_tcp_ts(struct __sk_buff *skb, __u32 optoff, __u32 olen,
-			       struct pf_tcp_ts *ts)
-{
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
-	__u32 off = 0;
-	__u8 *p;
-	int i;
-
-	if (!ts || optoff > 0x3fff || olen > 40)
-		return -1;
-	for (i = 0; i < PF_MAX_TCP_OPTS; i++) {
-		__u8 kind, len;
-
-		/* an option running past the options ends the walk (as in Linux) */
-		if (off > 40)
-			return -1;
-		p = data + optoff + off;
-		if (off + 1 > olen || (void *)(p + 1) > end)
-			return -1;
-		kind = p[0];
-		if (kind == 0)
-			return -1;
-		if (kind == 1) {
-			off++;
-			continue;
-		}
-		if (off + 2 > olen || (void *)(p + 2) > end)
-			return -1;
-		len = p[1];
-		if (len < 2)
-			return -1;
-		if (kind == 8 && len == 10) {
-			if (off + 10 > olen || (void *)(p + 10) > end)
-				return -1;
-			ts->tsval = bpf_ntohl(*(__be32 *)(p + 2));
-			ts->tsecr = bpf_ntohl(*(__be32 *)(p + 6));
-			return 0;
-		}
-		off += len;
-	}
-	return -1;
-}
+/* Defined in pingfold.bpf.c: global functions, verified once each. */
+int pf_parse_tcp_ts(struct __sk_buff *skb, __u32 optoff, __u32 olen, struct pf_tcp_ts *ts);
 
 static __always_inline int pf_parse_tcp(struct __sk_buff *skb, void *pos, void *end,
 					struct pf_pkt *pk, int l4len)
@@ -281,7 +247,8 @@ static __always_inline int pf_parse_tcp(struct __sk_buff *skb, void *pos, void *
 static __always_inline int pf_parse_icmp(void *pos, void *end, struct pf_pkt *pk, int v6)
 {
 	struct pf_icmp_echo *ic = pos;
-	__u8 req = v6 ? 128 : 8, rep = v6 ? 129 : 0;
+	__u8 req = v6 ? PF_ICMPV6_ECHO_REQUEST : PF_ICMP_ECHO;
+	__u8 rep = v6 ? PF_ICMPV6_ECHO_REPLY : PF_ICMP_ECHOREPLY;
 
 	if ((void *)(ic + 1) > end)
 		return PF_PARSE_TRUNC;
@@ -294,39 +261,6 @@ static __always_inline int pf_parse_icmp(void *pos, void *end, struct pf_pkt *pk
 	pk->can_record = ic->type == req;
 	pk->can_match = ic->type == rep;
 	return PF_PARSE_OK;
-}
-
-/* Global, so the verifier checks the parser once (see pf_parse_tcp_ts). */
-__noinline int pf_parse(struct __sk_buff *skb, struct pf_pkt *pk)
-{
-	void *end = (void *)(long)skb->data_end;
-	void *pos = (void *)(long)skb->data;
-	__be16 proto;
-	__u8 l4;
-	int l4len, r, v6;
-
-	if (!pk)
-		return PF_PARSE_ODD;
-	r = pf_parse_eth(&pos, end, &proto);
-	if (r)
-		return r;
-	if (proto == bpf_htons(PF_ETH_P_IP)) {
-		v6 = 0;
-		r = pf_parse_ipv4(&pos, end, pk, &l4, &l4len);
-	} else if (proto == bpf_htons(PF_ETH_P_IPV6)) {
-		v6 = 1;
-		r = pf_parse_ipv6(&pos, end, pk, &l4, &l4len);
-	} else {
-		return PF_PARSE_NOT_IP;
-	}
-	if (r)
-		return r;
-	pk->key.proto = l4;
-	if (l4 == PF_NEXTHDR_TCP)
-		return pf_parse_tcp(skb, pos, end, pk, l4len);
-	if ((!v6 && l4 == PF_PROTO_ICMP) || (v6 && l4 == PF_NEXTHDR_ICMPV6))
-		return pf_parse_icmp(pos, end, pk, v6);
-	return PF_PARSE_OTHER_L4;
 }
 
 #endif /* PINGFOLD_PARSE_BPF_H */

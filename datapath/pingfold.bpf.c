@@ -20,7 +20,14 @@
 #include "datapath/parse.bpf.h"
 
 #define TC_ACT_UNSPEC	(-1)
-#define PF_CAS_TRIES	4
+#define PF_EEXIST	17	/* errno of a BPF_NOEXIST update of a present key */
+/*
+ * A compare-and-swap fails only when another CPU changed the value in
+ * between; after this many the new value is given up. What that costs is
+ * bounded: the reader clamps min and max into their buckets, so a lost
+ * update moves a delta's max within its bucket, never its counts or sum.
+ */
+#define PF_CAS_TRIES	64
 
 /* Tunables, set by the loader before load. */
 const volatile __u64 pf_rate_limit_ns = 10 * 1000 * 1000;
@@ -78,6 +85,93 @@ struct {
 	__type(value, struct pf_meta);
 	__uint(max_entries, 1);
 } meta SEC(".maps");
+
+/* ---- parsing: the global functions of parse.bpf.h ----------------------- */
+
+/*
+ * Finds the timestamp option (kind 8, length 10) in the TCP options at
+ * byte offset optoff of the packet, olen bytes long. A global function:
+ * the verifier checks it once, not once per path through the headers.
+ */
+__noinline int pf_parse_tcp_ts(struct __sk_buff *skb, __u32 optoff, __u32 olen,
+			       struct pf_tcp_ts *ts)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u32 off = 0;
+	__u8 *p;
+	int i;
+
+	if (!ts || optoff > 0x3fff || olen > 40)
+		return -1;
+	for (i = 0; i < PF_MAX_TCP_OPTS; i++) {
+		__u8 kind, len;
+
+		/* an option running past the options ends the walk (as in Linux) */
+		if (off > 40)
+			return -1;
+		p = data + optoff + off;
+		if (off + 1 > olen || (void *)(p + 1) > end)
+			return -1;
+		kind = p[0];
+		if (kind == PF_TCPOPT_EOL)
+			return -1;
+		if (kind == PF_TCPOPT_NOP) {
+			off++;
+			continue;
+		}
+		if (off + 2 > olen || (void *)(p + 2) > end)
+			return -1;
+		len = p[1];
+		if (len < 2)
+			return -1;
+		if (kind == PF_TCPOPT_TIMESTAMP && len == PF_TCPOLEN_TIMESTAMP) {
+			if (off + PF_TCPOLEN_TIMESTAMP > olen ||
+			    (void *)(p + PF_TCPOLEN_TIMESTAMP) > end)
+				return -1;
+			ts->tsval = bpf_ntohl(*(__be32 *)(p + 2));
+			ts->tsecr = bpf_ntohl(*(__be32 *)(p + 6));
+			return 0;
+		}
+		off += len;
+	}
+	return -1;
+}
+
+/* Global, so the verifier checks the parser once (see pf_parse_tcp_ts). */
+__noinline int pf_parse(struct __sk_buff *skb, struct pf_pkt *pk)
+{
+	void *end = (void *)(long)skb->data_end;
+	void *pos = (void *)(long)skb->data;
+	__be16 proto;
+	__u8 l4;
+	int l4len, r, v6;
+
+	if (!pk)
+		return PF_PARSE_ODD;
+	r = pf_parse_eth(&pos, end, &proto);
+	if (r)
+		return r;
+	if (proto == bpf_htons(PF_ETH_P_IP)) {
+		v6 = 0;
+		r = pf_parse_ipv4(&pos, end, pk, &l4, &l4len);
+	} else if (proto == bpf_htons(PF_ETH_P_IPV6)) {
+		v6 = 1;
+		r = pf_parse_ipv6(&pos, end, pk, &l4, &l4len);
+	} else {
+		return PF_PARSE_NOT_IP;
+	}
+	if (r)
+		return r;
+	pk->key.proto = l4;
+	if (l4 == PF_NEXTHDR_TCP)
+		return pf_parse_tcp(skb, pos, end, pk, l4len);
+	if ((!v6 && l4 == PF_PROTO_ICMP) || (v6 && l4 == PF_NEXTHDR_ICMPV6))
+		return pf_parse_icmp(pos, end, pk, v6);
+	return PF_PARSE_OTHER_L4;
+}
+
+/* ---- accounting ----------------------------------------------------------- */
 
 static __always_inline struct pf_stats *pf_stats(void)
 {
@@ -194,7 +288,7 @@ pf_flow_get(const struct pf_flow_key *k, struct pf_flow_state *tmp)
 	__builtin_memset(tmp, 0, sizeof(*tmp));
 	pf_lookup_customers(k, tmp, gen);
 	err = bpf_map_update_elem(&flows, k, tmp, BPF_NOEXIST);
-	if (err && err != -17 /* EEXIST */)
+	if (err && err != -PF_EEXIST)
 		pf_stat(PF_STAT_FLOW_FULL);
 	st = bpf_map_lookup_elem(&flows, k);
 	return st ? st : tmp;
@@ -248,7 +342,7 @@ __noinline int pf_store(const struct pf_flow_key *fk, __u32 id, __u64 now)
 	k.id = id;
 	err = bpf_map_update_elem(&tstamps, &k, &now, BPF_NOEXIST);
 	if (err) {
-		if (err != -17 /* EEXIST */)
+		if (err != -PF_EEXIST)
 			pf_stat(PF_STAT_TS_FULL);
 		return 0;
 	}

@@ -115,4 +115,22 @@ struct pf_stats {
 	__u64 hook_pkts[2][PF_HOOK_SLOTS];	/* [0 ingress, 1 egress][ifindex % SLOTS] */
 };
 
+/*
+ * What both sides rely on, checked by both compilers: the same layout in
+ * the kernel's maps and in userspace's mmap of them, and mask words that
+ * index with "& (PF_HIST_MASK_WORDS - 1)".
+ */
+_Static_assert((PF_HIST_MASK_WORDS & (PF_HIST_MASK_WORDS - 1)) == 0,
+	       "PF_HIST_MASK_WORDS must be a power of two");
+_Static_assert(PF_HIST_MASK_WORDS * 64 >= PF_HIST_NSLOTS, "a mask bit for every bucket");
+_Static_assert(sizeof(struct pf_lpm_key) == 20, "pf_lpm_key: 4 + 16 bytes");
+_Static_assert(sizeof(struct pf_flow_key) == 40, "pf_flow_key: no hidden padding");
+_Static_assert(sizeof(struct pf_pkt_key) == 44, "pf_pkt_key: no hidden padding");
+_Static_assert(sizeof(struct pf_flow_state) == 32, "pf_flow_state: no hidden padding");
+_Static_assert(sizeof(struct pf_meta) == 16, "pf_meta: no hidden padding");
+_Static_assert(sizeof(struct pf_hist_half) ==
+	       8 * (3 + PF_HIST_MASK_WORDS + PF_HIST_NSLOTS), "pf_hist_half: u64s only");
+_Static_assert(sizeof(struct pf_stats) == 8 * (PF_STAT_MAX + 2 * PF_HOOK_SLOTS),
+	       "pf_stats: u64s only");
+
 #endif /* PINGFOLD_SHARED_H */

@@ -38,6 +38,9 @@ check "pingfold top lists the demo's 36 customers ($ncust)" test "$ncust" -eq 36
 # (With 20..200 the bound was 168 ms against 3010's 150 + ~46: red once.)
 check "the bufferbloated customer 2006 is the worst" \
 	grep -qE '^  1 +2006 ' "$out"
+name=$(awk -F, '$1 == "2006" { print $2 }' "$TOPO_ROOT/deploy/demo/ShapedDevices.csv")
+check "pingfold top shows the circuit name beside the id (2006: $name)" \
+	grep -qE "^  [0-9]+ +2006 +$name +[0-9.]+ " "$out"
 check "both sites and their towers appear" \
 	bash -c "grep -q '^  [0-9]* *North ' '$out' && grep -q '^  [0-9]* *South ' '$out' && grep -q 'South/Tower S1 ' '$out'"
 check "three healthy boxes" test "$(grep -cE '^  shaper-(n1|n2|s1) +ok ' "$out")" -eq 3
