@@ -30,13 +30,35 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
 	    -I$(OUT) -I. -MMD -MP -D_GNU_SOURCE $(SAN_FLAGS)
 LDFLAGS  += $(SAN_FLAGS)
 LDLIBS_BPF := -lbpf -lelf -lz
-# common/ needs these (wire codec, network.json); nng has no pkg-config file
-LDLIBS_COMMON := -lmsgpackc -ljson-c -lnng -lpthread -lm
+# everything of common/ (tests, tools, benchmarks); nng has no pkg-config file
+LDLIBS_COMMON = $(LIBS_NET) $(LIBS_CFG) $(LIBS_WIRE) $(LIBS_CORE)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	      -Wall -Werror -I$(OUT) -I.
 
-COMMON_SRC := $(filter-out %_test.c,$(wildcard common/*.c))
-COMMON_OBJ := $(COMMON_SRC:%.c=$(OUT)/%.o)
+# common/ by what it needs, so that a binary links only what it uses:
+# core (no library), wire (msgpack), config (json-c), net (nng).
+COMMON_CORE := cfgerr hist jsonw log prefix ring sys utf8
+COMMON_WIRE := wire
+COMMON_CFG  := cfgfile custlist options
+COMMON_NET  := publisher replay_client tls
+common_objs = $(foreach m,$(1),$(OUT)/common/$(m).o)
+CORE_OBJ   := $(call common_objs,$(COMMON_CORE))
+WIRE_OBJ   := $(call common_objs,$(COMMON_WIRE))
+CFG_OBJ    := $(call common_objs,$(COMMON_CFG))
+NET_OBJ    := $(call common_objs,$(COMMON_NET))
+COMMON_OBJ := $(CORE_OBJ) $(WIRE_OBJ) $(CFG_OBJ) $(NET_OBJ)
+# one archive per group: a binary takes from it only the members it uses
+CORE_LIB   := $(OUT)/common/libpf_core.a
+WIRE_LIB   := $(OUT)/common/libpf_wire.a
+CFG_LIB    := $(OUT)/common/libpf_cfg.a
+NET_LIB    := $(OUT)/common/libpf_net.a
+LIBS_CORE  := -lm
+LIBS_WIRE  := -lmsgpackc
+LIBS_CFG   := -ljson-c
+LIBS_NET   := -lnng -lpthread
+COMMON_UNLISTED := $(filter-out $(COMMON_CORE) $(COMMON_WIRE) $(COMMON_CFG) $(COMMON_NET), \
+		   $(basename $(notdir $(wildcard common/*.c))))
+$(if $(COMMON_UNLISTED),$(error common/: $(COMMON_UNLISTED) in no group of the Makefile))
 # the aggregator's pure logic: linked into unit tests too
 AGG_CORE_OBJ := $(OUT)/aggregator/store.o $(OUT)/aggregator/store_mem.o \
 		$(OUT)/aggregator/store_entity.o $(OUT)/aggregator/store_ingest.o \
@@ -96,6 +118,15 @@ $(OUT)/pingfold.skel.h: $(OUT)/pingfold.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name pingfold > $@
 
 # --- userspace ---------------------------------------------------------
+$(CORE_LIB): $(CORE_OBJ)
+$(WIRE_LIB): $(WIRE_OBJ)
+$(CFG_LIB): $(CFG_OBJ)
+$(NET_LIB): $(NET_OBJ)
+$(CORE_LIB) $(WIRE_LIB) $(CFG_LIB) $(NET_LIB):
+	$(call msg,AR,$@)
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
 $(OUT)/%.o: %.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
@@ -105,7 +136,7 @@ $(DP_OBJ) $(OUT)/datapath/pfdp.o $(AGENT_OBJ): $(OUT)/pingfold.skel.h
 
 $(OUT)/pingfold-agent: $(AGENT_OBJ) $(DP_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON) -lpthread
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LIBS_NET) $(LIBS_CFG) $(LIBS_WIRE) $(LIBS_CORE)
 
 $(OUT)/web_assets.c: web/embed.sh $(WEB_SRC)
 	$(call msg,GEN,$@)
@@ -118,15 +149,15 @@ $(OUT)/web_assets.o: $(OUT)/web_assets.c
 
 $(OUT)/pingfold-aggregator: $(AGGR_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LIBS_NET) $(LIBS_CFG) $(LIBS_WIRE) $(LIBS_CORE)
 
-$(OUT)/pingfold: $(OUT)/cli/pingfold.o $(COMMON_OBJ)
+$(OUT)/pingfold: $(OUT)/cli/pingfold.o $(NET_LIB) $(CFG_LIB) $(CORE_LIB)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_COMMON)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LIBS_NET) $(LIBS_CFG) $(LIBS_CORE)
 
-$(OUT)/pingfold-dp: $(OUT)/datapath/pfdp.o $(DP_OBJ) $(COMMON_OBJ)
+$(OUT)/pingfold-dp: $(OUT)/datapath/pfdp.o $(DP_OBJ) $(CFG_LIB) $(CORE_LIB)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LDLIBS_COMMON)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS_BPF) $(LIBS_CFG) $(LIBS_CORE)
 
 $(OUT)/tests/unit/%_test: tests/unit/%_test.c $(COMMON_OBJ) $(AGG_CORE_OBJ) $(AGENT_CORE_OBJ)
 	$(call msg,TEST,$@)
