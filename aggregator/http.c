@@ -466,30 +466,28 @@ static void page(struct http *h, const char *path, struct httpd_req *r)
 	} else if (name[0] != '.' && !strchr(name, '/') &&
 		   (size_t)snprintf(file, sizeof(file), "%s/%s", h->static_dir, name) <
 		   sizeof(file)) {
-		FILE *f = fopen(file, "rb");
+		const char *dot = strrchr(name, '.');
+		const char *type = !dot ? "application/octet-stream" :
+			!strcmp(dot, ".html") ? "text/html; charset=utf-8" :
+			!strcmp(dot, ".js") ? "text/javascript; charset=utf-8" :
+			!strcmp(dot, ".css") ? "text/css; charset=utf-8" :
+			!strcmp(dot, ".svg") ? "image/svg+xml" :
+			!strcmp(dot, ".png") ? "image/png" : "application/octet-stream";
 		struct stat st;
+		char *buf;
+		size_t n;
+		int rc;
 
-		if (f && !fstat(fileno(f), &st) && S_ISREG(st.st_mode) && st.st_size < (64 << 20)) {
-			char *buf = malloc((size_t)st.st_size + 1);
-			size_t n = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
-			const char *dot = strrchr(name, '.');
-			const char *type = !dot ? "application/octet-stream" :
-				!strcmp(dot, ".html") ? "text/html; charset=utf-8" :
-				!strcmp(dot, ".js") ? "text/javascript; charset=utf-8" :
-				!strcmp(dot, ".css") ? "text/css; charset=utf-8" :
-				!strcmp(dot, ".svg") ? "image/svg+xml" :
-				!strcmp(dot, ".png") ? "image/png" : "application/octet-stream";
-
-			if (buf && n == (size_t)st.st_size)
+		if (!stat(file, &st) && S_ISREG(st.st_mode)) {
+			rc = sys_read_file(file, 64 << 20, &buf, &n);
+			if (!rc)
 				http_reply(r, 200, type, buf, n);
 			else
 				http_reply(r, 500, "text/plain", "cannot read the file\n", 21);
-			free(buf);
-			fclose(f);
+			if (!rc)
+				free(buf);
 			return;
 		}
-		if (f)
-			fclose(f);
 	}
 	http_reply(r, 404, "text/plain", "not found\n", 10);
 }

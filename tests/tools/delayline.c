@@ -29,6 +29,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/sys.h"
 #include <poll.h>
 
 #define MAX_RULES	256
@@ -92,10 +93,7 @@ static volatile sig_atomic_t stats_requested;
 
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+	return sys_now_ns(CLOCK_MONOTONIC);
 }
 
 /* --- rules ------------------------------------------------------------- */

@@ -42,6 +42,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/supplemental/util/platform.h>
+#include "common/sys.h"
 #include "common/hist.h"
 #include "datapath/pingfold_shared.h"
 #include "common/wire.h"
@@ -50,10 +51,7 @@
 
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
+	return sys_now_ns(CLOCK_REALTIME);
 }
 
 static void die(const char *what, int rc)
