@@ -31,7 +31,7 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
 LDFLAGS  += $(SAN_FLAGS)
 LDLIBS_BPF := -lbpf -lelf -lz
 # everything of common/ (tests, tools, benchmarks); nng has no pkg-config file
-LDLIBS_COMMON = $(LIBS_NET) $(LIBS_CFG) $(LIBS_WIRE) $(LIBS_CORE)
+LDLIBS_COMMON = $(LIBS_PROMRW) $(LIBS_NET) $(LIBS_CFG) $(LIBS_WIRE) $(LIBS_CORE)
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	      -Wall -Werror -I$(OUT) -I.
 
@@ -60,7 +60,12 @@ COMMON_UNLISTED := $(filter-out $(COMMON_CORE) $(COMMON_WIRE) $(COMMON_CFG) $(CO
 		   $(basename $(notdir $(wildcard common/*.c))))
 $(if $(COMMON_UNLISTED),$(error common/: $(COMMON_UNLISTED) in no group of the Makefile))
 # the aggregator's pure logic: linked into unit tests too
-AGG_CORE_OBJ := $(OUT)/aggregator/store.o $(OUT)/aggregator/store_mem.o \
+# Prometheus remote write: protobuf-c code generated from our .proto
+PROMPB_SRC := $(OUT)/aggregator/proto/remote.pb-c.c
+PROMPB_OBJ := $(PROMPB_SRC:.c=.o)
+LIBS_PROMRW := -lprotobuf-c -lsnappy
+AGG_CORE_OBJ := $(OUT)/aggregator/promrw.o $(PROMPB_OBJ) \
+		$(OUT)/aggregator/store.o $(OUT)/aggregator/store_mem.o \
 		$(OUT)/aggregator/store_entity.o $(OUT)/aggregator/store_ingest.o \
 		$(OUT)/aggregator/store_query.o $(OUT)/aggregator/republish.o \
 		$(OUT)/aggregator/query.o
@@ -118,6 +123,17 @@ $(OUT)/pingfold.skel.h: $(OUT)/pingfold.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name pingfold > $@
 
 # --- userspace ---------------------------------------------------------
+$(PROMPB_SRC): aggregator/proto/remote.proto
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(OUT)
+	$(Q)protoc-c --c_out=$(OUT) $<
+
+$(PROMPB_OBJ): $(PROMPB_SRC)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
+
+$(OUT)/aggregator/promrw.o: $(PROMPB_SRC)
+
 $(CORE_LIB): $(CORE_OBJ)
 $(WIRE_LIB): $(WIRE_OBJ)
 $(CFG_LIB): $(CFG_OBJ)
@@ -149,7 +165,7 @@ $(OUT)/web_assets.o: $(OUT)/web_assets.c
 
 $(OUT)/pingfold-aggregator: $(AGGR_OBJ) $(COMMON_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LIBS_NET) $(LIBS_CFG) $(LIBS_WIRE) $(LIBS_CORE)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(LIBS_PROMRW) $(LIBS_NET) $(LIBS_CFG) $(LIBS_WIRE) $(LIBS_CORE)
 
 $(OUT)/pingfold: $(OUT)/cli/pingfold.o $(NET_LIB) $(CFG_LIB) $(CORE_LIB)
 	$(call msg,LD,$@)

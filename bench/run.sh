@@ -24,6 +24,10 @@ echo "== aggregator: merge throughput (decoding included) against decoding alone
 "$OUT"/bench/merge_bench || exit 1
 
 echo
+echo "== aggregator: Prometheus remote write bodies (protobuf + snappy) against protobuf alone"
+"$OUT"/bench/promrw_bench || exit 1
+
+echo
 echo "== datapath: forwarding throughput through the shaper namespace"
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 PFDP=$TOPO_ROOT/$OUT/pingfold-dp
