@@ -64,7 +64,7 @@ $(if $(COMMON_UNLISTED),$(error common/: $(COMMON_UNLISTED) in no group of the M
 PROMPB_SRC := $(OUT)/aggregator/proto/remote.pb-c.c
 PROMPB_OBJ := $(PROMPB_SRC:.c=.o)
 LIBS_PROMRW := -lprotobuf-c -lsnappy
-AGG_CORE_OBJ := $(OUT)/aggregator/promrw.o $(PROMPB_OBJ) \
+AGG_CORE_OBJ := $(OUT)/aggregator/promrw.o $(PROMPB_OBJ) $(OUT)/aggregator/remote_write.o \
 		$(OUT)/aggregator/store.o $(OUT)/aggregator/store_mem.o \
 		$(OUT)/aggregator/store_entity.o $(OUT)/aggregator/store_ingest.o \
 		$(OUT)/aggregator/store_query.o $(OUT)/aggregator/republish.o \

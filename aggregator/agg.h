@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <nng/nng.h>
 #include "aggregator/http.h"
+#include "aggregator/remote_write.h"
 #include "aggregator/republish.h"
 #include "aggregator/store.h"
 #include "common/options.h"
@@ -54,6 +55,8 @@ struct agg_cfg {
 	uint32_t replay_workers;		/* concurrent replay fetches */
 	uint64_t http_max_conns, http_idle_ms;
 	uint64_t claim_idle_ms;			/* a silent pipe's claim lapses */
+	struct rw_opts rw;			/* --remote-write */
+	uint64_t rw_interval_ms;
 };
 
 /* A dialled agent: its replay URL, the one box id it may publish (box=). */
@@ -114,6 +117,8 @@ struct agg {
 	nng_socket sub, qrep, vpub;
 	bool has_q, has_v;
 	struct republisher *repub;	/* --republish */
+	struct remote_writer *rw;	/* --remote-write */
+	uint64_t rw_next_ns;
 	struct peer peers[AGG_MAX_URLS];
 	int npeers;
 	struct box_replay br[AGG_MAX_URLS * 2];

@@ -17,6 +17,7 @@ void agg_cfg_default(struct agg_cfg *c)
 	c->view_customers = true;
 	c->replay_workers = 4;
 	c->claim_idle_ms = 30000;
+	c->rw_interval_ms = 10000;
 	if (gethostname(c->id, sizeof(c->id) - 5) || !c->id[0])
 		snprintf(c->id, sizeof(c->id), "aggregator");
 	else
@@ -148,6 +149,20 @@ const struct opt agg_opts[] = {
 		  "it until that closes or is silent MS (default 30000)" },
 	{ "replay-workers", 0, OPT_U32, F(replay_workers), 0, 1, 64, .arg = "N",
 	  .help = "concurrent replay fetches, one per box (default 4)" },
+	{ "remote-write", 0, OPT_URLS, F(rw.urls), F(rw.nurls), 0, RW_MAX_URLS, .arg = "URL",
+	  .help = "Prometheus remote write receiver (e.g. http://prom:9090\n"
+		  "/api/v1/write): native histograms of the fleet, each\n"
+		  "site and box; repeatable (docs/scale.md)" },
+	{ "remote-write-customers", 0, OPT_BOOL, F(rw.customers),
+	  .help = "per-customer series too (high cardinality)" },
+	{ "remote-write-interval", 0, OPT_U64, F(rw_interval_ms), 0, 1000, 3600000, .arg = "MS",
+	  .help = "one sample per series every MS (default 10000)" },
+	{ "remote-write-queue-bytes", 0, OPT_U64, F(rw.queue_bytes), 0, 1 << 20, 1ULL << 34,
+	  .arg = "N", .help = "unsent requests kept per receiver (default 64 MiB)" },
+	{ "remote-write-bearer-file", 0, OPT_STR, F(rw.bearer_file), .arg = "FILE",
+	  .help = "Authorization: Bearer, the token from FILE" },
+	{ "remote-write-basic-auth", 0, OPT_STR, F(rw.basic_auth), .arg = "USER:PASS",
+	  .help = "Authorization: Basic" },
 	{ .type = OPT_HEADING, .help = "Bounds (at a bound: refused and counted, never grown past):" },
 	{ "max-customers", 0, OPT_U32, F(store.max_customers), 0, 1, 100000000, .arg = "N",
 	  .help = "customers, named and unnamed (2000000)" },

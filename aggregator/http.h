@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include "aggregator/remote_write.h"
 #include "aggregator/store.h"
 
 struct http_opts {
@@ -34,6 +35,7 @@ void http_stop(struct http *h);
 /* The aggregator's own counters, read under the lock for /metrics; a NULL pointer leaves its metric out. */
 struct http_counters {
 	const uint64_t *msgs, *decode_errors, *replays, *replayed, *query_drops;
+	const struct rw_counts *rw;	/* --remote-write (read atomically) */
 };
 void http_set_counters(struct http *h, const struct http_counters *c);	/* call without the lock */
 

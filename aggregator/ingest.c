@@ -58,6 +58,9 @@ void agg_merge_delta(struct agg *a, const struct wire_delta *d, bool replayed)
 			    store_refusal_name(store_last_refusal(a->store)), strerror(-rc));
 		return;
 	}
+	if (rc == 0 && a->rw && rw_take(a->rw, a->store, d))
+		pr_warn("remote write: out of memory; delta %llu of box %s left out",
+			(unsigned long long)d->seq, d->box);
 	if (rc == 0 && a->repub && republish_take(a->repub, a->store, d))
 		pr_warn("republish: out of memory; delta %llu of box %s not republished",
 			(unsigned long long)d->seq, d->box);

@@ -148,6 +148,8 @@ static int open_sockets(struct agg *a)
 			return -EIO;
 		a->has_v = true;
 	}
+	if (a->cfg.rw.nurls && rw_open(&a->rw, &a->cfg.rw))
+		return -EIO;
 	if (a->cfg.nrepublish) {
 		struct publisher_opts o = {
 			.box = a->cfg.id,
@@ -240,7 +242,7 @@ static int start_http(struct agg *a)
 	if (!rc)
 		http_set_counters(a->http, &(struct http_counters){ &a->n_msgs,
 				  &a->n_decode_errors, &a->n_replays, &a->n_replayed,
-				  &a->n_query_drops });
+				  &a->n_query_drops, a->rw ? rw_counters(a->rw) : NULL });
 	return rc;
 }
 
@@ -329,6 +331,7 @@ int main(int argc, char **argv)
 	if (a.has_v)
 		nng_close(a.vpub);
 	republish_close(a.repub);
+	rw_close(a.rw);
 	pthread_mutex_lock(&a.lock);
 	a.closed = true;
 	pthread_mutex_unlock(&a.lock);

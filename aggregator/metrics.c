@@ -421,6 +421,25 @@ static void metrics_self(struct http *h, struct text *t, const struct store_box_
 		counter(t, "pingfold_aggregator_query_drops_total",
 			"Query answers dropped: the client had not taken its previous one.",
 			*h->ctr.query_drops);
+	if (h->ctr.rw) {
+		const struct rw_counts *c = h->ctr.rw;
+
+		counter(t, "pingfold_aggregator_remote_write_sent_total",
+			"Remote write requests a receiver took (2xx).",
+			__atomic_load_n(&c->sent, __ATOMIC_RELAXED));
+		counter(t, "pingfold_aggregator_remote_write_retries_total",
+			"Remote write requests tried again (5xx, network errors).",
+			__atomic_load_n(&c->retried, __ATOMIC_RELAXED));
+		counter(t, "pingfold_aggregator_remote_write_dropped_total",
+			"Remote write requests given up: refused (4xx) or pushed out of a full queue.",
+			__atomic_load_n(&c->dropped, __ATOMIC_RELAXED));
+		gauge(t, "pingfold_aggregator_remote_write_queue_bytes",
+		      "Bytes of remote write requests waiting to be sent.",
+		      (double)__atomic_load_n(&c->queue_bytes, __ATOMIC_RELAXED));
+		gauge(t, "pingfold_aggregator_remote_write_series",
+		      "Series in the last remote write request.",
+		      (double)__atomic_load_n(&c->series, __ATOMIC_RELAXED));
+	}
 	store_refusals(h->store, refused);
 	family(t, "pingfold_aggregator_refused_total", "counter",
 	       "Messages refused, by reason: malformed, time, overflow, limit, seq_jump, identity.");

@@ -131,4 +131,8 @@ void agg_tick(struct agg *a)
 		publish_views(a, now);
 	if (a->repub)
 		republish_tick(a->repub, a->store, now);
+	if (a->rw && now >= a->rw_next_ns) {
+		rw_tick(a->rw, now);
+		a->rw_next_ns = now + a->cfg.rw_interval_ms * 1000000ULL;
+	}
 }

@@ -1,0 +1,205 @@
+#!/bin/bash
+# --remote-write into a real Prometheus (Debian's 2.42, started here on
+# loopback with native histograms and the remote write receiver, its
+# storage in a temporary folder). An aggregator gets the synthetic fleet of
+# tests/tools/pffeed (a burst with known distributions, then only empty
+# deltas, so every total stays put) and writes every second. Then:
+#  - the native histogram of the fleet, of every site and every box, both
+#    halves, has exactly the aggregator's count, sum and bucket counts (its
+#    1 h window holds the whole burst), through Prometheus' HTTP API;
+#  - histogram_quantile(0.5, ...) lies in the bucket of the aggregator's p50;
+#  - Prometheus stopped and started again: the aggregator retries, its
+#    queue drains, and the totals are still exact (nothing lost);
+#  - a Prometheus without native histograms: a plain error naming the
+#    flag it needs, and retries backing off (no storm).
+set -u
+. "$(dirname "$0")/lib.sh"
+
+B=${OUT:-build}
+[[ $B == /* ]] || B=$TOPO_ROOT/$B
+DIR=$(mktemp -d)
+pids=()
+prom_pid=""
+
+cleanup() {
+	local p
+	for p in "${pids[@]}" $prom_pid; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${pids[@]}" $prom_pid; do wait "$p" 2>/dev/null; done
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+for tool in prometheus jq curl; do
+	command -v "$tool" >/dev/null || { not_ok "$tool is not installed (make deps)"; topo_exit; }
+done
+
+free_port() {
+	local p
+	for _ in $(seq 100); do
+		p=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+printf 'global:\n  scrape_interval: 1h\n' > "$DIR/prom.yml"
+# start_prom DATA PORT [FLAGS...]: Prometheus on 127.0.0.1:PORT (empty: a
+# free one, another if it was taken meanwhile; -> $PORT), until ready
+start_prom() {
+	local data=$1 want=$2 try
+	shift 2
+	for try in 1 2 3; do
+		PORT=${want:-$(free_port)}
+		prometheus --config.file="$DIR/prom.yml" --storage.tsdb.path="$data" \
+			--web.listen-address="127.0.0.1:$PORT" --web.enable-remote-write-receiver \
+			"$@" >> "$data.log" 2>&1 &
+		prom_pid=$!
+		for _ in $(seq 600); do	# 30 s: a loaded CI machine starts it slowly
+			curl -sf "http://127.0.0.1:$PORT/-/ready" >/dev/null 2>&1 && return 0
+			kill -0 "$prom_pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill "$prom_pid" 2>/dev/null; wait "$prom_pid" 2>/dev/null
+		diag "Prometheus on port $PORT did not come up (try $try):"
+		tail -3 "$data.log" | sed 's/^/#   /'
+	done
+	return 1
+}
+
+if ! start_prom "$DIR/prom" "" --enable-feature=native-histograms; then
+	not_ok "Prometheus with native histograms and the remote write receiver"
+	topo_exit
+fi
+PP=$PORT
+ok "Prometheus $(prometheus --version 2>&1 | awk 'NR == 1 { print $3 }') on 127.0.0.1:$PP"
+
+HP=$(free_port)
+"$B/pingfold-aggregator" -l "ipc://$DIR/in" -q "ipc://$DIR/q" --http "http://127.0.0.1:$HP" \
+	--remote-write "http://127.0.0.1:$PP/api/v1/write" --remote-write-interval 1000 \
+	> "$DIR/agg.log" 2>&1 &
+pids+=($!)
+"$B/tests/tools/pffeed" -c "ipc://$DIR/in" --every 500 > "$DIR/feed" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q '^ready' "$DIR/feed" && break; sleep 0.05; done
+
+q() { timeout 20 "$B/pingfold" -s "ipc://$DIR/q" "$@"; }
+pq() { curl -sG --max-time 10 "http://127.0.0.1:$PP/api/v1/query" --data-urlencode "query=$1"; }
+metric() { curl -s --max-time 10 "http://127.0.0.1:$HP/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+
+# The burst is merged at once; then the next write carries it all.
+sent=$(awk '$1 == "total" { print $2 }' "$DIR/feed")
+fleet_in_prom() {
+	pq 'sum(histogram_count(pingfold_fleet_rtt_seconds))' | jq -r '.data.result[0].value[1] // 0'
+}
+for _ in $(seq 100); do
+	[ "$(fleet_in_prom)" = "$sent" ] && break
+	sleep 0.1
+done
+check "the fleet's samples reached Prometheus: $(fleet_in_prom) of $sent" test "$(fleet_in_prom)" = "$sent"
+
+# same KIND NAME HALF: Prometheus' native histogram = the query API's 1 h one
+# (count, sum to the µs, and each bucket: its schema-3 index from its upper
+# bound, log2(upper) * 8, and its count; pingfold's overflow bucket, upper
+# bound null, is sent as index 49)
+same() {
+	local kind=$1 name=$2 half=$3 sel ours theirs
+	case $kind in
+	fleet) sel="pingfold_fleet_rtt_seconds{half=\"$half\"}" ;;
+	site) sel="pingfold_site_rtt_seconds{site=\"$name\",half=\"$half\"}" ;;
+	box) sel="pingfold_box_rtt_seconds{box=\"$name\",half=\"$half\"}" ;;
+	esac
+	ours=$(q query $kind ${name:+"$name"} -w 1h --json | jq -c --arg h "$half" '.halves[$h] |
+		{count, sum: (.sum_ns / 1e9 * 1e6 | round),
+		 b: [.buckets[] | [(.[1] // 69.79 | log2 * 8 | round), .[2]]]}')
+	theirs=$(pq "$sel" | jq -c '.data.result[0].histogram[1] |
+		{count: (.count | tonumber), sum: (.sum | tonumber * 1e6 | round),
+		 b: [.buckets[] | [(.[2] | tonumber | log2 * 8 | round), (.[3] | tonumber)]]}')
+	[ -n "$ours" ] && [ "$ours" = "$theirs" ] && return 0
+	diag "$kind $name $half: ours $ours"
+	diag "$kind $name $half: Prometheus $theirs"
+	return 1
+}
+n=0 bad=""
+for half in access internet; do
+	same fleet "" $half || bad+=" fleet/$half"
+	n=$((n + 1))
+	while read -r site; do
+		[ "$(q query site "$site" -w 1h --json | jq --arg h $half '.halves[$h].count')" = 0 ] && continue
+		same site "$site" $half || bad+=" $site/$half"
+		n=$((n + 1))
+	done < <(q sites --json | jq -r '.sites[]')
+	while read -r box; do
+		[ "$(q query box "$box" -w 1h --json | jq --arg h $half '.halves[$h].count')" = 0 ] && continue
+		same box "$box" $half || bad+=" $box/$half"
+		n=$((n + 1))
+	done < <(q boxes --json | jq -r '.boxes[].box')
+done
+check "$n native histograms (fleet, sites, boxes; both halves) equal the aggregator's: count, sum, every bucket${bad:+ (not:$bad)}" \
+	test -z "$bad" -a "$n" -gt 6
+
+# p50: Prometheus interpolates inside a bucket; it must be pingfold's bucket
+p50_ok=1
+for site in North South; do
+	ours=$(q query site $site -w 1h --json | jq '.halves.access.p50_ms / 1000')
+	theirs=$(pq "histogram_quantile(0.5, pingfold_site_rtt_seconds{site=\"$site\",half=\"access\"})" |
+		jq -r '.data.result[0].value[1]')
+	# the bucket (2^((j-1)/8), 2^(j/8)] s of each: j = ceil(8 log2(x))
+	awk -v a="$ours" -v b="$theirs" 'function j(x, y) { y = 8 * log(x) / log(2)
+		return y == int(y) ? y : (y > 0 ? int(y) + 1 : int(y)) }
+		BEGIN { exit !(a > 0 && b > 0 && j(a) == j(b)) }' ||
+		{ p50_ok=0; diag "site $site p50: ours $ours s, histogram_quantile $theirs s"; }
+done
+check "histogram_quantile(0.5) lies in the bucket of the aggregator's p50 (sites North, South)" \
+	test $p50_ok = 1
+# a request waits in the queue for the few ms its POST takes, once a second:
+# the sender keeps up when the queue is found empty between two writes
+for _ in $(seq 30); do
+	[ "$(metric pingfold_aggregator_remote_write_queue_bytes)" = 0 ] && break
+	sleep 0.1
+done
+check "/metrics: requests sent, none dropped, the queue empty between writes" \
+	test "$(metric pingfold_aggregator_remote_write_sent_total)" -gt 0 -a \
+	     "$(metric pingfold_aggregator_remote_write_dropped_total)" = 0 -a \
+	     "$(metric pingfold_aggregator_remote_write_queue_bytes)" = 0
+
+# ---- the receiver goes away and comes back --------------------------------------
+kill -TERM "$prom_pid"; wait "$prom_pid" 2>/dev/null
+retried0=$(metric pingfold_aggregator_remote_write_retries_total)
+for _ in $(seq 100); do
+	[ "$(metric pingfold_aggregator_remote_write_retries_total)" -gt "$retried0" ] && break
+	sleep 0.1
+done
+check "Prometheus stopped: the aggregator retries, the queue holds the requests" \
+	test "$(metric pingfold_aggregator_remote_write_retries_total)" -gt "$retried0" -a \
+	     "$(metric pingfold_aggregator_remote_write_queue_bytes)" -gt 0
+sleep 3
+start_prom "$DIR/prom" "$PP" --enable-feature=native-histograms ||
+	not_ok "Prometheus restarted on port $PP"
+for _ in $(seq 400); do	# backoff is at most a few seconds by now
+	[ "$(metric pingfold_aggregator_remote_write_queue_bytes)" = 0 ] && break
+	sleep 0.1
+done
+check "Prometheus back: the queue drained, nothing dropped" \
+	test "$(metric pingfold_aggregator_remote_write_queue_bytes)" = 0 -a \
+	     "$(metric pingfold_aggregator_remote_write_dropped_total)" = 0
+for _ in $(seq 50); do [ "$(fleet_in_prom)" = "$sent" ] && break; sleep 0.1; done
+check "...and its totals are still exact (fleet $(fleet_in_prom) of $sent; site North access)" \
+	bash -c "[ '$(fleet_in_prom)' = '$sent' ]" && same site North access
+
+# ---- a receiver without native histograms -----------------------------------------
+kill -TERM "$prom_pid"; wait "$prom_pid" 2>/dev/null
+start_prom "$DIR/prom2" "" || not_ok "a second Prometheus, without native histograms"
+P2=$PORT
+"$B/pingfold-aggregator" -l "ipc://$DIR/in2" -q "ipc://$DIR/q2" \
+	--remote-write "http://127.0.0.1:$P2/api/v1/write" --remote-write-interval 1000 \
+	> "$DIR/agg2.log" 2>&1 &
+pids+=($!)
+"$B/tests/tools/pffeed" -c "ipc://$DIR/in2" --every 500 > "$DIR/feed2" 2>&1 &
+pids+=($!)
+sleep 8
+errs=$(grep -c 'native histograms are disabled' "$DIR/prom2.log")
+check "without native histograms: the log says what the receiver needs" \
+	grep -q 'remote write to .*HTTP 500: native histograms are disabled (the receiver does not take native histograms: Prometheus needs --enable-feature=native-histograms); retrying' "$DIR/agg2.log"
+check "...once ($(grep -c 'remote write to' "$DIR/agg2.log") line), and retries back off: $errs requests in 8 s" \
+	test "$(grep -c 'remote write to' "$DIR/agg2.log")" = 1 -a "$errs" -ge 2 -a "$errs" -le 6
+topo_exit
