@@ -30,7 +30,9 @@ PF_PROGS   := pingfold-agent pingfold-aggregator pingfold pingfold-dp
 PF_UNITS   := $(wildcard deploy/systemd/*.service deploy/systemd/*.path)
 PF_DOCS    := README.md $(wildcard docs/*.md)
 PF_EXAMPLES := $(wildcard deploy/config/*.example) deploy/rollout/inventory.example \
-	       deploy/demo/ShapedDevices.csv deploy/demo/network.json
+	       deploy/demo/ShapedDevices.csv deploy/demo/network.json \
+	       deploy/grafana/pingfold-dashboard.json deploy/prometheus/pingfold-rules.yml \
+	       deploy/prometheus/pingfold-rules.test.yml
 PF_WEB     := $(wildcard web/*.html web/*.js web/*.css)
 PF_MANPAGES := pingfold-agent.8 pingfold-aggregator.8 pingfold.1 pingfold-dp.8
 PF_MAN_OUT := $(addprefix $(OUT)/man/,$(PF_MANPAGES))

@@ -10,8 +10,11 @@
 #  - histogram_quantile(0.5, ...) lies in the bucket of the aggregator's p50;
 #  - Prometheus stopped and started again: the aggregator retries, its
 #    queue drains, and the totals are still exact (nothing lost);
+#  - every PromQL expression of deploy/grafana's dashboard and of
+#    deploy/prometheus' recording rules returns data from that Prometheus,
+#    every alert expression runs; promtool check rules and test rules pass;
 #  - a Prometheus without native histograms: a plain error naming the
-#    flag it needs, and retries backing off (no storm).
+#    flag it needs, and retries back off (no storm).
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -29,7 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for tool in prometheus jq curl; do
+for tool in prometheus promtool jq curl; do
 	command -v "$tool" >/dev/null || { not_ok "$tool is not installed (make deps)"; topo_exit; }
 done
 
@@ -76,7 +79,7 @@ ok "Prometheus $(prometheus --version 2>&1 | awk 'NR == 1 { print $3 }') on 127.
 HP=$(free_port)
 "$B/pingfold-aggregator" -l "ipc://$DIR/in" -q "ipc://$DIR/q" --http "http://127.0.0.1:$HP" \
 	--remote-write "http://127.0.0.1:$PP/api/v1/write" --remote-write-interval 1000 \
-	> "$DIR/agg.log" 2>&1 &
+	--remote-write-customers > "$DIR/agg.log" 2>&1 &
 pids+=($!)
 "$B/tests/tools/pffeed" -c "ipc://$DIR/in" --every 500 > "$DIR/feed" 2>&1 &
 pids+=($!)
@@ -161,6 +164,41 @@ check "/metrics: requests sent, none dropped, the queue empty between writes" \
 	test "$(metric pingfold_aggregator_remote_write_sent_total)" -gt 0 -a \
 	     "$(metric pingfold_aggregator_remote_write_dropped_total)" = 0 -a \
 	     "$(metric pingfold_aggregator_remote_write_queue_bytes)" = 0
+
+# ---- the dashboard and the rules, on this data ------------------------------------
+DASH=$TOPO_ROOT/deploy/grafana/pingfold-dashboard.json
+RULES=$TOPO_ROOT/deploy/prometheus
+# the dashboard's variables as Grafana would fill them; a 5 s rate window
+# holds several of this test's 1 s samples
+expand() { sed -e 's/\$site/North/g; s/\$customer/c05/g; s/\$half/access/g' \
+	       -e 's/\$__rate_interval/5s/g'; }
+bad="" n=0
+while read -r e; do
+	n=$((n + 1))
+	[ "$(pq "$(expand <<<"$e")" | jq '.data.result | length')" -gt 0 ] 2>/dev/null ||
+		bad+=" [$e]"
+done < <(jq -r '.panels[].targets[].expr' "$DASH")
+check "the dashboard's $n queries return data${bad:+ (not:$bad)}" test -z "$bad" -a "$n" -ge 10
+bad="" n=0
+while read -r e; do
+	n=$((n + 1))
+	[ "$(pq "$(sed 's/\[[0-9]*[md]\]/[5s]/g' <<<"$e")" | jq '.data.result | length')" -gt 0 ] 2>/dev/null ||
+		bad+=" [$e]"
+done < <(awk '/- record:/ { r = 1; next } r && /expr:/ { sub(/^ *expr: */, ""); print; r = 0 }' \
+	"$RULES/pingfold-rules.yml")
+check "the $n recording rules return data (their windows at 5 s)${bad:+ (not:$bad)}" \
+	test -z "$bad" -a "$n" -ge 4
+bad="" n=0
+while read -r e; do
+	n=$((n + 1))
+	[ "$(pq "$e" | jq -r '.status')" = success ] || bad+=" [$e]"
+done < <(awk '/- alert:/ { a = 1; next } a && /expr:/ { sub(/^ *expr: */, ""); print; a = 0 }' \
+	"$RULES/pingfold-rules.yml")
+check "the $n alert expressions run${bad:+ (not:$bad)}" test -z "$bad" -a "$n" -ge 4
+check "promtool check rules: deploy/prometheus/pingfold-rules.yml" \
+	promtool check rules "$RULES/pingfold-rules.yml"
+check "promtool test rules: every alert fires when it should, and only then" \
+	bash -c "cd '$RULES' && promtool test rules pingfold-rules.test.yml"
 
 # ---- the receiver goes away and comes back --------------------------------------
 kill -TERM "$prom_pid"; wait "$prom_pid" 2>/dev/null
