@@ -148,6 +148,7 @@ static int open_sockets(struct agg *a)
 			return -EIO;
 		a->has_v = true;
 	}
+	a->cfg.rw.instance = a->cfg.id;
 	if (a->cfg.rw.nurls && rw_open(&a->rw, &a->cfg.rw))
 		return -EIO;
 	if (a->cfg.nrepublish) {

@@ -218,7 +218,7 @@ static int encode(struct remote_writer *r, const struct rw_acc *a, uint32_t n, i
 		  char **out, size_t *len)
 {
 	struct promrw_series *s = calloc(2 * (size_t)n + 1, sizeof(*s));
-	const char **lab = calloc(2 * (size_t)n * 6 + 1, sizeof(*lab));
+	const char **lab = calloc(2 * (size_t)n * 8 + 1, sizeof(*lab));
 	size_t k = 0, l = 0;
 	uint32_t i;
 	int half, err;
@@ -235,7 +235,10 @@ static int encode(struct remote_writer *r, const struct rw_acc *a, uint32_t n, i
 
 			if (!a[i].h[half].count)
 				continue;
-			/* labels sorted by name: box, customer, half, site */
+			/* labels sorted by name: aggregator, box, customer, half, site */
+			lab[l++] = "aggregator";
+			lab[l++] = r->o.instance;
+			np++;
 			if (a[i].kind == RW_BOX) {
 				lab[l++] = "box";
 				lab[l++] = a[i].name;

@@ -20,6 +20,7 @@
 #define RW_MAX_URLS	8
 
 struct rw_opts {
+	const char *instance;		/* label aggregator="...": this aggregator's --id */
 	const char *urls[RW_MAX_URLS];
 	int nurls;
 	bool customers;			/* per-customer series too */

@@ -10,6 +10,8 @@
 #  - histogram_quantile(0.5, ...) lies in the bucket of the aggregator's p50;
 #  - Prometheus stopped and started again: the aggregator retries, its
 #    queue drains, and the totals are still exact (nothing lost);
+#  - a fleet split between two aggregators: sum by (site) in PromQL equals
+#    what one aggregator over all boxes writes, bucket for bucket;
 #  - every PromQL expression of deploy/grafana's dashboard and of
 #    deploy/prometheus' recording rules returns data from that Prometheus,
 #    every alert expression runs; promtool check rules and test rules pass;
@@ -79,7 +81,7 @@ ok "Prometheus $(prometheus --version 2>&1 | awk 'NR == 1 { print $3 }') on 127.
 HP=$(free_port)
 "$B/pingfold-aggregator" -l "ipc://$DIR/in" -q "ipc://$DIR/q" --http "http://127.0.0.1:$HP" \
 	--remote-write "http://127.0.0.1:$PP/api/v1/write" --remote-write-interval 1000 \
-	--remote-write-customers > "$DIR/agg.log" 2>&1 &
+	--remote-write-customers --id main-agg > "$DIR/agg.log" 2>&1 &
 pids+=($!)
 "$B/tests/tools/pffeed" -c "ipc://$DIR/in" --every 500 > "$DIR/feed" 2>&1 &
 pids+=($!)
@@ -92,7 +94,8 @@ metric() { curl -s --max-time 10 "http://127.0.0.1:$HP/metrics" | awk -v m="$1" 
 # The burst is merged at once; then the next write carries it all.
 sent=$(awk '$1 == "total" { print $2 }' "$DIR/feed")
 fleet_in_prom() {
-	pq 'sum(histogram_count(pingfold_fleet_rtt_seconds))' | jq -r '.data.result[0].value[1] // 0'
+	pq 'sum(histogram_count(pingfold_fleet_rtt_seconds{aggregator="main-agg"}))' |
+		jq -r '.data.result[0].value[1] // 0'
 }
 for _ in $(seq 100); do
 	[ "$(fleet_in_prom)" = "$sent" ] && break
@@ -107,9 +110,9 @@ check "the fleet's samples reached Prometheus: $(fleet_in_prom) of $sent" test "
 same() {
 	local kind=$1 name=$2 half=$3 sel ours theirs
 	case $kind in
-	fleet) sel="pingfold_fleet_rtt_seconds{half=\"$half\"}" ;;
-	site) sel="pingfold_site_rtt_seconds{site=\"$name\",half=\"$half\"}" ;;
-	box) sel="pingfold_box_rtt_seconds{box=\"$name\",half=\"$half\"}" ;;
+	fleet) sel="pingfold_fleet_rtt_seconds{aggregator=\"main-agg\",half=\"$half\"}" ;;
+	site) sel="pingfold_site_rtt_seconds{aggregator=\"main-agg\",site=\"$name\",half=\"$half\"}" ;;
+	box) sel="pingfold_box_rtt_seconds{aggregator=\"main-agg\",box=\"$name\",half=\"$half\"}" ;;
 	esac
 	ours=$(q query $kind ${name:+"$name"} -w 1h --json | jq -c --arg h "$half" '.halves[$h] |
 		{count, sum: (.sum_ns / 1e9 * 1e6 | round),
@@ -223,6 +226,50 @@ check "Prometheus back: the queue drained, nothing dropped" \
 for _ in $(seq 50); do [ "$(fleet_in_prom)" = "$sent" ] && break; sleep 0.1; done
 check "...and its totals are still exact (fleet $(fleet_in_prom) of $sent; site North access)" \
 	bash -c "[ '$(fleet_in_prom)' = '$sent' ]" && same site North access
+
+# ---- a fleet split between two aggregators adds up in PromQL ---------------------
+# agg-a gets shaper-n1 and shaper-s1, agg-b shaper-n2 and shaper-s2 (so sites
+# North and South each span both); agg-c gets all four: sum by (site) over
+# a and b must be c's histogram, bucket for bucket
+for x in a:5 b:10 c:15; do
+	"$B/pingfold-aggregator" -l "ipc://$DIR/in-${x%:*}" -q "ipc://$DIR/q-${x%:*}" \
+		--remote-write "http://127.0.0.1:$PP/api/v1/write" --remote-write-interval 1000 \
+		--id "agg-${x%:*}" > "$DIR/agg-${x%:*}.log" 2>&1 &
+	pids+=($!)
+	"$B/tests/tools/pffeed" -c "ipc://$DIR/in-${x%:*}" --every 500 --boxes "${x#*:}" \
+		> "$DIR/feed-${x%:*}" 2>&1 &
+	pids+=($!)
+done
+for x in a b c; do
+	for _ in $(seq 100); do grep -q '^ready' "$DIR/feed-$x" && break; sleep 0.05; done
+done
+total() { awk '$1 == "total" { print $2 }' "$DIR/feed-$1"; }
+in_prom() {
+	pq "sum(histogram_count(pingfold_fleet_rtt_seconds{aggregator=~\"$1\"}))" |
+		jq -r '.data.result[0].value[1] // 0'
+}
+for _ in $(seq 100); do
+	[ "$(in_prom 'agg-a|agg-b')" = $(($(total a) + $(total b))) ] &&
+		[ "$(in_prom agg-c)" = "$(total c)" ] && break
+	sleep 0.1
+done
+check "split fleet: a + b wrote $(in_prom 'agg-a|agg-b') samples, c $(in_prom agg-c)" \
+	test "$(in_prom 'agg-a|agg-b')" = "$(in_prom agg-c)" -a "$(total c)" -gt 0
+hist() {	# hist SELECTOR: count, sum (µs), buckets by schema-3 index
+	pq "$1" | jq -c '.data.result[0].histogram[1] | {count, sum: (.sum | tonumber * 1e6 | round),
+		b: [.buckets[] | [(.[2] | tonumber | log2 * 8 | round), .[3]]]}'
+}
+bad="" n=0
+for site in North South 'North/Tower 1' 'South/Ridge'; do
+	for half in access internet; do
+		ab=$(hist "sum by (site, half) (pingfold_site_rtt_seconds{aggregator=~\"agg-a|agg-b\",site=\"$site\",half=\"$half\"})")
+		c=$(hist "pingfold_site_rtt_seconds{aggregator=\"agg-c\",site=\"$site\",half=\"$half\"}")
+		n=$((n + 1))
+		[ "$ab" != null ] && [ "$ab" = "$c" ] || { bad+=" $site/$half"; diag "$site $half: a+b $ab, c $c"; }
+	done
+done
+check "sum by (site) over two aggregators = one aggregator over all boxes ($n site-halves, every bucket)${bad:+ (not:$bad)}" \
+	test -z "$bad"
 
 # ---- a receiver without native histograms -----------------------------------------
 kill -TERM "$prom_pid"; wait "$prom_pid" 2>/dev/null

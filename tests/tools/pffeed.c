@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,9 +163,13 @@ static int add_hist(struct wire_delta *d, uint32_t key, int half, const struct h
  * Delta seq of box b, ending age_s ago (so windows differ); with samples:
  * n / BURST fresh ones of each of its customer-halves.
  */
+static long box_mask = 15;	/* --boxes */
+
 static int send_delta(nng_socket s, int b, uint64_t epoch, uint64_t seq, uint64_t iv_ns,
 		      uint64_t age_s, int samples, uint64_t cnt[][PF_NHALVES])
 {
+	/* a box left out still draws its samples: the others' stay the same */
+	bool mine = box_mask >> b & 1;
 	struct wire_delta d;
 	uint64_t end = now_ns() - age_s * 1000000000ULL;
 	struct hist h;
@@ -187,14 +192,18 @@ static int send_delta(nng_socket s, int b, uint64_t epoch, uint64_t seq, uint64_
 			if (ms <= 0)
 				continue;
 			fill(&h, ms, custs[i].bloat && !half, custs[i].n / BURST);
-			cnt[i][half] += h.count;
+			cnt[i][half] += mine ? h.count : 0;
 			rc = add_hist(&d, custs[i].key, half, &h);
 		}
 	}
 	if (samples && b == 0 && !rc) {	/* one key the catalog does not name */
 		fill(&h, 7, 0, 40);
-		cnt[NCUSTS][0] += h.count;
+		cnt[NCUSTS][0] += mine ? h.count : 0;
 		rc = add_hist(&d, UNNAMED_KEY, 0, &h);
+	}
+	if (!mine) {
+		wire_delta_free(&d);
+		return rc;
 	}
 	rc = rc ?: wire_encode_delta(&d, &buf, &len);
 	wire_delta_free(&d);
@@ -218,30 +227,34 @@ static int send_stats(nng_socket s, int b, uint64_t epoch, uint64_t seq, uint64_
 }
 
 static const char usage[] =
-"Usage: pffeed -c URL [--secs N] [--every MS]\n"
+"Usage: pffeed -c URL [--secs N] [--every MS] [--boxes MASK]\n"
 "Sends a synthetic fleet (4 boxes, sites North and South) to an aggregator's\n"
-"--listen URL, then keeps 3 of the boxes alive with empty deltas.\n";
+"--listen URL, then keeps 3 of the boxes alive with empty deltas.\n"
+"--boxes MASK: only the boxes of these bits (1 shaper-n1, 2 shaper-n2,\n"
+"4 shaper-s1, 8 shaper-s2; default 15), to split a fleet between aggregators.\n";
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "connect", required_argument, NULL, 'c' }, { "secs", required_argument, NULL, 's' },
-		{ "every", required_argument, NULL, 'e' }, { "help", no_argument, NULL, 'h' }, { 0 }
+		{ "every", required_argument, NULL, 'e' }, { "boxes", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' }, { 0 }
 	};
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t cnt[NCUSTS + 1][PF_NHALVES] = { { 0 } }, box_cnt[NBOXES];
 	uint64_t epoch = now_ns(), seq[NBOXES] = { 0 }, t_end, iv, total;
 	const char *url = NULL;
-	long secs = 0, every = 1000;
+	long secs = 0, every = 1000, mask = 15;
 	nng_socket s;
 	size_t i;
 	int ch, b, half, k, rc;
 
-	while ((ch = getopt_long(argc, argv, "c:s:e:h", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:s:e:b:h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'c': url = optarg; break;
 		case 's': secs = strtol(optarg, NULL, 10); break;
 		case 'e': every = strtol(optarg, NULL, 10); break;
+		case 'b': mask = box_mask = strtol(optarg, NULL, 0); break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -273,7 +286,7 @@ int main(int argc, char **argv)
 	nng_msleep(100);	/* the subscriber's side of the pipe is up too */
 
 	for (b = 0; b < NBOXES && !rc; b++)
-		rc = send_catalog(s, b, epoch);
+		rc = mask >> b & 1 ? send_catalog(s, b, epoch) : 0;
 	nng_msleep(50);
 	for (b = 0; b < NBOXES && !rc; b++) {
 		uint64_t before = 0, after = 0;
@@ -289,8 +302,8 @@ int main(int argc, char **argv)
 		box_cnt[b] = after - before;
 	}
 	for (b = 0; b < NBOXES && !rc; b++)
-		rc = send_stats(s, b, epoch, seq[b], box_cnt[b]);
-	if (!rc) {	/* one message the aggregator cannot decode */
+		rc = mask >> b & 1 ? send_stats(s, b, epoch, seq[b], box_cnt[b]) : 0;
+	if (!rc && (mask & 1)) {	/* one message the aggregator cannot decode */
 		static const char bad[] = "delta/shaper-n1\0\x93\xff\xff";
 
 		rc = nng_send(s, (void *)bad, sizeof(bad) - 1, 0) ? -EIO : 0;
@@ -314,7 +327,7 @@ int main(int argc, char **argv)
 	while (!stop && now_ns() < t_end) {
 		nng_msleep((nng_duration)every);
 		for (b = 0; b < NBOXES - 1 && !stop; b++)
-			if (send_delta(s, b, epoch, ++seq[b], iv, 0, 0, NULL))
+			if ((mask >> b & 1) && send_delta(s, b, epoch, ++seq[b], iv, 0, 0, NULL))
 				break;
 	}
 	nng_close(s);
