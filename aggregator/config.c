@@ -159,6 +159,8 @@ const struct opt agg_opts[] = {
 	  .help = "one sample per series every MS (default 10000)" },
 	{ "remote-write-queue-bytes", 0, OPT_U64, F(rw.queue_bytes), 0, 1 << 20, 1ULL << 34,
 	  .arg = "N", .help = "unsent requests kept per receiver (default 64 MiB)" },
+	{ "remote-write-queue-dir", 0, OPT_STR, F(rw.queue_dir), .arg = "DIR",
+	  .help = "keep unsent requests in DIR too, across restarts" },
 	{ "remote-write-bearer-file", 0, OPT_STR, F(rw.bearer_file), .arg = "FILE",
 	  .help = "Authorization: Bearer, the token from FILE" },
 	{ "remote-write-basic-auth", 0, OPT_STR, F(rw.basic_auth), .arg = "USER:PASS",

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 #include <nng/supplemental/tls/tls.h>
@@ -41,6 +46,7 @@ struct rw_body {
 
 struct rw_item {
 	struct rw_body *b;
+	uint64_t file;			/* its file in the receiver's queue folder; 0: none */
 	struct rw_item *next;
 };
 
@@ -55,6 +61,8 @@ struct rw_recv {
 	pthread_t thread;
 	bool running;
 	char last_error[200];		/* logged once until it changes */
+	char dir[PATH_MAX];		/* --remote-write-queue-dir: its folder, or "" */
+	uint64_t next_file;		/* under rw.mu */
 };
 
 struct remote_writer {
@@ -275,16 +283,82 @@ static void body_put(struct rw_body *b)
 	}
 }
 
-/* Under mu: appends b to a receiver's queue, dropping the oldest past queue_bytes. */
-static void enqueue(struct remote_writer *r, struct rw_recv *q, struct rw_body *b)
+/* ---- the queue, in memory and (--remote-write-queue-dir) on disk ------------ */
+
+static void file_path(const struct rw_recv *q, uint64_t n, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s/%016llx.req", q->dir, (unsigned long long)n);
+}
+
+/* Writes a request to its file (whole or not at all: .tmp, then renamed). */
+static int file_write(const struct rw_recv *q, uint64_t n, const struct rw_body *b)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
+	const char *p = b->buf;
+	size_t left = b->len;
+	int fd, err = 0;
+
+	file_path(q, n, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (left && !err) {
+		ssize_t w = write(fd, p, left);
+
+		if (w < 0 && errno != EINTR)
+			err = -errno;
+		else if (w > 0)
+			p += w, left -= (size_t)w;
+	}
+	if (!err && fsync(fd))
+		err = -errno;
+	close(fd);
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+static void file_remove(const struct rw_recv *q, uint64_t n)
+{
+	char path[PATH_MAX + 32];
+
+	if (!n)
+		return;
+	file_path(q, n, path, sizeof(path));
+	unlink(path);
+}
+
+/* Under mu: drops item it (not the head), counting it. */
+static void drop_after(struct remote_writer *r, struct rw_recv *q, struct rw_item *prev)
+{
+	struct rw_item *old = prev->next;
+
+	prev->next = old->next;
+	if (q->tail == old)
+		q->tail = prev;
+	q->bytes -= old->b->len;
+	count_add(&r->n.queue_bytes, -(int64_t)old->b->len);
+	count_add(&r->n.dropped, 1);
+	file_remove(q, old->file);
+	body_put(old->b);
+	free(old);
+}
+
+/* Under mu: appends b (its file n, or 0) to a queue, dropping the oldest past queue_bytes. */
+static void enqueue(struct remote_writer *r, struct rw_recv *q, struct rw_body *b, uint64_t n)
 {
 	struct rw_item *it = calloc(1, sizeof(*it));
 
 	if (!it) {
 		count_add(&r->n.dropped, 1);
+		file_remove(q, n);
 		return;
 	}
 	it->b = b;
+	it->file = n;
 	b->refs++;
 	if (q->tail)
 		q->tail->next = it;
@@ -294,18 +368,79 @@ static void enqueue(struct remote_writer *r, struct rw_recv *q, struct rw_body *
 	q->bytes += b->len;
 	count_add(&r->n.queue_bytes, (int64_t)b->len);
 	/* never the head: its sender may be posting it */
-	while (q->bytes > r->o.queue_bytes && q->head && q->head->next) {
-		struct rw_item *old = q->head->next;
+	while (q->bytes > r->o.queue_bytes && q->head && q->head->next)
+		drop_after(r, q, q->head);
+}
 
-		q->head->next = old->next;
-		if (q->tail == old)
-			q->tail = q->head;
-		q->bytes -= old->b->len;
-		count_add(&r->n.queue_bytes, -(int64_t)old->b->len);
-		count_add(&r->n.dropped, 1);
-		body_put(old->b);
-		free(old);
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The requests a previous run left in the folder, oldest first, back in the queue. */
+static int queue_load(struct remote_writer *r, struct rw_recv *q)
+{
+	uint64_t *nums = NULL, n;
+	size_t cnt = 0, cap = 0, i;
+	struct dirent *de;
+	DIR *d;
+	char c;
+
+	if (mkdir(q->dir, 0700) && errno != EEXIST) {
+		pr_err("--remote-write-queue-dir %s: %s", q->dir, strerror(errno));
+		return -errno;
 	}
+	d = opendir(q->dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		unsigned long long v;
+
+		if (strlen(de->d_name) > 4 && !strcmp(de->d_name + strlen(de->d_name) - 4, ".tmp")) {
+			char tmp[PATH_MAX + 300];
+
+			/* a write a crash cut short: never renamed, never sent */
+			snprintf(tmp, sizeof(tmp), "%s/%s", q->dir, de->d_name);
+			unlink(tmp);
+			continue;
+		}
+		if (sscanf(de->d_name, "%16llx.re%c", &v, &c) != 2 || c != 'q' ||
+		    strlen(de->d_name) != 20)
+			continue;
+		if (cnt == cap) {
+			uint64_t *nn = realloc(nums, (cap = cap ? cap * 2 : 64) * sizeof(*nn));
+
+			if (!nn)
+				break;
+			nums = nn;
+		}
+		nums[cnt++] = v;
+	}
+	closedir(d);
+	qsort(nums, cnt, sizeof(*nums), cmp_u64);
+	for (i = 0; i < cnt; i++) {
+		char path[PATH_MAX + 32];
+		struct rw_body *b = calloc(1, sizeof(*b));
+
+		n = nums[i];
+		file_path(q, n, path, sizeof(path));
+		if (!b || sys_read_file(path, r->o.queue_bytes, &b->buf, &b->len) || !b->len) {
+			pr_warn("remote write queue: %s unreadable; removed", path);
+			unlink(path);
+			free(b);
+			continue;
+		}
+		b->refs = 1;
+		enqueue(r, q, b, n);
+		body_put(b);
+		q->next_file = n + 1;
+	}
+	if (cnt)
+		pr_info("remote write to %s: %zu requests from before the restart queued", q->url, cnt);
+	free(nums);
+	return 0;
 }
 
 static void *encoder_thread(void *arg)
@@ -340,8 +475,23 @@ static void *encoder_thread(void *arg)
 			continue;
 		}
 		b->refs = 1;
-		for (i = 0; i < r->nrecv; i++)
-			enqueue(r, &r->recv[i], b);
+		for (i = 0; i < r->nrecv; i++) {
+			struct rw_recv *q = &r->recv[i];
+			uint64_t fn = 0;
+
+			if (q->dir[0]) {
+				fn = q->next_file++;
+				pthread_mutex_unlock(&r->mu);
+				err = file_write(q, fn, b);
+				pthread_mutex_lock(&r->mu);
+				if (err) {
+					pr_warn("remote write queue %s: %s (kept in memory only)", q->dir,
+						strerror(-err));
+					fn = 0;
+				}
+			}
+			enqueue(r, q, b, fn);
+		}
 		body_put(b);
 		pthread_cond_broadcast(&r->cv);
 	}
@@ -474,6 +624,7 @@ static void *recv_thread(void *arg)
 			q->tail = NULL;
 		q->bytes -= it->b->len;
 		count_add(&r->n.queue_bytes, -(int64_t)it->b->len);
+		file_remove(q, it->file);
 		body_put(it->b);
 		free(it);
 	}
@@ -534,6 +685,23 @@ static int open_recv(struct remote_writer *r, struct rw_recv *q, const char *url
 	if (rc) {
 		pr_err("--remote-write %s: %s", url, nng_strerror(rc));
 		return -EINVAL;
+	}
+	q->next_file = 1;
+	if (r->o.queue_dir) {
+		uint32_t h = 2166136261u;
+		const char *c;
+
+		for (c = url; *c; c++)
+			h = (h ^ (unsigned char)*c) * 16777619u;
+		if (mkdir(r->o.queue_dir, 0700) && errno != EEXIST) {
+			pr_err("--remote-write-queue-dir %s: %s", r->o.queue_dir, strerror(errno));
+			return -errno;
+		}
+		/* one folder per receiver URL */
+		snprintf(q->dir, sizeof(q->dir), "%s/%08x", r->o.queue_dir, h);
+		rc = queue_load(r, q);
+		if (rc)
+			return rc;
 	}
 	if (pthread_create(&q->thread, NULL, recv_thread, q))
 		return -EAGAIN;

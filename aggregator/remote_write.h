@@ -25,6 +25,7 @@ struct rw_opts {
 	int nurls;
 	bool customers;			/* per-customer series too */
 	uint64_t queue_bytes;		/* unsent requests kept per receiver (default 64 MiB) */
+	const char *queue_dir;		/* kept on disk too, across restarts; NULL: memory only */
 	const char *bearer_file;	/* Authorization: Bearer <the file's first line> */
 	const char *basic_auth;		/* USER:PASSWORD for Authorization: Basic */
 	uint32_t timeout_ms;		/* one request (default 10000) */

@@ -12,6 +12,8 @@
 #    queue drains, and the totals are still exact (nothing lost);
 #  - a fleet split between two aggregators: sum by (site) in PromQL equals
 #    what one aggregator over all boxes writes, bucket for bucket;
+#  - --remote-write-queue-dir: requests queued while the receiver is down
+#    outlive a kill -9 of the aggregator and arrive after its restart;
 #  - every PromQL expression of deploy/grafana's dashboard and of
 #    deploy/prometheus' recording rules returns data from that Prometheus,
 #    every alert expression runs; promtool check rules and test rules pass;
@@ -88,7 +90,8 @@ pids+=($!)
 for _ in $(seq 100); do grep -q '^ready' "$DIR/feed" && break; sleep 0.05; done
 
 q() { timeout 20 "$B/pingfold" -s "ipc://$DIR/q" "$@"; }
-pq() { curl -sG --max-time 10 "http://127.0.0.1:$PP/api/v1/query" --data-urlencode "query=$1"; }
+# pq QUERY: Prometheus' answer (the one on $PP; another with PQ_PORT=)
+pq() { curl -sG --max-time 10 "http://127.0.0.1:${PQ_PORT:-$PP}/api/v1/query" --data-urlencode "query=$1"; }
 metric() { curl -s --max-time 10 "http://127.0.0.1:$HP/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
 # The burst is merged at once; then the next write carries it all.
@@ -270,6 +273,40 @@ for site in North South 'North/Tower 1' 'South/Ridge'; do
 done
 check "sum by (site) over two aggregators = one aggregator over all boxes ($n site-halves, every bucket)${bad:+ (not:$bad)}" \
 	test -z "$bad"
+
+# ---- the queue on disk outlives the aggregator ------------------------------------
+# An aggregator whose receiver is not up yet queues its requests in
+# --remote-write-queue-dir; killed with -9 and started again (without its
+# fleet), it sends them once the receiver is up: nothing merged is lost.
+P3=$(free_port)
+QD=$DIR/rwq
+qagg() {
+	"$B/pingfold-aggregator" -l "ipc://$DIR/in-q" -q "ipc://$DIR/q-q" --id q-agg \
+		--remote-write "http://127.0.0.1:$P3/api/v1/write" --remote-write-interval 1000 \
+		--remote-write-queue-dir "$QD" >> "$DIR/agg-q.log" 2>&1 &
+	qpid=$!
+	pids+=($qpid)
+}
+qagg
+"$B/tests/tools/pffeed" -c "ipc://$DIR/in-q" --every 500 > "$DIR/feed-q" 2>&1 &
+fpid=$!
+pids+=($fpid)
+for _ in $(seq 100); do grep -q '^ready' "$DIR/feed-q" && break; sleep 0.05; done
+queued() { find "$QD" -name '*.req' 2>/dev/null | wc -l; }
+for _ in $(seq 100); do [ "$(queued)" -ge 3 ] && break; sleep 0.1; done
+nq=$(queued)
+kill -KILL "$qpid"; kill -TERM "$fpid"
+wait "$qpid" "$fpid" 2>/dev/null
+check "receiver down: $nq requests queued on disk, the aggregator killed with -9" test "$nq" -ge 3
+start_prom "$DIR/prom3" "$P3" --enable-feature=native-histograms || not_ok "Prometheus on port $P3"
+qagg
+for _ in $(seq 200); do [ "$(queued)" = 0 ] && break; sleep 0.1; done
+got=$(PQ_PORT=$P3 pq 'sum(histogram_count(pingfold_fleet_rtt_seconds{aggregator="q-agg"}))' |
+	jq -r '.data.result[0].value[1] // 0')
+check "restarted, it sent them all ($(queued) left): Prometheus has $got of $(total q) samples" \
+	test "$(queued)" = 0 -a "$got" = "$(total q)"
+[ "$got" = "$(total q)" ] || tail -n 5 "$DIR/agg-q.log" "$DIR/prom3.log" | sed 's/^/#   /'
+check "...and said so in its log" grep -q 'requests from before the restart queued' "$DIR/agg-q.log"
 
 # ---- a receiver without native histograms -----------------------------------------
 kill -TERM "$prom_pid"; wait "$prom_pid" 2>/dev/null
