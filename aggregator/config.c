@@ -155,6 +155,8 @@ const struct opt agg_opts[] = {
 		  "site and box; repeatable (docs/scale.md)" },
 	{ "remote-write-customers", 0, OPT_BOOL, F(rw.customers),
 	  .help = "per-customer series too (high cardinality)" },
+	{ "remote-write-classic", 0, OPT_BOOL, F(rw.classic),
+	  .help = "classic le series instead of native histograms\n(receivers without them)" },
 	{ "remote-write-interval", 0, OPT_U64, F(rw_interval_ms), 0, 1000, 3600000, .arg = "MS",
 	  .help = "one sample per series every MS (default 10000)" },
 	{ "remote-write-queue-bytes", 0, OPT_U64, F(rw.queue_bytes), 0, 1 << 20, 1ULL << 34,

@@ -6,10 +6,11 @@
 #include <stdint.h>
 #include "aggregator/http.h"
 #include "aggregator/httpd.h"
+#include "aggregator/promrw.h"
 #include "common/jsonw.h"
 
 /* /metrics: every HTTP_LE_STEP-th bucket boundary is an le (see docs/http.md). */
-#define HTTP_LE_STEP	4
+#define HTTP_LE_STEP	PROMRW_LE_STEP	/* the same les as --remote-write-classic */
 #define HTTP_ARGS_MAX	8
 #define HTTP_QUERY_MAX	4096	/* bytes of a decoded q= */
 

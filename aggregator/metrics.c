@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "aggregator/http_int.h"
+#include "aggregator/promrw.h"
 #include "common/log.h"
 #include "common/sys.h"
 
@@ -84,13 +85,7 @@ static const char *label_esc(const char *s, char *out, size_t cap)
 /* The shortest decimal that reads back as the same double. */
 static void fmt_double(double v, char *out, size_t cap)
 {
-	int p;
-
-	for (p = 1; p <= 17; p++) {
-		snprintf(out, cap, "%.*g", p, v);
-		if (strtod(out, NULL) == v)
-			return;
-	}
+	promrw_fmt_double(v, out, cap);
 }
 
 /* ns as exact decimal seconds: 1234567891 -> "1.234567891". */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <snappy-c.h>
@@ -162,28 +163,186 @@ int promrw_encode_raw(const struct promrw_series *s, size_t n, int64_t ts_ms, ui
 	return err;
 }
 
+void promrw_fmt_double(double v, char *out, size_t cap)
+{
+	int p;
+
+	for (p = 1; p <= 17; p++) {
+		snprintf(out, cap, "%.*g", p, v);
+		if (strtod(out, NULL) == v)
+			return;
+	}
+}
+
+/* ---- classic series: NAME_bucket{le}, NAME_sum, NAME_count ------------------ */
+
+#define CLASSIC_NLE	((PF_HIST_SLOT_OVER - 1) / PROMRW_LE_STEP + 1)	/* finite le values */
+#define CLASSIC_PER	(CLASSIC_NLE + 3)	/* + Inf, _sum, _count */
+
+struct classic {
+	TimeSeries *ts;
+	TimeSeries **tsp;
+	Label *lab;
+	Label **labp;
+	Pingfold__Prompb__Sample *smp;
+	Pingfold__Prompb__Sample **smpp;
+	char (*names)[3][128];		/* per histogram: _bucket, _sum, _count */
+	char le[CLASSIC_NLE + 1][32];
+	size_t nts, nlab;
+};
+
+static Label *add_label(struct classic *c, const char *name, const char *value)
+{
+	Label *l = &c->lab[c->nlab];
+
+	*l = (Label)PINGFOLD__PROMPB__LABEL__INIT;
+	l->name = (char *)name;
+	l->value = (char *)value;
+	c->labp[c->nlab++] = l;
+	return l;
+}
+
+/* One series: name, the histogram's labels with le in name order, one sample. */
+static int classic_series(struct classic *c, const struct promrw_series *s, const char *name,
+			  const char *le, double v, int64_t ts_ms)
+{
+	TimeSeries *ts = &c->ts[c->nts];
+	size_t lab0 = c->nlab;
+	int i;
+
+	if (!label_ok(name, true))
+		return -EINVAL;
+	add_label(c, "__name__", name);
+	for (i = 0; i < s->nlabels; i++) {
+		const char *ln = s->labels[2 * i];
+
+		if (le && strcmp(ln, "le") > 0) {
+			add_label(c, "le", le);
+			le = NULL;
+		}
+		if (!label_ok(ln, true) || !label_ok(s->labels[2 * i + 1], false))
+			return -EINVAL;
+		add_label(c, ln, s->labels[2 * i + 1]);
+	}
+	if (le)
+		add_label(c, "le", le);
+	c->smp[c->nts] = (Pingfold__Prompb__Sample)PINGFOLD__PROMPB__SAMPLE__INIT;
+	c->smp[c->nts].value = v;
+	c->smp[c->nts].timestamp = ts_ms;
+	c->smpp[c->nts] = &c->smp[c->nts];
+	*ts = (TimeSeries)PINGFOLD__PROMPB__TIME_SERIES__INIT;
+	ts->n_labels = c->nlab - lab0;
+	ts->labels = &c->labp[lab0];
+	ts->n_samples = 1;
+	ts->samples = &c->smpp[c->nts];
+	c->tsp[c->nts++] = ts;
+	return 0;
+}
+
+static int classic_hist(struct classic *c, size_t k, const struct promrw_series *s, int64_t ts_ms)
+{
+	char (*nm)[128] = c->names[k];
+	uint64_t cum = 0;
+	uint32_t slot, j = 0;
+	int err = 0;
+
+	snprintf(nm[0], sizeof(nm[0]), "%s_bucket", s->name);
+	snprintf(nm[1], sizeof(nm[1]), "%s_sum", s->name);
+	snprintf(nm[2], sizeof(nm[2]), "%s_count", s->name);
+	for (slot = 0; slot < PF_HIST_SLOT_OVER && !err; slot++) {
+		cum += s->h->slot[slot];
+		if ((slot - PF_HIST_SLOT_UNDER) % PROMRW_LE_STEP)
+			continue;
+		err = classic_series(c, s, nm[0], c->le[j++], (double)cum, ts_ms);
+	}
+	err = err ?: classic_series(c, s, nm[0], "+Inf", (double)s->h->count, ts_ms);
+	err = err ?: classic_series(c, s, nm[1], NULL, (double)s->h->sum / 1e9, ts_ms);
+	err = err ?: classic_series(c, s, nm[2], NULL, (double)s->h->count, ts_ms);
+	return err;
+}
+
+int promrw_encode_classic_raw(const struct promrw_series *s, size_t n, int64_t ts_ms,
+			      uint8_t **out, size_t *len)
+{
+	WriteRequest wr = PINGFOLD__PROMPB__WRITE_REQUEST__INIT;
+	struct classic c = { 0 };
+	size_t i, m = n * CLASSIC_PER + 1, nlab = 1, sz;
+	uint32_t slot, j = 0;
+	int err = 0;
+
+	*out = NULL;
+	for (i = 0; i < n; i++)
+		nlab += CLASSIC_PER * ((size_t)s[i].nlabels + 2);
+	for (slot = 0; slot < PF_HIST_SLOT_OVER; slot += PROMRW_LE_STEP)
+		promrw_fmt_double(hist_slot_upper_s(slot), c.le[j++], sizeof(c.le[0]));
+	c.ts = malloc(m * sizeof(*c.ts));
+	c.tsp = malloc(m * sizeof(*c.tsp));
+	c.smp = malloc(m * sizeof(*c.smp));
+	c.smpp = malloc(m * sizeof(*c.smpp));
+	c.lab = malloc(nlab * sizeof(*c.lab));
+	c.labp = malloc(nlab * sizeof(*c.labp));
+	c.names = malloc((n + 1) * sizeof(*c.names));
+	if (!c.ts || !c.tsp || !c.smp || !c.smpp || !c.lab || !c.labp || !c.names)
+		err = -ENOMEM;
+	for (i = 0; i < n && !err; i++)
+		err = classic_hist(&c, i, &s[i], ts_ms);
+	if (!err) {
+		wr.n_timeseries = c.nts;
+		wr.timeseries = c.tsp;
+		sz = pingfold__prompb__write_request__get_packed_size(&wr);
+		*out = malloc(sz ? sz : 1);
+		if (*out)
+			*len = pingfold__prompb__write_request__pack(&wr, *out);
+		else
+			err = -ENOMEM;
+	}
+	free(c.ts);
+	free(c.tsp);
+	free(c.smp);
+	free(c.smpp);
+	free(c.lab);
+	free(c.labp);
+	free(c.names);
+	return err;
+}
+
+/* snappy's block format of raw (taken). */
+static int compress(uint8_t *raw, size_t rlen, char **out, size_t *len)
+{
+	size_t clen = snappy_max_compressed_length(rlen);
+	int err = 0;
+
+	*out = malloc(clen ? clen : 1);
+	if (!*out)
+		err = -ENOMEM;
+	else if (snappy_compress((const char *)raw, rlen, *out, &clen) != SNAPPY_OK)
+		err = -EINVAL;
+	free(raw);
+	if (err) {
+		free(*out);
+		*out = NULL;
+		return err;
+	}
+	*len = clen;
+	return 0;
+}
+
+int promrw_encode_classic(const struct promrw_series *s, size_t n, int64_t ts_ms, char **out,
+			  size_t *len)
+{
+	uint8_t *raw;
+	size_t rlen;
+	int err = promrw_encode_classic_raw(s, n, ts_ms, &raw, &rlen);
+
+	return err ?: compress(raw, rlen, out, len);
+}
+
 int promrw_encode(const struct promrw_series *s, size_t n, int64_t ts_ms, char **out,
 		  size_t *len)
 {
 	uint8_t *raw;
-	size_t rlen, clen;
+	size_t rlen;
 	int err = promrw_encode_raw(s, n, ts_ms, &raw, &rlen);
 
-	if (err)
-		return err;
-	clen = snappy_max_compressed_length(rlen);
-	*out = malloc(clen ? clen : 1);
-	if (!*out) {
-		free(raw);
-		return -ENOMEM;
-	}
-	if (snappy_compress((const char *)raw, rlen, *out, &clen) != SNAPPY_OK) {
-		free(*out);
-		*out = NULL;
-		free(raw);
-		return -EINVAL;
-	}
-	*len = clen;
-	free(raw);
-	return 0;
+	return err ?: compress(raw, rlen, out, len);
 }

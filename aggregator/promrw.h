@@ -20,6 +20,7 @@
 
 #define PROMRW_SCHEMA		3
 #define PROMRW_ZERO_THRESHOLD	9.5367431640625e-07	/* 2^-20 s */
+#define PROMRW_LE_STEP		4	/* classic series: every 4th bucket boundary (as /metrics) */
 
 struct promrw_series {
 	const char *name;		/* __name__, e.g. pingfold_site_rtt_seconds */
@@ -39,5 +40,17 @@ int promrw_encode_raw(const struct promrw_series *s, size_t n, int64_t ts_ms, ui
 		      size_t *len);
 int promrw_encode(const struct promrw_series *s, size_t n, int64_t ts_ms, char **out,
 		  size_t *len);
+
+/*
+ * Classic series instead (--remote-write-classic, for receivers without
+ * native histograms): NAME_bucket{le} cumulative at every PROMRW_LE_STEP-th
+ * boundary and +Inf, NAME_sum (seconds), NAME_count, as float samples.
+ */
+int promrw_encode_classic_raw(const struct promrw_series *s, size_t n, int64_t ts_ms,
+			      uint8_t **out, size_t *len);
+int promrw_encode_classic(const struct promrw_series *s, size_t n, int64_t ts_ms, char **out,
+			  size_t *len);
+/* The shortest decimal that reads back as v (le values, as /metrics writes them). */
+void promrw_fmt_double(double v, char *out, size_t cap);
 
 #endif /* PINGFOLD_PROMRW_H */

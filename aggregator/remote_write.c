@@ -269,7 +269,8 @@ static int encode(struct remote_writer *r, const struct rw_acc *a, uint32_t n, i
 		}
 	}
 	__atomic_store_n(&r->n.series, k, __ATOMIC_RELAXED);
-	err = promrw_encode(s, k, ms, out, len);
+	err = r->o.classic ? promrw_encode_classic(s, k, ms, out, len) :
+			     promrw_encode(s, k, ms, out, len);
 	free(s);
 	free(lab);
 	return err;

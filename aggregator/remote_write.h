@@ -24,6 +24,7 @@ struct rw_opts {
 	const char *urls[RW_MAX_URLS];
 	int nurls;
 	bool customers;			/* per-customer series too */
+	bool classic;			/* classic le series instead of native histograms */
 	uint64_t queue_bytes;		/* unsent requests kept per receiver (default 64 MiB) */
 	const char *queue_dir;		/* kept on disk too, across restarts; NULL: memory only */
 	const char *bearer_file;	/* Authorization: Bearer <the file's first line> */

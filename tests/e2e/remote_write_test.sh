@@ -18,7 +18,8 @@
 #    deploy/prometheus' recording rules returns data from that Prometheus,
 #    every alert expression runs; promtool check rules and test rules pass;
 #  - a Prometheus without native histograms: a plain error naming the
-#    flag it needs, and retries back off (no storm).
+#    flag it needs, and retries back off (no storm); --remote-write-classic
+#    into it gives le series equal to what /metrics shows.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -324,4 +325,29 @@ check "without native histograms: the log says what the receiver needs" \
 	grep -q 'remote write to .*HTTP 500: native histograms are disabled (the receiver does not take native histograms: Prometheus needs --enable-feature=native-histograms); retrying' "$DIR/agg2.log"
 check "...once ($(grep -c 'remote write to' "$DIR/agg2.log") line), and retries back off: $errs requests in 8 s" \
 	test "$(grep -c 'remote write to' "$DIR/agg2.log")" = 1 -a "$errs" -ge 2 -a "$errs" -le 6
+
+# ---- --remote-write-classic: le series, for that same receiver ----------------------
+H3=$(free_port)
+"$B/pingfold-aggregator" -l "ipc://$DIR/in3" -q "ipc://$DIR/q3" --id classic-agg \
+	--http "http://127.0.0.1:$H3" --remote-write "http://127.0.0.1:$P2/api/v1/write" \
+	--remote-write-interval 1000 --remote-write-classic > "$DIR/agg3.log" 2>&1 &
+pids+=($!)
+"$B/tests/tools/pffeed" -c "ipc://$DIR/in3" --every 500 > "$DIR/feed-3" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q '^ready' "$DIR/feed-3" && break; sleep 0.05; done
+for _ in $(seq 100); do
+	[ "$(PQ_PORT=$P2 pq 'sum(pingfold_fleet_rtt_seconds_count{aggregator="classic-agg"})' |
+		jq -r '.data.result[0].value[1] // 0')" = "$(total 3)" ] && break
+	sleep 0.1
+done
+# every le, _sum and _count of site North's access half as /metrics shows them
+ours=$(curl -s --max-time 10 "http://127.0.0.1:$H3/metrics" |
+	awk '/^pingfold_site_rtt_seconds_(bucket|count)\{site="North",half="access"/ {
+		le = "-"; if (match($0, /le="[^"]*"/)) le = substr($0, RSTART + 4, RLENGTH - 5)
+		print (index($1, "_count") ? "count" : le), $2 }' | sort)
+theirs=$(PQ_PORT=$P2 pq '{__name__=~"pingfold_site_rtt_seconds_(bucket|count)",aggregator="classic-agg",site="North",half="access"}' |
+	jq -r '.data.result[] | "\(if .metric.__name__ | endswith("_count") then "count" else .metric.le end) \(.value[1])"' |
+	sort)
+check "--remote-write-classic into a Prometheus without native histograms: $(wc -l <<<"$theirs") le and count series of site North equal /metrics'" \
+	test -n "$ours" -a "$ours" = "$theirs" -a "$(wc -l <<<"$ours")" -gt 50
 topo_exit

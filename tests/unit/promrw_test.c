@@ -145,3 +145,52 @@ Test(promrw, bad_labels_are_refused)
 	s.name = "";
 	cr_assert_eq(promrw_encode(&s, 1, 0, &out, &len), -EINVAL);
 }
+
+Test(promrw, classic_series_as_metrics_shows_them)
+{
+	static const char *const labels[] = { "aggregator", "a", "half", "access", "site", "N" };
+	struct promrw_series s = { "m", labels, 3, NULL };
+	Pingfold__Prompb__WriteRequest *wr;
+	struct hist h;
+	uint8_t *raw;
+	size_t len, i, nb = 0;
+	double prev = 0;
+
+	hist_init(&h);
+	hist_add(&h, 500);
+	hist_add_n(&h, 1000000, 2);
+	hist_add_n(&h, 100000000000ULL, 1);	/* overflow: only in +Inf */
+	s.h = &h;
+	cr_assert_eq(promrw_encode_classic_raw(&s, 1, 5, &raw, &len), 0);
+	wr = pingfold__prompb__write_request__unpack(NULL, len, raw);
+	free(raw);
+	cr_assert_not_null(wr);
+	for (i = 0; i < wr->n_timeseries; i++) {
+		Pingfold__Prompb__TimeSeries *ts = wr->timeseries[i];
+		const char *name = ts->labels[0]->value;
+		size_t k;
+
+		for (k = 1; k + 1 < ts->n_labels; k++)	/* sorted by name */
+			cr_assert_lt(strcmp(ts->labels[k]->name, ts->labels[k + 1]->name), 0);
+		cr_assert_eq(ts->n_samples, 1);
+		cr_assert_eq(ts->samples[0]->timestamp, 5);
+		if (!strcmp(name, "m_bucket")) {
+			cr_assert_str_eq(ts->labels[3]->name, "le", "le after half, before site");
+			cr_assert_geq(ts->samples[0]->value, prev, "cumulative");
+			prev = ts->samples[0]->value;
+			nb++;
+			if (!strcmp(ts->labels[3]->value, "+Inf"))
+				cr_assert_eq(ts->samples[0]->value, 4);
+			else
+				cr_assert_leq(ts->samples[0]->value, 3, "the overflow sample only in +Inf");
+		} else if (!strcmp(name, "m_count")) {
+			cr_assert_eq(ts->samples[0]->value, 4);
+		} else {
+			cr_assert_str_eq(name, "m_sum");
+			cr_assert_float_eq(ts->samples[0]->value, (double)h.sum / 1e9, 1e-9);
+		}
+	}
+	cr_assert_eq(nb, (PF_HIST_SLOT_OVER - 1) / PROMRW_LE_STEP + 2, "every 4th boundary and +Inf");
+	cr_assert_eq(wr->n_timeseries, nb + 2);
+	pingfold__prompb__write_request__free_unpacked(wr, NULL);
+}
