@@ -163,6 +163,8 @@ const struct opt agg_opts[] = {
 	  .arg = "N", .help = "unsent requests kept per receiver (default 64 MiB)" },
 	{ "remote-write-queue-dir", 0, OPT_STR, F(rw.queue_dir), .arg = "DIR",
 	  .help = "keep unsent requests in DIR too, across restarts" },
+	{ "remote-write-ca", 0, OPT_STR, F(rw.ca_file), .arg = "FILE",
+	  .help = "https:// receivers: their certificate's CA\n(default: the system's CAs)" },
 	{ "remote-write-bearer-file", 0, OPT_STR, F(rw.bearer_file), .arg = "FILE",
 	  .help = "Authorization: Bearer, the token from FILE" },
 	{ "remote-write-basic-auth", 0, OPT_STR, F(rw.basic_auth), .arg = "USER:PASS",

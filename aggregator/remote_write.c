@@ -60,7 +60,7 @@ struct rw_recv {
 	uint64_t bytes;
 	pthread_t thread;
 	bool running;
-	char last_error[200];		/* logged once until it changes */
+	char last_error[2][200];	/* [network, HTTP]: each logged once until it changes */
 	char dir[PATH_MAX];		/* --remote-write-queue-dir: its folder, or "" */
 	uint64_t next_file;		/* under rw.mu */
 };
@@ -564,11 +564,15 @@ out:
 	return rc;
 }
 
+/* Logs why a POST failed, once until the reason changes (network errors and
+ * HTTP answers apart: a server that answers 401 and closes alternates them). */
 static void say(struct rw_recv *q, const char *why, bool dropped)
 {
-	if (!strcmp(q->last_error, why))
+	char *last = q->last_error[!strncmp(why, "HTTP ", 5)];
+
+	if (!strncmp(last, why, sizeof(q->last_error[0]) - 1))
 		return;		/* said already, until it changes */
-	snprintf(q->last_error, sizeof(q->last_error), "%s", why);
+	snprintf(last, sizeof(q->last_error[0]), "%s", why);
 	pr_warn("remote write to %s: %s%s", q->url, why,
 		dropped ? "; request dropped" : "; retrying with backoff");
 }
@@ -615,9 +619,9 @@ static void *recv_thread(void *arg)
 			say(q, why, true);
 		} else {
 			count_add(&r->n.sent, 1);
-			if (q->last_error[0])
+			if (q->last_error[0][0] || q->last_error[1][0])
 				pr_info("remote write to %s: sending again", q->url);
-			q->last_error[0] = '\0';
+			q->last_error[0][0] = q->last_error[1][0] = '\0';
 		}
 		backoff = 0;
 		q->head = it->next;
@@ -680,7 +684,8 @@ static int open_recv(struct remote_writer *r, struct rw_recv *q, const char *url
 		rc = nng_tls_config_alloc(&q->tls, NNG_TLS_MODE_CLIENT);
 		rc = rc ?: nng_tls_config_server_name(q->tls, q->u->u_hostname);
 		rc = rc ?: nng_tls_config_auth_mode(q->tls, NNG_TLS_AUTH_MODE_REQUIRED);
-		rc = rc ?: nng_tls_config_ca_file(q->tls, "/etc/ssl/certs/ca-certificates.crt");
+		rc = rc ?: nng_tls_config_ca_file(q->tls, r->o.ca_file ? r->o.ca_file :
+						  "/etc/ssl/certs/ca-certificates.crt");
 		rc = rc ?: nng_http_client_set_tls(q->client, q->tls);
 	}
 	if (rc) {

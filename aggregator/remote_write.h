@@ -29,6 +29,7 @@ struct rw_opts {
 	const char *queue_dir;		/* kept on disk too, across restarts; NULL: memory only */
 	const char *bearer_file;	/* Authorization: Bearer <the file's first line> */
 	const char *basic_auth;		/* USER:PASSWORD for Authorization: Basic */
+	const char *ca_file;		/* https://: the CA of the receiver's certificate (default: the system's) */
 	uint32_t timeout_ms;		/* one request (default 10000) */
 };
 

@@ -10,6 +10,8 @@
 #  - histogram_quantile(0.5, ...) lies in the bucket of the aggregator's p50;
 #  - Prometheus stopped and started again: the aggregator retries, its
 #    queue drains, and the totals are still exact (nothing lost);
+#  - https:// with --remote-write-ca and --remote-write-basic-auth into a
+#    Prometheus with TLS and basic auth; a wrong password dropped, said once;
 #  - a fleet split between two aggregators: sum by (site) in PromQL equals
 #    what one aggregator over all boxes writes, bucket for bucket;
 #  - --remote-write-queue-dir: requests queued while the receiver is down
@@ -63,7 +65,12 @@ start_prom() {
 			"$@" >> "$data.log" 2>&1 &
 		prom_pid=$!
 		for _ in $(seq 600); do	# 30 s: a loaded CI machine starts it slowly
-			curl -sf "http://127.0.0.1:$PORT/-/ready" >/dev/null 2>&1 && return 0
+			if [ -n "${PROBE_TLS:-}" ]; then	# TLS and basic auth
+				curl -sf --cacert "$PROBE_TLS" -u pingfold:pw \
+					"https://localhost:$PORT/-/ready" >/dev/null 2>&1 && return 0
+			else
+				curl -sf "http://127.0.0.1:$PORT/-/ready" >/dev/null 2>&1 && return 0
+			fi
 			kill -0 "$prom_pid" 2>/dev/null || break
 			sleep 0.05
 		done
@@ -308,6 +315,53 @@ check "restarted, it sent them all ($(queued) left): Prometheus has $got of $(to
 	test "$(queued)" = 0 -a "$got" = "$(total q)"
 [ "$got" = "$(total q)" ] || tail -n 5 "$DIR/agg-q.log" "$DIR/prom3.log" | sed 's/^/#   /'
 check "...and said so in its log" grep -q 'requests from before the restart queued' "$DIR/agg-q.log"
+
+# ---- https and basic auth (Prometheus' own web config) -----------------------------
+ossl() { openssl "$@" >/dev/null 2>&1; }
+ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+	-subj /CN=test-ca -keyout "$DIR/ca.key" -out "$DIR/ca.crt" &&
+ossl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
+	-keyout "$DIR/srv.key" -out "$DIR/srv.csr" &&
+ossl x509 -req -in "$DIR/srv.csr" -CA "$DIR/ca.crt" -CAkey "$DIR/ca.key" -CAcreateserial \
+	-days 2 -out "$DIR/srv.crt" -extfile <(printf 'subjectAltName=DNS:localhost\n')
+# user pingfold, password "pw" (bcrypt, as Prometheus wants it)
+cat > "$DIR/web.yml" <<WEB
+tls_server_config:
+  cert_file: $DIR/srv.crt
+  key_file: $DIR/srv.key
+basic_auth_users:
+  pingfold: \$2b\$12\$1mh8SSf/EO6r2xV/m/SGr.PkfwcJGeDa766633ahBvvHo09F4GD66
+WEB
+PROBE_TLS=$DIR/ca.crt start_prom "$DIR/prom4" "" --enable-feature=native-histograms \
+	--web.config.file="$DIR/web.yml" ||
+	not_ok "Prometheus with TLS and basic auth"
+P4=$PORT
+for x in good:pingfold:pw bad:pingfold:wrong; do
+	n=${x%%:*}
+	"$B/pingfold-aggregator" -l "ipc://$DIR/in-$n" -q "ipc://$DIR/q-$n" --id "tls-$n" \
+		--remote-write "https://localhost:$P4/api/v1/write" --remote-write-ca "$DIR/ca.crt" \
+		--remote-write-basic-auth "${x#*:}" --remote-write-interval 1000 \
+		> "$DIR/agg-$n.log" 2>&1 &
+	pids+=($!)
+	"$B/tests/tools/pffeed" -c "ipc://$DIR/in-$n" --every 500 > "$DIR/feed-$n" 2>&1 &
+	pids+=($!)
+done
+tlsq() {
+	curl -sG --max-time 10 --cacert "$DIR/ca.crt" -u pingfold:pw \
+		"https://localhost:$P4/api/v1/query" --data-urlencode "query=$1" |
+		jq -r '.data.result[0].value[1] // 0'
+}
+for _ in $(seq 100); do
+	[ "$(tlsq 'sum(histogram_count(pingfold_fleet_rtt_seconds{aggregator="tls-good"}))')" = "$(total good)" ] &&
+		break
+	sleep 0.1
+done
+check "https:// with --remote-write-ca and basic auth: $(tlsq 'sum(histogram_count(pingfold_fleet_rtt_seconds{aggregator="tls-good"}))') of $(total good) samples" \
+	test "$(tlsq 'sum(histogram_count(pingfold_fleet_rtt_seconds{aggregator="tls-good"}))')" = "$(total good)"
+check "a wrong password: 401, dropped, said once" \
+	test "$(grep -c 'HTTP 401.*request dropped' "$DIR/agg-bad.log")" = 1 -a \
+	     "$(tlsq 'count(pingfold_fleet_rtt_seconds{aggregator="tls-bad"})')" = 0
+kill -TERM "$prom_pid"; wait "$prom_pid" 2>/dev/null
 
 # ---- a receiver without native histograms -----------------------------------------
 kill -TERM "$prom_pid"; wait "$prom_pid" 2>/dev/null
