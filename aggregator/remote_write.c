@@ -291,35 +291,13 @@ static void file_path(const struct rw_recv *q, uint64_t n, char *buf, size_t cap
 	snprintf(buf, cap, "%s/%016llx.req", q->dir, (unsigned long long)n);
 }
 
-/* Writes a request to its file (whole or not at all: .tmp, then renamed). */
+/* Writes a request to its file, whole or not at all. */
 static int file_write(const struct rw_recv *q, uint64_t n, const struct rw_body *b)
 {
-	char path[PATH_MAX + 32], tmp[PATH_MAX + 40];
-	const char *p = b->buf;
-	size_t left = b->len;
-	int fd, err = 0;
+	char path[PATH_MAX + 32];
 
 	file_path(q, n, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	while (left && !err) {
-		ssize_t w = write(fd, p, left);
-
-		if (w < 0 && errno != EINTR)
-			err = -errno;
-		else if (w > 0)
-			p += w, left -= (size_t)w;
-	}
-	if (!err && fsync(fd))
-		err = -errno;
-	close(fd);
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-	return err;
+	return sys_write_file(path, b->buf, b->len);
 }
 
 static void file_remove(const struct rw_recv *q, uint64_t n)

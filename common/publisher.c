@@ -50,36 +50,13 @@ static void ring_file(const struct publisher *p, uint64_t seq, char *buf, size_t
 		 (unsigned long long)seq);
 }
 
-static int write_file(const char *path, const char *msg, size_t len)
-{
-	char tmp[PATH_MAX + 48];
-	int fd, err = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	while (len && !err) {
-		ssize_t w = write(fd, msg, len);
-
-		if (w < 0 && errno != EINTR)
-			err = -errno;
-		else if (w > 0)
-			msg += w, len -= (size_t)w;
-	}
-	close(fd);
-	if (!err && rename(tmp, path))
-		err = -errno;
-	return err;
-}
-
 static void ring_file_keep(struct publisher *p, uint64_t seq, const char *msg, size_t len)
 {
 	char path[PATH_MAX + 40];
 	int err;
 
 	ring_file(p, seq, path, sizeof(path));
-	err = write_file(path, msg, len);
+	err = sys_write_file(path, msg, len);
 	if (err)
 		pr_warn("replay ring file %s: %s (replay after a restart may miss it)", path,
 			strerror(-err));

@@ -21,4 +21,10 @@ uint64_t sys_now_ns(clockid_t clk);
  */
 int sys_read_file(const char *path, size_t max, char **buf, size_t *len);
 
+/*
+ * len bytes into path, whole or not at all: written to path.tmp, synced,
+ * renamed. 0 or -errno (the .tmp removed).
+ */
+int sys_write_file(const char *path, const void *buf, size_t len);
+
 #endif /* PINGFOLD_SYS_H */

@@ -509,3 +509,13 @@ topo_iperf_wait() {
 	TOPO_CLIENTS=()
 	return $rc
 }
+
+# free_port: a loopback TCP port nothing listens on now
+free_port() {
+	local p
+	for _ in $(seq 100); do
+		p=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	done
+	return 1
+}

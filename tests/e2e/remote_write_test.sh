@@ -43,15 +43,6 @@ for tool in prometheus promtool jq curl; do
 	command -v "$tool" >/dev/null || { not_ok "$tool is not installed (make deps)"; topo_exit; }
 done
 
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-	done
-	return 1
-}
-
 printf 'global:\n  scrape_interval: 1h\n' > "$DIR/prom.yml"
 # start_prom DATA PORT [FLAGS...]: Prometheus on 127.0.0.1:PORT (empty: a
 # free one, another if it was taken meanwhile; -> $PORT), until ready

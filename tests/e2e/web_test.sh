@@ -44,15 +44,6 @@ for tool in "$CHROMIUM" node jq curl promtool; do
 	fi
 done
 
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-	done
-	return 1
-}
-
 # start_agg NAME ARGS...: an aggregator listening for pffeed at ipc://$DIR/NAME.in,
 # its query API at ipc://$DIR/NAME.q and HTTP on a free port (-> $PORT)
 start_agg() {

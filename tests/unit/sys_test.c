@@ -65,3 +65,23 @@ Test(clock, realtime_is_now_and_monotonic_does_not_go_back)
 	cr_assert_geq(b, a);
 	cr_assert_gt(sys_now_ns(CLOCK_REALTIME), 1700000000ULL * 1000000000ULL);
 }
+
+Test(write_file, whole_then_renamed_and_no_tmp_left)
+{
+	char dir[] = "/tmp/pf_sys_w.XXXXXX", p[64], tmp[72], *buf;
+	size_t len;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/f", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", p);
+	cr_assert_eq(sys_write_file(p, "first", 5), 0);
+	cr_assert_eq(sys_write_file(p, "second!", 7), 0);
+	cr_assert_eq(sys_read_file(p, 100, &buf, &len), 0);
+	cr_assert_eq(len, 7);
+	cr_assert_eq(memcmp(buf, "second!", 7), 0);
+	free(buf);
+	cr_assert_neq(access(tmp, F_OK), 0, "no .tmp left");
+	cr_assert_eq(sys_write_file("/nonexistent/pingfold/f", "x", 1), -ENOENT);
+	unlink(p);
+	rmdir(dir);
+}
