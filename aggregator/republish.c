@@ -209,7 +209,11 @@ int republish_tick(struct republisher *r, struct store *s, uint64_t now)
 
 void republish_counts(struct republisher *r, struct republish_counts *c)
 {
+	struct publisher_counts pc;
+
+	publisher_counts(r->pub, &pc);
 	*c = r->counts;
+	c->subscribers = pc.subscribers;
 }
 
 int republish_open(struct republisher **rp, const struct publisher_opts *pub, uint64_t now)

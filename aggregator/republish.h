@@ -17,6 +17,7 @@ struct republish_counts {
 	uint64_t deltas;	/* published */
 	uint64_t errors;	/* ticks whose delta could not be built (kept for the next) */
 	uint64_t unnamed;	/* catalog entries left out (an id too long for the wire) */
+	uint64_t subscribers;	/* connected now */
 };
 
 struct republisher;

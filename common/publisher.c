@@ -30,6 +30,7 @@ struct publisher {
 	pthread_t rep_thread;
 	volatile int rep_stop;
 	volatile int new_subscriber;	/* set by nng's pipe callback */
+	volatile uint64_t subscribers;	/* pipes now (nng's pipe callbacks) */
 	uint32_t since_catalog;
 	pthread_mutex_t lock;		/* counters: the replay thread adds too */
 	struct publisher_counts n;
@@ -160,6 +161,7 @@ void publisher_counts(struct publisher *p, struct publisher_counts *c)
 	pthread_mutex_lock(&p->lock);
 	*c = p->n;
 	pthread_mutex_unlock(&p->lock);
+	c->subscribers = __atomic_load_n(&p->subscribers, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&p->ring.lock);
 	c->ring_bytes = p->ring.bytes;
 	pthread_mutex_unlock(&p->ring.lock);
@@ -245,12 +247,16 @@ static void *replay_thread(void *arg)
 /* ---- open / close ------------------------------------------------------------ */
 
 /* A new subscriber learns every name before its first delta. */
-static void on_pipe_add(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+static void on_pipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
 	struct publisher *p = arg;
 
 	(void)pipe;
-	(void)ev;
+	if (ev == NNG_PIPE_EV_REM_POST) {
+		__atomic_sub_fetch(&p->subscribers, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	__atomic_add_fetch(&p->subscribers, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&p->new_subscriber, 1, __ATOMIC_RELEASE);
 }
 
@@ -265,7 +271,8 @@ static int open_pub(struct publisher *p)
 		return -EIO;
 	}
 	p->pub_open = true;
-	rc = nng_pipe_notify(p->pub, NNG_PIPE_EV_ADD_POST, on_pipe_add, p);
+	rc = nng_pipe_notify(p->pub, NNG_PIPE_EV_ADD_POST, on_pipe, p);
+	rc = rc ?: nng_pipe_notify(p->pub, NNG_PIPE_EV_REM_POST, on_pipe, p);
 	if (rc) {
 		pr_err("pub socket: %s", nng_strerror(rc));
 		return -EIO;

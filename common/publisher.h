@@ -36,6 +36,7 @@ struct publisher_counts {
 	uint64_t bytes, errors;		/* published; failed sends */
 	uint64_t replay_requests, replay_sent;	/* requests answered, deltas in them */
 	uint64_t ring_bytes;
+	uint64_t subscribers;		/* connected now */
 };
 
 struct publisher;

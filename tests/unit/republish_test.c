@@ -11,6 +11,7 @@
 #include <string.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
+#include <nng/supplemental/util/platform.h>
 #include "aggregator/republish.h"
 #include "common/replay_client.h"
 #include "common/sys.h"
@@ -30,14 +31,26 @@ static struct republisher *open_repub(const char *pub_url, const char *rep_url,
 	return r;
 }
 
-static nng_socket subscriber(const char *url)
+/*
+ * A subscriber of r at url. Pub/sub sends only to pipes the publisher has
+ * already added (nng does so after the dial returns): wait for it.
+ */
+static nng_socket subscriber(struct republisher *r, const char *url)
 {
+	struct republish_counts c = { 0 };
 	nng_socket s;
+	int i;
 
 	cr_assert_eq(nng_sub0_open(&s), 0);
 	cr_assert_eq(nng_socket_set(s, NNG_OPT_SUB_SUBSCRIBE, "", 0), 0);
 	cr_assert_eq(nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 2000), 0);
 	cr_assert_eq(nng_dial(s, url, NULL, 0), 0);
+	for (i = 0; i < 2000 && !c.subscribers; i++) {
+		republish_counts(r, &c);
+		if (!c.subscribers)
+			nng_msleep(1);
+	}
+	cr_assert_eq(c.subscribers, 1, "the publisher added the subscriber's pipe");
 	return s;
 }
 
@@ -85,7 +98,7 @@ Test(republish, catalog_then_delta_with_stable_keys)
 	struct store_opts so;
 	struct store *s;
 	struct republisher *r = open_repub("inproc://rp1", "inproc://rp1r", now - 5000 * MS);
-	nng_socket sub = subscriber("inproc://rp1");
+	nng_socket sub = subscriber(r, "inproc://rp1");
 	struct wire_catalog c;
 	struct wire_delta d;
 	struct hist_sparse h;
