@@ -67,7 +67,8 @@ LIBS_PROMRW := -lprotobuf-c -lsnappy
 AGG_CORE_OBJ := $(OUT)/aggregator/promrw.o $(PROMPB_OBJ) $(OUT)/aggregator/remote_write.o \
 		$(OUT)/aggregator/store.o $(OUT)/aggregator/store_mem.o \
 		$(OUT)/aggregator/store_entity.o $(OUT)/aggregator/store_ingest.o \
-		$(OUT)/aggregator/store_query.o $(OUT)/aggregator/republish.o \
+		$(OUT)/aggregator/store_query.o $(OUT)/aggregator/store_tier.o \
+		$(OUT)/aggregator/republish.o \
 		$(OUT)/aggregator/query.o
 # the agent's logic without BPF (customer keys, the reader's journal):
 # linked into unit tests too

@@ -60,6 +60,23 @@ static int set_colour(void *cfg, const char *key, const char *v, struct cfg_err 
 	return rc;
 }
 
+/* A slot divides a minute (the store's minutes and five minutes are whole slots). */
+static int set_slot(void *cfg, const char *key, const char *v, struct cfg_err *e)
+{
+	uint64_t x;
+	int rc = cfg_u64(key, v, 5000, 60000, &x, e);
+
+	if (!rc && 60000 % x) {
+		snprintf(e->msg, sizeof(e->msg),
+			 "%s: %llu ms does not divide a minute (5000, 6000, 10000, 12000, 15000, 20000, 30000 or 60000)",
+			 key, (unsigned long long)x);
+		rc = -EINVAL;
+	}
+	if (!rc)
+		((struct agg_cfg *)cfg)->store.slot_ns = x * 1000000ULL;
+	return rc;
+}
+
 static int set_view_window(void *cfg, const char *key, const char *v, struct cfg_err *e)
 {
 	if (store_window_parse(v, &((struct agg_cfg *)cfg)->view_window)) {
@@ -140,8 +157,8 @@ const struct opt agg_opts[] = {
 	  .help = "per-customer series in /metrics (high cardinality)" },
 	{ "interval", 'n', OPT_U64, F(interval_ms), 0, 100, 3600000, .arg = "MS",
 	  .help = "views and republish every MS (default 1000)" },
-	{ "slot", 0, OPT_U64, F(store.slot_ns), 0, 100, 3600000, 1000000, .arg = "MS",
-	  .help = "time slot of the windows (default 10000)" },
+	{ "slot", 0, OPT_FN, .set = set_slot, .arg = "MS",
+	  .help = "time slot of the windows, dividing a minute (default 10000)" },
 	{ "stale", 0, OPT_U32, F(store.stale_intervals), 0, 1, 1000000, .arg = "N",
 	  .help = "a box is stale after N of its intervals (default 5)" },
 	{ "claim-idle", 0, OPT_U64, F(claim_idle_ms), 0, 1000, 3600000, .arg = "MS",

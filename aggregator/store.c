@@ -30,10 +30,12 @@ int store_open(struct store **sp, const struct store_opts *o)
 {
 	struct store_opts def;
 	struct store *s;
-	uint32_t w, i;
+	uint32_t i, t;
 
 	*sp = NULL;
-	if (o->slot_ns < 1000000000ULL || o->slot_ns > 3600ULL * 1000000000ULL)
+	/* a slot divides a minute, and is 5 s or more (see Time in store_int.h) */
+	if (o->slot_ns < 5000000000ULL || o->slot_ns > 60000000000ULL ||
+	    60000000000ULL % o->slot_ns)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -51,46 +53,66 @@ int store_open(struct store **sp, const struct store_opts *o)
 	DEF(max_seq_jump);
 	DEF(forget_ns);
 #undef DEF
-	for (w = 0; w < STORE_NWINDOWS; w++) {
-		uint64_t n = ((uint64_t)win_secs[w] * 1000000000ULL + o->slot_ns - 1) / o->slot_ns;
-
-		s->nwin[w] = n ? (uint32_t)n : 1;
+	if (s->o.max_customers > OWN_IDX_MAX)
+		s->o.max_customers = OWN_IDX_MAX;
+	s->L[0] = 1;
+	s->L[1] = (uint32_t)(60000000000ULL / o->slot_ns);
+	s->L[2] = 5 * s->L[1];
+	s->nwin[STORE_W10S] = (uint32_t)((10000000000ULL + o->slot_ns - 1) / o->slot_ns);
+	s->nwin[STORE_W1M] = s->L[1];
+	s->nwin[STORE_W5M] = 5;
+	s->nwin[STORE_W15M] = 3;
+	s->nwin[STORE_W1H] = 12;
+	/* closed periods kept: a minute's slots, five minutes' minutes, 12 five minutes */
+	s->K[0] = s->L[1];
+	s->K[1] = 5;
+	s->K[2] = 12;
+	for (t = 0; t < NTIERS; t++) {
+		s->arenas[t] = calloc(s->K[t], sizeof(*s->arenas[t]));
+		if (!s->arenas[t]) {
+			while (t--)
+				free(s->arenas[t]);
+			free(s);
+			return -ENOMEM;
+		}
+		for (i = 0; i < s->K[t]; i++)
+			s->arenas[t][i].slot = SLOT_NONE;
+		s->heap_bytes += s->K[t] * sizeof(*s->arenas[t]);
 	}
-	s->ns = s->nwin[STORE_W1H];
-	s->arenas = calloc(s->ns, sizeof(*s->arenas));
-	s->fleet = s->arenas ? st_ring_new(s) : NULL;
-	if (!s->fleet) {
-		free(s->arenas);
-		free(s);
-		return -ENOMEM;
-	}
-	for (i = 0; i < s->ns; i++)
-		s->arenas[i].slot = SLOT_NONE;
+	s->open.slot = SLOT_NONE;
+	st_chalf_init(&s->fleet[0]);
+	st_chalf_init(&s->fleet[1]);
 	for (i = 0; i < DEPTH_MAX; i++)
 		s->dhead[i] = NONE;
 	st_scratch_init(&s->bscr);
-	s->heap_bytes += sizeof(*s) + s->ns * sizeof(*s->arenas);
+	s->heap_bytes += sizeof(*s);
 	*sp = s;
 	return 0;
 }
 
 void store_close(struct store *s)
 {
-	uint32_t i;
+	uint32_t i, t;
 
 	if (!s)
 		return;
-	for (i = 0; i < s->ns; i++)
-		st_arena_free(s, &s->arenas[i], false);
+	for (t = 0; t < NTIERS; t++) {
+		for (i = 0; i < s->K[t]; i++)
+			st_arena_free(s, &s->arenas[t][i], false);
+		free(s->arenas[t]);
+	}
+	st_arena_free(s, &s->open, false);
 	while (s->pool) {
 		struct chunk *c = s->pool;
 
 		s->pool = c->next;
 		munmap(c, CHUNK_MAX);
 	}
-	free(s->arenas);
-	for (i = 0; i < s->ncust; i++)
+	for (i = 0; i < s->ncust; i++) {
 		free(cust_at(s, i)->str);
+		st_chalf_free(s, &cust_at(s, i)->h[0]);
+		st_chalf_free(s, &cust_at(s, i)->h[1]);
+	}
 	for (i = 0; i < s->npage; i++)
 		free(s->cpage[i]);
 	free(s->cpage);
@@ -100,20 +122,23 @@ void store_close(struct store *s)
 		free(s->boxes[i]->kmap);
 		st_u32map_clear(&s->boxes[i]->big);
 		free(s->boxes[i]->named);
-		free(s->boxes[i]->ring);
+		st_chalf_free(s, &s->boxes[i]->h[0]);
+		st_chalf_free(s, &s->boxes[i]->h[1]);
 		free(s->boxes[i]);
 	}
 	free(s->boxes);
 	free(s->bmap.e);
 	for (i = 0; i < s->nsite; i++) {
 		free(s->sites[i]->path);
-		free(s->sites[i]->ring);
+		st_chalf_free(s, &s->sites[i]->h[0]);
+		st_chalf_free(s, &s->sites[i]->h[1]);
 		free(s->sites[i]);
 	}
 	free(s->sites);
 	free(s->smap.e);
 	free(s->sscr);
-	free(s->fleet);
+	st_chalf_free(s, &s->fleet[0]);
+	st_chalf_free(s, &s->fleet[1]);
 	free(s);
 }
 
@@ -137,5 +162,6 @@ const char *store_window_name(enum store_window w)
 
 uint64_t store_window_ns(const struct store *s, enum store_window w)
 {
-	return (unsigned)w < STORE_NWINDOWS ? s->nwin[w] * s->o.slot_ns : 0;
+	return (unsigned)w < STORE_NWINDOWS ?
+		(uint64_t)s->nwin[w] * s->L[win_tier[w]] * s->o.slot_ns : 0;
 }

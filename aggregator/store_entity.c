@@ -37,7 +37,8 @@ uint32_t st_cust_get(struct store *s, const char *id, bool create, int *err)
 		memcpy(c->str, id, idlen + 1);
 		c->str[idlen + 1] = '\0';
 		c->site = NONE;
-		c->h[0].head_slot = c->h[1].head_slot = SLOT_NONE;
+		st_chalf_init(&c->h[0]);
+		st_chalf_init(&c->h[1]);
 		s->ncfree--;
 		s->nlive++;
 		s->heap_bytes += idlen + 2;
@@ -62,7 +63,8 @@ uint32_t st_cust_get(struct store *s, const char *id, bool create, int *err)
 	memcpy(c->str, id, idlen + 1);
 	c->str[idlen + 1] = '\0';
 	c->site = NONE;
-	c->h[0].head_slot = c->h[1].head_slot = SLOT_NONE;
+	st_chalf_init(&c->h[0]);
+	st_chalf_init(&c->h[1]);
 	if (st_strmap_put(s, &s->cmap, h, s->ncust)) {
 		free(c->str);
 		goto nomem;
@@ -159,18 +161,16 @@ uint32_t st_site_get(struct store *s, const char *path, bool create, int *err)
 	if (!st)
 		goto nomem;
 	st->path = strdup(path);
-	st->ring = st_ring_new(s);
-	if (!st->path || !st->ring) {
-		free(st->path);
-		free(st->ring);
+	if (!st->path) {
 		free(st);
 		goto nomem;
 	}
+	st_chalf_init(&st->h[0]);
+	st_chalf_init(&st->h[1]);
 	st->parent = parent;
 	st->depth = depth;
 	if (st_strmap_put(s, &s->smap, h, s->nsite)) {
 		free(st->path);
-		free(st->ring);
 		free(st);
 		goto nomem;
 	}
@@ -204,9 +204,10 @@ struct box *st_box_get(struct store *s, const char *id, bool create, int *err)
 	if (!b)
 		goto nomem;
 	snprintf(b->id, sizeof(b->id), "%s", id);
-	b->ring = st_ring_new(s);
-	if (!b->ring || st_strmap_put(s, &s->bmap, h, s->nbox)) {
-		free(b->ring);
+	st_chalf_init(&b->h[0]);
+	st_chalf_init(&b->h[1]);
+	b->idx = s->nbox;
+	if (st_strmap_put(s, &s->bmap, h, s->nbox)) {
 		free(b);
 		goto nomem;
 	}
@@ -285,11 +286,6 @@ static void strmap_del(struct strmap *m, uint32_t h, uint32_t idx)
 	}
 }
 
-static bool chalf_live(const struct store *s, const struct chalf *ch)
-{
-	return ch->head && slot_live(s, ch->head_slot);
-}
-
 /*
  * Forgets the customers no box's catalog names, with nothing in any window,
  * not named nor merged into for forget_ns: their index is reused. An
@@ -306,7 +302,7 @@ void st_forget(struct store *s, uint64_t now_ns)
 
 		if (!c->str || c->nboxes || now_ns <= c->seen_ns ||
 		    now_ns - c->seen_ns <= s->o.forget_ns ||
-		    chalf_live(s, &c->h[0]) || chalf_live(s, &c->h[1]))
+		    st_chalf_live(s, &c->h[0]) || st_chalf_live(s, &c->h[1]))
 			continue;
 		if (st_grow(&s->cfree, &s->cfree_cap, s->ncfree + 1, sizeof(*s->cfree)))
 			return;

@@ -191,9 +191,9 @@ static inline void prefetch_ahead(const struct store *s, const struct box *bx,
 	if (!v)
 		return;
 	ch = &cust_at(s, (v & ~KV_UNNAMED) - 1)->h[d->h[i].half];
-	if (ch->head && ch->head_slot == a) {
-		__builtin_prefetch(ch->head, 1);
-		__builtin_prefetch((const char *)ch->head + 64, 1);
+	if (ch->open && ch->open_slot == a) {
+		__builtin_prefetch(ch->open, 1);
+		__builtin_prefetch((const char *)ch->open + 64, 1);
 	}
 }
 
@@ -201,7 +201,6 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 		    uint64_t *gap_first, uint64_t *gap_last)
 {
 	enum store_refusal why;
-	struct arena *ar = NULL;
 	struct seqtrk *t;
 	struct box *bx;
 	uint64_t a, samples = 0, msum = 0;
@@ -260,10 +259,8 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 	a = d->end_ns / s->o.slot_ns;
 	if (a > s->cur)
 		a = s->cur;
-	live = slot_live(s, a);
-	if (live)
-		ar = st_arena_of(s, a);
-	else
+	live = slot_in_1h(s, a);
+	if (!live)
 		bx->late++;
 	for (i = 0; i < d->nh; i++) {
 		const struct wire_hist *wh = &d->h[i];
@@ -283,7 +280,8 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 			continue;
 		c = cust_at(s, (v & ~KV_UNNAMED) - 1);
 		c->seen_ns = now_ns;
-		err2 = st_chalf_add(s, ar, &c->h[wh->half], a, wh, b);
+		err2 = st_series_add(s, &c->h[wh->half], OWN(OWN_CUST, (v & ~KV_UNNAMED) - 1, wh->half),
+				     a, wh, b);
 		err = err ?: err2;
 		if (c->site == NONE) {
 			scratch_add(&s->bscr, wh->half, wh, b);

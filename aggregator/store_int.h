@@ -8,33 +8,61 @@
  *   store_query.c  windows summed, lists, top-N
  * Decisions, in one place:
  *
- * Time. Slot a holds the deltas whose end_ns / slot_ns == a. The ring
- * covers the longest window: ns = ceil(1 h / slot_ns) slots (slot_ns from
- * 1 s to 1 h), the newest being "cur", the slot of the largest now_ns any
+ * Time. Slot a holds the deltas whose end_ns / slot_ns == a (slot_ns
+ * divides a minute: 5 s to 60 s, default 10 s). Slots are grouped in
+ * three tiers of periods: tier 0 the slots themselves, tier 1 minutes,
+ * tier 2 five minutes (L[t] slots each). A window is a number of periods
+ * of one tier, the newest being the current one (partly elapsed):
+ *     10s: ceil(10 s / slot) slots   1m: 1 minute of slots
+ *     5m: 5 minutes                  15m: 3 five-minute periods
+ *     1h: 12 five-minute periods
+ * so a window spans (its length - one period, its length]: the 1 h window
+ * is 55 to 60 minutes long. "cur" is the slot of the largest now_ns any
  * call passed (the aggregator's clock, never a box's: a box clock running
- * ahead cannot push data out of the ring). A delta stamped after cur
- * lands in cur. A delta whose slot fell out of the ring (a late replay)
- * counts in the totals (store_total_samples, box samples, box late) but
- * in no window. Window w is the slots (S - n_w, S] for S the slot of the
- * query's now_ns, n_w = ceil(w / slot_ns): 1, 6, 30, 90, 360 slots of 10 s.
+ * ahead cannot push data out), and windows always end at cur. A delta
+ * stamped after cur lands in cur. A delta whose slot is older than the
+ * 1 h window (a late replay) counts in the totals (store_total_samples,
+ * box samples, box late) but in no window.
  *
- * Memory. Every slot of the ring owns an arena (chunks, bump allocated);
- * everything stored for that slot lives in it and is freed in one go when
- * the slot leaves the ring, so ageing costs no walk over the customers.
- * Chunks of 4 MiB are mapped with huge pages and pooled when their slot
- * is dropped (up to the largest slot seen), so that in steady state a new
- * slot reuses the memory of the one that left. Per customer-half and slot
- * there is a record only if it had data: a sparse histogram (count, sum,
- * min, max; u8 slot numbers and u32 counts, u64 counts when the record's
- * count passes 2^32), ~104-112 bytes for 8-10 buckets, with 2 spare
- * buckets (more if the size's padding allows) for the next delta of the
- * slot. A customer-half's records form a list, newest first, each holding
- * the slot of the next older one; a link is followed only while that slot
- * is still in the ring, so links into freed arenas are never read. A
- * record that must st_grow is copied to a larger one in the same arena (the
- * old one is garbage until the slot is dropped). Sites, boxes and the
- * fleet have dense per-slot histograms (a ring of ns pointers, the
- * histograms in the slot's arena too).
+ * Series and records. A series is a customer-half, or a half of a site, a
+ * box or the fleet. Deltas at the current slot merge into the series' open
+ * record (struct rec: mutable, with spare buckets, in the open arena).
+ * When a slot closes, each open record is written once, compact (struct
+ * crec: varints, exact size, ~40-80 bytes), as the series' record of that
+ * slot; when a minute closes, the records of its slots are summed into one
+ * record of the minute, and when five minutes close, those of its minutes
+ * into one record of the five minutes. Each tier keeps its newest closed
+ * periods (K[t]: 6 slots, 5 minutes, 12 five minutes: what its windows
+ * and the next tier's sums need), in one arena per period, freed in one
+ * go when the period leaves, so ageing costs no walk over the customers.
+ * A series' records of a tier form a list, newest first, each holding the
+ * period of the next older one; a link is followed only while that period
+ * is still kept, so links into freed arenas are never read.
+ *
+ * Windows cost O(1) per entity, whatever their length. A window is the
+ * closed records of its tier in it, the current (open) period's content
+ * being the closed records of the tiers below since it began and the open
+ * record: at most 12 records read. The 1 h window instead keeps a total
+ * of its 11 closed five minutes (a heap record): a closing five minutes
+ * is added, the one leaving is taken off (counts, sums and buckets
+ * subtract exactly; when the one leaving held the total's min or max,
+ * they are taken again from the five minutes still in it). A delta for a
+ * closed slot (a replay) is merged into the closed record of every tier
+ * that keeps the period holding it (a compact record is rewritten in its
+ * period's arena; the old copy is garbage until the period leaves), and
+ * into the 1 h total when it holds that five minutes; a period still open
+ * gets it from the tier below when it closes.
+ *
+ * Memory. Arenas are chunks, bump allocated. Chunks of 4 MiB are mapped
+ * with huge pages and pooled when their period is dropped (up to the
+ * largest arena seen), so that in steady state a new period reuses the
+ * memory of one that left. The open arena lists the series that have an
+ * open record (their owner ids), so closing a slot walks only those;
+ * closing a minute or five minutes walks every series once (cheap at that
+ * rate, and no per-record list to keep). An open record holds count, sum,
+ * min, max, u8 slot numbers and u32 counts (u64 when its count passes
+ * 2^32), with 2 spare buckets for the next delta; one that must grow is
+ * copied to a larger one in the same arena.
  *
  * Merge. store_add_delta first checks every index it will use (halves,
  * bucket ranges, slots increasing and in range, counts adding up), so a
@@ -45,14 +73,13 @@
  * union), and add into a per-delta dense scratch histogram of the
  * customer's site (or of the box, for customers without a site).
  * Customers and records are prefetched a few entries ahead. After the
- * delta, the touched sites are flushed bottom-up (each into its slot
- * histogram and into its parent's scratch, top-level sites into the
- * box's scratch), then the box's scratch into the box's and the fleet's
- * slot histograms. So a site's slot histogram is the sum of its subtree,
- * kept at merge time at a cost per delta and touched site, not per
- * customer-half, and a site query reads only its own ring. Scratch
- * histograms track the range of slots they touched: only that range is
- * merged and cleared.
+ * delta, the touched sites are flushed bottom-up (each into its own
+ * series and into its parent's scratch, top-level sites into the box's
+ * scratch), then the box's scratch into the box's and the fleet's series.
+ * So a site's series is the sum of its subtree, kept at merge time at a
+ * cost per delta and touched site, not per customer-half, and a site
+ * query reads only its own records. Scratch histograms track the range of
+ * histogram slots they touched: only that range is merged and cleared.
  *
  * Names. A customer is its id: one customer however many boxes name it.
  * Each catalog replaces the box's key map; the customer's name and site
@@ -131,12 +158,20 @@
 #define CHUNK_MIN	(64u << 10)
 #define CHUNK_MAX	(4u << 20)
 #define REC_SLACK	2		/* spare buckets in a new record */
+#define NTIERS		3		/* slots, minutes, five minutes */
+#define PER_NONE	UINT32_MAX	/* no period (periods are u32: slots of >= 5 s) */
 #define HALF_COUNT_MAX	(1ULL << 36)	/* samples of a customer-half in one delta */
 #define RTT_MAX_NS	(1ULL << 42)	/* 73 minutes: no RTT is longer */
 #define FORGET_EVERY_NS	(60 * 1000000000ULL)	/* how often st_forget() looks */
 
-static const uint32_t win_secs[STORE_NWINDOWS] = { 10, 60, 300, 900, 3600 };
 static const char *const win_names[STORE_NWINDOWS] = { "10s", "1m", "5m", "15m", "1h" };
+/* The tier of each window's periods (see Time). */
+static const uint8_t win_tier[STORE_NWINDOWS] = { 0, 0, 1, 2, 2 };
+
+/* Series owners, as kept in arenas: kind << 30 | index << 1 | half. */
+enum { OWN_CUST, OWN_SITE, OWN_BOX, OWN_FLEET };
+#define OWN(kind, idx, half)	((uint32_t)(kind) << 30 | (uint32_t)(idx) << 1 | (uint32_t)(half))
+#define OWN_IDX_MAX		((1u << 29) - 1)
 
 /* ---- structures ---------------------------------------------------------- */
 
@@ -146,29 +181,46 @@ struct chunk {
 	char data[];
 };
 
-/* Everything of one slot; freed when the slot leaves the ring. */
+/* Everything of one period of a tier; freed when the period leaves it. */
 struct arena {
-	uint64_t slot;
+	uint64_t slot;			/* the period; SLOT_NONE: unused */
 	struct chunk *chunks;
 	char *cur;
 	size_t left, next_size, bytes;
+	uint32_t *own;			/* series with a record here (OWN) */
+	uint32_t nown, own_cap;
 };
 
 /*
- * A customer-half's histogram over one slot. idx[cap] follows the header,
- * then the counts (u32, or u64 when wide) at an 8-aligned offset.
+ * An open record (the current slot of a series) or a window total. idx[cap]
+ * follows the header, then the counts (u32, or u64 when wide) at an
+ * 8-aligned offset.
  */
 struct rec {
-	struct rec *prev;		/* next older record */
-	uint64_t prev_slot;		/* its slot; followed only while live */
 	uint64_t count, sum, min, max;
 	uint8_t n, cap, wide;
 	uint8_t idx[];
 };
 
+/*
+ * A closed period of a series, compact: after the header, varints of
+ * count, sum, min and max - min, then n times (slot number - the one
+ * before, as a byte; its count, a varint).
+ */
+struct crec {
+	struct crec *prev;		/* next older record of its tier */
+	uint32_t prev_per;		/* its period; followed only while kept */
+	uint8_t n;
+	uint8_t data[];
+};
+
+/* A series: a customer-half, or a half of a site, a box or the fleet. */
 struct chalf {
-	struct rec *head;
-	uint64_t head_slot;
+	struct rec *open;		/* of slot open_slot, when that is cur */
+	uint32_t open_slot;
+	uint32_t head_per[NTIERS];	/* the period of head[t] */
+	struct crec *head[NTIERS];	/* closed periods, newest first */
+	struct rec *tot;		/* the 1 h window's closed five minutes (heap) */
 };
 
 struct cust {
@@ -177,12 +229,6 @@ struct cust {
 	uint32_t nboxes;
 	uint64_t seen_ns;		/* last named by a catalog or merged into */
 	struct chalf h[PF_NHALVES];
-};
-
-/* Dense per-slot histograms of a site, box or the fleet. */
-struct dslot {
-	uint64_t slot;
-	struct hist *h;			/* [PF_NHALVES], in the slot's arena */
 };
 
 struct seqtrk {
@@ -215,13 +261,14 @@ struct box {
 	bool has_held;			/* a suspect seq jump (see Sequences) */
 	uint64_t held_epoch, held_seq;
 	struct wire_stats stats;
-	struct dslot *ring;
+	uint32_t idx;			/* in boxes[] */
+	struct chalf h[PF_NHALVES];
 };
 
 struct site {
 	char *path;
 	uint32_t parent, depth;
-	struct dslot *ring;		/* its whole subtree */
+	struct chalf h[PF_NHALVES];	/* its whole subtree */
 };
 
 /* Per-delta scratch: a dense histogram per half and the slots touched. */
@@ -239,12 +286,16 @@ struct strmap {
 
 struct store {
 	struct store_opts o;
-	uint32_t nwin[STORE_NWINDOWS];
-	uint32_t ns;			/* slots in the ring */
+	uint32_t L[NTIERS];		/* slots per period */
+	uint32_t K[NTIERS];		/* closed periods kept */
+	uint32_t nwin[STORE_NWINDOWS];	/* periods of its tier per window */
 	uint64_t cur;			/* newest slot */
+	uint64_t curp[NTIERS];		/* its period in each tier */
 	bool started;
-	struct arena *arenas;		/* [ns], by slot % ns */
-	size_t arena_bytes;
+	struct arena open;		/* open records of slot cur */
+	struct arena *arenas[NTIERS];	/* [K[t]] closed periods, by period % K[t] */
+	size_t arena_bytes, tot_bytes;
+	uint64_t nomem;			/* records lost to a failed allocation */
 	struct chunk *pool;		/* free chunks of CHUNK_MAX */
 	size_t pool_bytes, pool_max;
 
@@ -269,7 +320,7 @@ struct store {
 	uint32_t dhead[DEPTH_MAX];
 	uint32_t maxdepth;
 
-	struct dslot *fleet;
+	struct chalf fleet[PF_NHALVES];
 	uint64_t total;
 	uint64_t ring_count, ring_sum;	/* the fleet over every live slot */
 	uint64_t refused[STORE_NREFUSALS];
@@ -286,11 +337,8 @@ typedef const char *(*key_fn)(const struct store *s, uint32_t i);
 
 /* store_mem.c */
 uint32_t st_u32map_get(const struct u32map *m, uint32_t key);
-struct dslot *st_ring_new(struct store *s);
 void st_u32map_clear(struct u32map *m);
-struct arena *st_arena_of(struct store *s, uint64_t a);
 void st_scratch_init(struct scratch *t);
-int st_chalf_add(struct store *s, struct arena *ar, struct chalf *ch, uint64_t a, const struct wire_hist *wh, const struct wire_bucket *b);
 int st_strmap_put(struct store *s, struct strmap *m, uint32_t h, uint32_t idx);
 void st_site_touch(struct store *s, uint32_t site);
 int st_scratch_flush(struct store *s, struct box *bx, uint64_t a);
@@ -299,6 +347,24 @@ int st_grow(void *pp, uint32_t *cap, uint32_t want, size_t elem);
 void st_arena_free(struct store *s, struct arena *a, bool keep);
 uint32_t st_str_hash(const char *p);
 int st_u32map_set(struct u32map *m, uint32_t key, uint32_t val);
+struct arena *st_arena_of(struct store *s, unsigned t, uint64_t p);
+int st_open_add(struct store *s, struct chalf *ch, uint32_t own, const struct wire_hist *wh, const struct wire_bucket *b);
+unsigned st_rec_buckets(const struct rec *r, struct wire_hist *wh, struct wire_bucket *b);
+struct crec *st_crec_new(struct store *s, struct arena *ar, const struct wire_hist *wh, const struct wire_bucket *b);
+struct crec *st_crec_of_rec(struct store *s, struct arena *ar, const struct rec *r);
+unsigned st_crec_buckets(const struct crec *r, struct wire_hist *wh, struct wire_bucket *b);
+void st_crec_stats(const struct crec *r, struct wire_hist *wh);
+int st_tot_add(struct store *s, struct rec **tp, const struct wire_hist *wh, const struct wire_bucket *b);
+void st_tot_sub(struct store *s, struct rec **tp, const struct wire_hist *wh, const struct wire_bucket *b);
+void st_tot_free(struct store *s, struct rec **tp);
+
+/* store_tier.c */
+int st_series_add(struct store *s, struct chalf *ch, uint32_t own, uint64_t a, const struct wire_hist *wh, const struct wire_bucket *b);
+struct chalf *st_own_series(struct store *s, uint32_t own);
+void st_chalf_init(struct chalf *ch);
+void st_chalf_free(struct store *s, struct chalf *ch);
+bool st_chalf_live(const struct store *s, const struct chalf *ch);
+struct crec *st_crec_find(const struct store *s, unsigned t, const struct chalf *ch, uint64_t p);
 
 /* store_entity.c */
 void st_forget(struct store *s, uint64_t now_ns);
@@ -321,9 +387,16 @@ static inline struct cust *cust_at(const struct store *s, uint32_t i)
 {
 	return &s->cpage[i >> CPAGE_SHIFT][i & (CPAGE_SIZE - 1)];
 }
-static inline bool slot_live(const struct store *s, uint64_t a)
+/* Slot a (<= cur) is in the 1 h window. */
+static inline bool slot_in_1h(const struct store *s, uint64_t a)
 {
-	return s->started && a != SLOT_NONE && a <= s->cur && s->cur - a < s->ns;
+	return a <= s->cur && s->curp[2] - a / s->L[2] < s->nwin[STORE_W1H];
+}
+
+/* Closed period p of tier t is kept. */
+static inline bool per_kept(const struct store *s, unsigned t, uint64_t p)
+{
+	return p != PER_NONE && p < s->curp[t] && s->curp[t] - p <= s->K[t];
 }
 static inline uint64_t rec_cnt(const struct rec *r, unsigned k)
 {

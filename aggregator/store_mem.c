@@ -204,18 +204,27 @@ void st_arena_free(struct store *s, struct arena *a, bool keep)
 		chunk_put(s, c, keep);
 	}
 	s->arena_bytes -= a->bytes;
-	memset(a, 0, sizeof(*a));
+	if (!keep) {
+		s->heap_bytes -= (size_t)a->own_cap * sizeof(*a->own);
+		free(a->own);
+		a->own = NULL;
+		a->own_cap = 0;
+	}
+	a->chunks = NULL;
+	a->cur = NULL;
+	a->left = a->next_size = a->bytes = 0;
+	a->nown = 0;
 	a->slot = SLOT_NONE;
 }
 
-/* The arena of live slot a. */
-struct arena *st_arena_of(struct store *s, uint64_t a)
+/* The arena of closed period p of tier t (a kept one, or the one closing). */
+struct arena *st_arena_of(struct store *s, unsigned t, uint64_t p)
 {
-	struct arena *ar = &s->arenas[a % s->ns];
+	struct arena *ar = &s->arenas[t][p % s->K[t]];
 
-	if (ar->slot != a) {
-		st_arena_free(s, ar, true);	/* an older slot: no longer live */
-		ar->slot = a;
+	if (ar->slot != p) {
+		st_arena_free(s, ar, true);	/* an older period: no longer kept */
+		ar->slot = p;
 	}
 	return ar;
 }
@@ -248,64 +257,18 @@ static void *arena_alloc(struct store *s, struct arena *a, size_t n)
 	return p;
 }
 
-
-void store_advance(struct store *s, uint64_t now_ns)
+/* Notes that series own has a record in arena a. */
+static int arena_own(struct store *s, struct arena *a, uint32_t own)
 {
-	uint64_t S = now_ns / s->o.slot_ns;
-	uint32_t i;
+	uint32_t cap = a->own_cap;
 
-	if (s->started && S <= s->cur)
-		return;
-	for (i = 0; i < s->ns; i++) {
-		struct arena *a = &s->arenas[i];
-		const struct dslot *f;
-
-		if (a->slot == SLOT_NONE || S - a->slot < s->ns)
-			continue;
-		f = &s->fleet[a->slot % s->ns];
-		if (f->slot == a->slot && f->h) {
-			s->ring_count -= f->h[0].count + f->h[1].count;
-			s->ring_sum -= f->h[0].sum + f->h[1].sum;
-		}
-		st_arena_free(s, a, true);
+	if (a->nown == cap) {
+		if (st_grow(&a->own, &a->own_cap, cap + 1, sizeof(*a->own)))
+			return -ENOMEM;
+		s->heap_bytes += (size_t)(a->own_cap - cap) * sizeof(*a->own);
 	}
-	s->cur = S;
-	s->started = true;
-	if (s->o.forget_ns != UINT64_MAX && now_ns - s->last_forget_ns >= FORGET_EVERY_NS) {
-		s->last_forget_ns = now_ns;
-		st_forget(s, now_ns);
-	}
-}
-
-/* The dense histograms of live slot a in a ring, allocated on first use. */
-static struct hist *dslot_get(struct store *s, struct dslot *ring, uint64_t a)
-{
-	struct dslot *d = &ring[a % s->ns];
-
-	if (d->slot != a || !d->h) {
-		struct hist *h = arena_alloc(s, st_arena_of(s, a), PF_NHALVES * sizeof(*h));
-
-		if (!h)
-			return NULL;
-		hist_init(&h[0]);
-		hist_init(&h[1]);
-		d->slot = a;
-		d->h = h;
-	}
-	return d->h;
-}
-
-struct dslot *st_ring_new(struct store *s)
-{
-	struct dslot *r = malloc((size_t)s->ns * sizeof(*r));
-	uint32_t i;
-
-	if (!r)
-		return NULL;
-	for (i = 0; i < s->ns; i++)
-		r[i] = (struct dslot){ .slot = SLOT_NONE };
-	s->heap_bytes += (size_t)s->ns * sizeof(*r);
-	return r;
+	a->own[a->nown++] = own;
+	return 0;
 }
 
 /* ---- records ------------------------------------------------------------- */
@@ -454,8 +417,6 @@ static int rec_merge(struct store *s, struct arena *ar, struct rec **link,
 
 			if (!g)
 				return -ENOMEM;
-			g->prev = r->prev;
-			g->prev_slot = r->prev_slot;
 			g->count = r->count;
 			g->sum = r->sum;
 			g->min = r->min;
@@ -473,32 +434,260 @@ static int rec_merge(struct store *s, struct arena *ar, struct rec **link,
 	return 0;
 }
 
-/* Merges one wire histogram into a customer-half at live slot a. */
-int st_chalf_add(struct store *s, struct arena *ar, struct chalf *ch, uint64_t a,
-		     const struct wire_hist *wh, const struct wire_bucket *b)
+/*
+ * Merges one wire histogram into the open record of series ch (owner own),
+ * the current slot's.
+ */
+int st_open_add(struct store *s, struct chalf *ch, uint32_t own, const struct wire_hist *wh,
+		const struct wire_bucket *b)
 {
-	struct rec **link = &ch->head;
-	uint64_t *lslot = &ch->head_slot;
 	struct rec *r;
 
-	/* newest first: walk past newer records (a replayed older delta) */
-	while (*link && slot_live(s, *lslot) && *lslot > a) {
-		r = *link;
-		link = &r->prev;
-		lslot = &r->prev_slot;
-	}
-	if (*link && !slot_live(s, *lslot))
-		*link = NULL;		/* the rest was freed with its slots */
-	if (*link && *lslot == a)
-		return rec_merge(s, ar, link, wh, b);
-	r = rec_new(s, ar, wh, b);
-	if (!r)
+	if (ch->open && ch->open_slot == s->cur)
+		return rec_merge(s, &s->open, &ch->open, wh, b);
+	if (arena_own(s, &s->open, own))
 		return -ENOMEM;
-	r->prev = *link;
-	r->prev_slot = *link ? *lslot : SLOT_NONE;
-	*link = r;
-	*lslot = a;
+	r = rec_new(s, &s->open, wh, b);
+	if (!r) {
+		s->open.nown--;
+		return -ENOMEM;
+	}
+	ch->open = r;
+	ch->open_slot = (uint32_t)s->cur;
 	return 0;
+}
+
+/* A record as a wire histogram and its buckets; returns how many. */
+unsigned st_rec_buckets(const struct rec *r, struct wire_hist *wh, struct wire_bucket *b)
+{
+	unsigned k;
+
+	for (k = 0; k < r->n; k++) {
+		b[k].slot = r->idx[k];
+		b[k].n = rec_cnt(r, k);
+	}
+	memset(wh, 0, sizeof(*wh));
+	wh->count = r->count;
+	wh->sum = r->sum;
+	wh->min = r->min;
+	wh->max = r->max;
+	wh->nb = r->n;
+	return r->n;
+}
+
+/* ---- compact records ----------------------------------------------------- */
+
+static inline uint8_t *varint_put(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* Only ever reads what varint_put wrote (the store's own memory). */
+static inline const uint8_t *varint_get(const uint8_t *p, uint64_t *v)
+{
+	uint64_t x = 0;
+	unsigned sh = 0;
+
+	while (*p & 0x80) {
+		x |= (uint64_t)(*p++ & 0x7f) << sh;
+		sh += 7;
+	}
+	*v = x | (uint64_t)*p++ << sh;
+	return p;
+}
+
+/* The largest compact record: header, four varints, every bucket. */
+#define CREC_MAX	(offsetof(struct crec, data) + 4 * 10 + PF_HIST_NSLOTS * 11)
+
+/* A compact record from buf (its data, len bytes), in arena ar. */
+static struct crec *crec_put(struct store *s, struct arena *ar, const uint8_t *buf, size_t len,
+			     unsigned n)
+{
+	struct crec *r = arena_alloc(s, ar, offsetof(struct crec, data) + len);
+
+	if (!r)
+		return NULL;
+	r->prev = NULL;
+	r->prev_per = PER_NONE;
+	r->n = (uint8_t)n;
+	memcpy(r->data, buf, len);
+	return r;
+}
+
+static uint8_t *crec_head_put(uint8_t *p, uint64_t count, uint64_t sum, uint64_t min,
+			      uint64_t max)
+{
+	p = varint_put(p, count);
+	p = varint_put(p, sum);
+	p = varint_put(p, min);
+	return varint_put(p, max - min);
+}
+
+/* A compact record of a wire histogram (count > 0), in arena ar. */
+struct crec *st_crec_new(struct store *s, struct arena *ar, const struct wire_hist *wh,
+			 const struct wire_bucket *b)
+{
+	uint8_t buf[CREC_MAX], *p = crec_head_put(buf, wh->count, wh->sum, wh->min, wh->max);
+	unsigned k, last = 0;
+
+	for (k = 0; k < wh->nb; k++) {
+		*p++ = (uint8_t)(b[k].slot - last);
+		last = b[k].slot;
+		p = varint_put(p, b[k].n);
+	}
+	return crec_put(s, ar, buf, (size_t)(p - buf), wh->nb);
+}
+
+/* A compact record of an open record, in arena ar. */
+struct crec *st_crec_of_rec(struct store *s, struct arena *ar, const struct rec *r)
+{
+	uint8_t buf[CREC_MAX], *p = crec_head_put(buf, r->count, r->sum, r->min, r->max);
+	const void *c = (const char *)r + rec_cnt_off(r->cap);
+	unsigned k, last = 0;
+
+	for (k = 0; k < r->n; k++) {
+		*p++ = (uint8_t)(r->idx[k] - last);
+		last = r->idx[k];
+		p = varint_put(p, r->wide ? ((const uint64_t *)c)[k] : ((const uint32_t *)c)[k]);
+	}
+	return crec_put(s, ar, buf, (size_t)(p - buf), r->n);
+}
+
+static const uint8_t *crec_head(const struct crec *r, struct wire_hist *wh)
+{
+	const uint8_t *p = r->data;
+
+	memset(wh, 0, sizeof(*wh));
+	p = varint_get(p, &wh->count);
+	p = varint_get(p, &wh->sum);
+	p = varint_get(p, &wh->min);
+	p = varint_get(p, &wh->max);
+	wh->max += wh->min;
+	wh->nb = r->n;
+	return p;
+}
+
+/* count, sum, min and max of a compact record (nb: its buckets). */
+void st_crec_stats(const struct crec *r, struct wire_hist *wh)
+{
+	crec_head(r, wh);
+}
+
+/* A compact record as a wire histogram and its buckets; returns how many. */
+unsigned st_crec_buckets(const struct crec *r, struct wire_hist *wh, struct wire_bucket *b)
+{
+	const uint8_t *p = crec_head(r, wh);
+	unsigned k, slot = 0;
+
+	for (k = 0; k < r->n; k++) {
+		slot += *p++;
+		b[k].slot = (uint16_t)slot;
+		p = varint_get(p, &b[k].n);
+	}
+	return r->n;
+}
+
+/* ---- window totals (heap records) ---------------------------------------- */
+
+static size_t tot_size(const struct rec *r)
+{
+	return r ? rec_size(r->cap, r->wide) : 0;
+}
+
+/* *tp += a wire histogram: the union, in a record reallocated to fit. */
+int st_tot_add(struct store *s, struct rec **tp, const struct wire_hist *wh,
+	       const struct wire_bucket *b)
+{
+	uint64_t cnt[PF_HIST_NSLOTS];
+	uint8_t idx[PF_HIST_NSLOTS];
+	struct rec *r = *tp, *g;
+	bool wide;
+	unsigned n;
+
+	if (!wh->count)
+		return 0;
+	if (!r) {
+		wide = need_wide(wh->count, 0);
+		g = malloc(rec_size(wh->nb, wide));
+		if (!g)
+			return -ENOMEM;
+		memset(g, 0, offsetof(struct rec, idx));
+		g->cap = (uint8_t)wh->nb;
+		g->wide = wide;
+		g->min = UINT64_MAX;
+		s->tot_bytes += tot_size(g);
+		*tp = r = g;
+	}
+	wide = r->wide || need_wide(r->count, wh->count);
+	n = rec_union(r, b, wh->nb, idx, cnt);
+	if (n > r->cap || wide != r->wide) {
+		size_t old = tot_size(r);
+
+		g = realloc(r, rec_size(n, wide));
+		if (!g)
+			return -ENOMEM;
+		g->cap = (uint8_t)n;
+		g->wide = wide;
+		s->tot_bytes += tot_size(g) - old;
+		*tp = r = g;
+	}
+	rec_fill(r, idx, cnt, n);
+	r->count += wh->count;
+	r->sum += wh->sum;
+	if (wh->min < r->min)
+		r->min = wh->min;
+	if (wh->max > r->max)
+		r->max = wh->max;
+	return 0;
+}
+
+void st_tot_free(struct store *s, struct rec **tp)
+{
+	s->tot_bytes -= tot_size(*tp);
+	free(*tp);
+	*tp = NULL;
+}
+
+/*
+ * *tp -= a histogram that was added to it: buckets that reach zero are
+ * dropped, and an empty total freed. min and max are left as they were:
+ * the caller takes them again from what is still in it when the
+ * histogram held one.
+ */
+void st_tot_sub(struct store *s, struct rec **tp, const struct wire_hist *wh,
+		const struct wire_bucket *b)
+{
+	struct rec *t = *tp;
+	uint64_t cnt[PF_HIST_NSLOTS];
+	uint8_t idx[PF_HIST_NSLOTS];
+	unsigned i = 0, j, n = 0;
+
+	if (!t || !wh->count)
+		return;
+	if (wh->count >= t->count) {	/* all of it (never more) */
+		st_tot_free(s, tp);
+		return;
+	}
+	for (j = 0; j < t->n; j++) {
+		uint64_t c = rec_cnt(t, j);
+
+		while (i < wh->nb && b[i].slot < t->idx[j])
+			i++;
+		if (i < wh->nb && b[i].slot == t->idx[j])
+			c -= b[i].n;
+		if (c) {
+			idx[n] = t->idx[j];
+			cnt[n++] = c;
+		}
+	}
+	rec_fill(t, idx, cnt, n);
+	t->count -= wh->count;
+	t->sum -= wh->sum;
 }
 
 /* ---- scratch histograms ------------------------------------------------- */
@@ -575,12 +764,41 @@ void st_site_touch(struct store *s, uint32_t site)
 		s->maxdepth = d;
 }
 
+/* Adds a scratch histogram into the two halves of a series at slot a. */
+static int scratch_to_series(struct store *s, const struct scratch *t, struct chalf h[PF_NHALVES],
+			     uint32_t kind, uint32_t idx, uint64_t a)
+{
+	struct wire_bucket b[PF_HIST_NSLOTS];
+	struct wire_hist wh;
+	unsigned half, i;
+	int err = 0;
+
+	for (half = 0; half < PF_NHALVES; half++) {
+		const struct hist *x = &t->h[half];
+
+		if (!x->count)
+			continue;
+		memset(&wh, 0, sizeof(wh));
+		for (i = t->lo; i <= t->hi; i++) {
+			if (x->slot[i]) {
+				b[wh.nb].slot = (uint16_t)i;
+				b[wh.nb++].n = x->slot[i];
+			}
+		}
+		wh.count = x->count;
+		wh.sum = x->sum;
+		wh.min = x->min;
+		wh.max = x->max;
+		err = err ?: st_series_add(s, &h[half], OWN(kind, idx, half), a, &wh, b);
+	}
+	return err;
+}
+
 /* The touched sites bottom-up, then the box and the fleet, at slot a. */
 int st_scratch_flush(struct store *s, struct box *bx, uint64_t a)
 {
-	struct hist *h;
 	uint32_t d, i;
-	int err = 0;
+	int err = 0, e;
 
 	for (d = s->maxdepth + 1; d-- > 0;) {
 		while ((i = s->dhead[d]) != NONE) {
@@ -588,11 +806,8 @@ int st_scratch_flush(struct store *s, struct box *bx, uint64_t a)
 			uint32_t p = s->sites[i]->parent;
 
 			s->dhead[d] = t->next;
-			h = dslot_get(s, s->sites[i]->ring, a);
-			if (h)
-				scratch_merge_into(h, t);
-			else
-				err = -ENOMEM;
+			e = scratch_to_series(s, t, s->sites[i]->h, OWN_SITE, i, a);
+			err = err ?: e;
 			if (p != NONE) {
 				st_site_touch(s, p);
 				scratch_merge_scratch(&s->sscr[p], t);
@@ -603,15 +818,10 @@ int st_scratch_flush(struct store *s, struct box *bx, uint64_t a)
 		}
 	}
 	s->maxdepth = 0;
-	h = dslot_get(s, bx->ring, a);
-	if (h)
-		scratch_merge_into(h, &s->bscr);
-	h = h ? dslot_get(s, s->fleet, a) : NULL;
-	if (h)
-		scratch_merge_into(h, &s->bscr);
-	else
-		err = -ENOMEM;
+	e = scratch_to_series(s, &s->bscr, bx->h, OWN_BOX, bx->idx, a);
+	err = err ?: e;
+	e = scratch_to_series(s, &s->bscr, s->fleet, OWN_FLEET, 0, a);
+	err = err ?: e;
 	scratch_clear(&s->bscr);
 	return err;
 }
-

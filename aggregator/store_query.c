@@ -11,21 +11,12 @@
 
 /* ---- queries ------------------------------------------------------------- */
 
-/* Slots [*lo, *hi] of window w at now_ns. */
-static void win_range(struct store *s, enum store_window w, uint64_t now_ns, uint64_t *lo,
-		      uint64_t *hi)
-{
-	uint32_t n = s->nwin[w];
-
-	store_advance(s, now_ns);
-	*hi = now_ns / s->o.slot_ns;
-	*lo = *hi + 1 >= n ? *hi + 1 - n : 0;
-}
-
-static void rec_to_dense(struct hist *h, const struct rec *r)
+static void rec_to_dense(struct hist *h, const struct rec *r, unsigned *rlo, unsigned *rhi)
 {
 	unsigned k;
 
+	if (!r || !r->n)
+		return;
 	for (k = 0; k < r->n; k++)
 		h->slot[r->idx[k]] += rec_cnt(r, k);
 	h->count += r->count;
@@ -34,45 +25,75 @@ static void rec_to_dense(struct hist *h, const struct rec *r)
 		h->min = r->min;
 	if (r->max > h->max)
 		h->max = r->max;
+	if (r->idx[0] < *rlo)
+		*rlo = r->idx[0];
+	if (r->idx[r->n - 1] > *rhi)
+		*rhi = r->idx[r->n - 1];
+}
+
+static void crec_to_dense(struct hist *h, const struct crec *r, unsigned *rlo, unsigned *rhi)
+{
+	struct wire_bucket b[PF_HIST_NSLOTS];
+	struct wire_hist wh;
+	unsigned k;
+
+	st_crec_buckets(r, &wh, b);
+	for (k = 0; k < wh.nb; k++)
+		h->slot[b[k].slot] += b[k].n;
+	h->count += wh.count;
+	h->sum += wh.sum;
+	if (wh.min < h->min)
+		h->min = wh.min;
+	if (wh.max > h->max)
+		h->max = wh.max;
+	if (wh.nb && b[0].slot < *rlo)
+		*rlo = b[0].slot;
+	if (wh.nb && b[wh.nb - 1].slot > *rhi)
+		*rhi = b[wh.nb - 1].slot;
+}
+
+/* Adds ch's closed records of tier t, periods [lo, curp[t]), to h. */
+static void tier_range(const struct store *s, const struct chalf *ch, unsigned t, uint64_t lo,
+		       struct hist *h, unsigned *rlo, unsigned *rhi)
+{
+	const struct crec *r = ch->head[t];
+	uint64_t a = ch->head_per[t];
+
+	for (; r && per_kept(s, t, a) && a >= lo; a = r->prev_per, r = r->prev)
+		crec_to_dense(h, r, rlo, rhi);
 }
 
 /*
- * Adds a customer-half's records of slots [lo, hi] to h (not cleared).
+ * Adds series ch over window w (ending at cur) to h (not cleared): the
+ * closed records of its tier in the window (for 1 h, the total of its
+ * closed five minutes), then the current period's part: the closed
+ * records of each tier below since it began, and the open record.
  * *rlo / *rhi widen to the histogram slots touched.
  */
-static void chalf_window(const struct store *s, const struct chalf *ch, uint64_t lo, uint64_t hi,
-			 struct hist *h, unsigned *rlo, unsigned *rhi)
+static void series_window(const struct store *s, const struct chalf *ch, enum store_window w,
+			  struct hist *h, unsigned *rlo, unsigned *rhi)
 {
-	const struct rec *r = ch->head;
-	uint64_t a = ch->head_slot;
+	unsigned t = win_tier[w], u;
+	uint64_t cp = s->curp[t];
 
-	while (r && slot_live(s, a) && a >= lo) {
-		if (a <= hi && r->n) {
-			rec_to_dense(h, r);
-			if (r->idx[0] < *rlo)
-				*rlo = r->idx[0];
-			if (r->idx[r->n - 1] > *rhi)
-				*rhi = r->idx[r->n - 1];
-		}
-		a = r->prev_slot;
-		r = r->prev;
-	}
+	if (w == STORE_W1H)
+		rec_to_dense(h, ch->tot, rlo, rhi);
+	else
+		tier_range(s, ch, t, cp + 1 >= s->nwin[w] ? cp + 1 - s->nwin[w] : 0, h, rlo, rhi);
+	for (u = t; u-- > 0;)
+		tier_range(s, ch, u, s->curp[u + 1] * (s->L[u + 1] / s->L[u]), h, rlo, rhi);
+	if (ch->open && ch->open_slot == s->cur)
+		rec_to_dense(h, ch->open, rlo, rhi);
 }
 
-static void ring_window(const struct store *s, const struct dslot *ring, uint64_t lo,
-			uint64_t hi, struct hist out[PF_NHALVES])
+static void pair_window(const struct store *s, const struct chalf ch[PF_NHALVES],
+			enum store_window w, struct hist out[PF_NHALVES])
 {
-	uint64_t a;
+	unsigned h, rlo = PF_HIST_NSLOTS, rhi = 0;
 
-	for (a = lo; a <= hi; a++) {
-		const struct dslot *d = &ring[a % s->ns];
-
-		if (d->slot == a && d->h && slot_live(s, a)) {
-			hist_merge(&out[0], &d->h[0]);
-			hist_merge(&out[1], &d->h[1]);
-		}
-		if (a == UINT64_MAX)
-			break;
+	for (h = 0; h < PF_NHALVES; h++) {
+		hist_init(&out[h]);
+		series_window(s, &ch[h], w, &out[h], &rlo, &rhi);
 	}
 }
 
@@ -84,8 +105,6 @@ static int window_ok(enum store_window w)
 int store_customer(struct store *s, const char *id, enum store_window w, uint64_t now_ns,
 		   struct hist out[PF_NHALVES])
 {
-	unsigned h, rlo = PF_HIST_NSLOTS, rhi = 0;
-	uint64_t lo, hi;
 	uint32_t i;
 
 	if (window_ok(w) || !id)
@@ -93,11 +112,8 @@ int store_customer(struct store *s, const char *id, enum store_window w, uint64_
 	i = st_strmap_get(s, &s->cmap, st_cust_key, id, st_str_hash(id));
 	if (i == NONE)
 		return -ENOENT;
-	win_range(s, w, now_ns, &lo, &hi);
-	for (h = 0; h < PF_NHALVES; h++) {
-		hist_init(&out[h]);
-		chalf_window(s, &cust_at(s, i)->h[h], lo, hi, &out[h], &rlo, &rhi);
-	}
+	store_advance(s, now_ns);
+	pair_window(s, cust_at(s, i)->h, w, out);
 	return 0;
 }
 
@@ -105,7 +121,6 @@ int store_site(struct store *s, const char *path, enum store_window w, uint64_t 
 	       struct hist out[PF_NHALVES])
 {
 	char norm[256];
-	uint64_t lo, hi;
 	uint32_t i;
 
 	if (window_ok(w) || !path)
@@ -117,10 +132,8 @@ int store_site(struct store *s, const char *path, enum store_window w, uint64_t 
 	i = st_strmap_get(s, &s->smap, st_site_key, norm, st_str_hash(norm));
 	if (i == NONE)
 		return -ENOENT;
-	win_range(s, w, now_ns, &lo, &hi);
-	hist_init(&out[0]);
-	hist_init(&out[1]);
-	ring_window(s, s->sites[i]->ring, lo, hi, out);
+	store_advance(s, now_ns);
+	pair_window(s, s->sites[i]->h, w, out);
 	return 0;
 }
 
@@ -128,31 +141,24 @@ int store_box(struct store *s, const char *box, enum store_window w, uint64_t no
 	      struct hist out[PF_NHALVES])
 {
 	struct box *bx;
-	uint64_t lo, hi;
 
 	if (window_ok(w) || !box)
 		return -EINVAL;
 	bx = wire_box_ok(box) ? st_box_get(s, box, false, NULL) : NULL;
 	if (!bx)
 		return -ENOENT;
-	win_range(s, w, now_ns, &lo, &hi);
-	hist_init(&out[0]);
-	hist_init(&out[1]);
-	ring_window(s, bx->ring, lo, hi, out);
+	store_advance(s, now_ns);
+	pair_window(s, bx->h, w, out);
 	return 0;
 }
 
 int store_fleet(struct store *s, enum store_window w, uint64_t now_ns,
 		struct hist out[PF_NHALVES])
 {
-	uint64_t lo, hi;
-
 	if (window_ok(w))
 		return -EINVAL;
-	win_range(s, w, now_ns, &lo, &hi);
-	hist_init(&out[0]);
-	hist_init(&out[1]);
-	ring_window(s, s->fleet, lo, hi, out);
+	store_advance(s, now_ns);
+	pair_window(s, s->fleet, w, out);
 	return 0;
 }
 
@@ -281,7 +287,6 @@ int store_top(struct store *s, enum store_kind kind, enum pf_half half, double q
 {
 	struct hist *h = NULL, pair[PF_NHALVES];
 	struct cand *top = NULL, c;
-	uint64_t lo, hi;
 	uint32_t i, nent;
 	int m = 0;
 
@@ -300,7 +305,7 @@ int store_top(struct store *s, enum store_kind kind, enum pf_half half, double q
 		return -ENOMEM;
 	}
 	hist_init(h);
-	win_range(s, w, now_ns, &lo, &hi);
+	store_advance(s, now_ns);
 	nent = kind == STORE_CUSTOMER ? s->ncust : s->nsite;
 	for (i = 0; i < nent; i++) {
 		const struct hist *x;
@@ -309,12 +314,10 @@ int store_top(struct store *s, enum store_kind kind, enum pf_half half, double q
 		if (kind == STORE_CUSTOMER) {
 			if (!cust_at(s, i)->str)
 				continue;
-			chalf_window(s, &cust_at(s, i)->h[half], lo, hi, h, &rlo, &rhi);
+			series_window(s, &cust_at(s, i)->h[half], w, h, &rlo, &rhi);
 			x = h;
 		} else {
-			hist_init(&pair[0]);
-			hist_init(&pair[1]);
-			ring_window(s, s->sites[i]->ring, lo, hi, pair);
+			pair_window(s, s->sites[i]->h, w, pair);
 			x = &pair[half];
 		}
 		if (x->count >= min_count) {
@@ -408,10 +411,10 @@ uint64_t store_total_samples(const struct store *s)
 
 size_t store_mem_bytes(const struct store *s)
 {
-	return s->heap_bytes + s->arena_bytes + s->pool_bytes;
+	return s->heap_bytes + s->arena_bytes + s->pool_bytes + s->tot_bytes;
 }
 
 size_t store_newest_slot_bytes(const struct store *s)
 {
-	return s->started ? s->arenas[s->cur % s->ns].bytes : 0;
+	return s->open.bytes;
 }

@@ -13,15 +13,17 @@
  * gets a new record: agents at a 10 s interval); even passes land in the
  * slot of the pass before, with another draw of the same customers (merge
  * into existing records, some of which grow: agents at shorter intervals,
- * or a customer on two boxes). Each new slot is an hour after the last,
- * so that the slot before leaves the ring and its memory is reused, as
- * in a running aggregator; passes 1-2 run on fresh memory (here the
- * hypervisor's page faults make that ~0.7-1.3 GB/s) and are shown but
- * left out of the figures. The CPU of this VM runs at a speed that
+ * or a customer on two boxes). New slots follow one another, as in a
+ * running aggregator: opening one closes the slot before (its records
+ * folded into the minute's, see store_int.h), which is timed on its own
+ * (store_advance) and shown apart, per customer-half of the closed slot.
+ * Until the store's slots come round (6 slots: 12 passes) every slot runs
+ * on fresh memory (here the hypervisor's page faults make that ~0.7-1.3
+ * GB/s): those passes are shown but left out of the figures. The CPU of this VM runs at a speed that
  * changes from second to second with its neighbours: every pass is shown,
  * then the best and the median.
  *
- * usage: merge_bench [BOXES [CUSTOMERS [PASSES]]]   (default 100 10000 8)
+ * usage: merge_bench [BOXES [CUSTOMERS [PASSES]]]   (default 100 10000 24)
  *
  * The default is scaled down from the issue's 1,000 x 10,000 (the same
  * delta size per box, a tenth of the boxes): that takes ~90 s and ~10 GB
@@ -31,27 +33,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include "aggregator/store.h"
-#include "tests/lib/rng.h"
+#include "bench/synth.h"
 
 #define SLOT_S		10ULL
-#define NS		1000000000ULL
+#define NS		SYN_NS
 #define T0		(1700000000ULL * NS)	/* a slot boundary */
-
-struct msg {
-	char *buf;
-	size_t len;
-};
-
-
-static double cpu_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static long arg(int argc, char **argv, int i, long def)
 {
@@ -70,96 +56,13 @@ static long arg(int argc, char **argv, int i, long def)
 }
 
 /*
- * A customer-half's interval: 6-10 buckets from near its base RTT (access
- * 1-40 ms, internet 8-160 ms), mostly adjacent, small counts.
- */
-static void synth(struct hist_sparse *h, uint32_t cust, unsigned half)
-{
-	uint64_t base = half == PF_HALF_ACCESS ? 1000000 + (uint64_t)cust * 7919 % 39000000 :
-						 8000000 + (uint64_t)cust * 104729 % 152000000;
-	uint32_t slot = hist_slot(base) - 2 + (uint32_t)(rnd() % 3);
-	unsigned nb = 6 + (unsigned)(rnd() % 5), k;
-
-	hist_sparse_init(h);
-	for (k = 0; k < nb; k++) {
-		h->idx[k] = (uint16_t)slot;
-		h->cnt[k] = 1 + rnd() % (k < nb / 2 ? 40 : 8);
-		h->count += h->cnt[k];
-		h->sum += h->cnt[k] * hist_slot_lo(slot);
-		slot += 1 + (rnd() % 4 == 0);
-	}
-	h->n = nb;
-	h->min = hist_slot_lo(h->idx[0]);
-	h->max = hist_slot_hi(h->idx[nb - 1]);
-}
-
-static int catalogs(struct store *s, long boxes, long custs)
-{
-	struct wire_catalog c;
-	char id[64], name[128], site[256];
-	long b, k;
-	int err = 0;
-
-	wire_catalog_init(&c);
-	for (b = 0; b < boxes && !err; b++) {
-		free(c.c);
-		wire_catalog_init(&c);
-		snprintf(c.box, sizeof(c.box), "box-%ld", b);
-		c.epoch = 1;
-		for (k = 0; k < custs && !err; k++) {
-			snprintf(id, sizeof(id), "c%ld-%ld", b, k);
-			snprintf(name, sizeof(name), "Customer %ld of box %ld", k, b);
-			snprintf(site, sizeof(site), "Region %ld/Tower %ld/AP %ld", b % 10, b,
-				 k % 20);
-			err = wire_catalog_add(&c, (uint32_t)k, id, name, site);
-		}
-		err = err ?: store_add_catalog(s, &c, T0);
-	}
-	wire_catalog_free(&c);
-	return err;
-}
-
-/* One delta per box, a new draw of every customer-half, encoded. */
-static int encode_draw(struct msg *m, long boxes, long custs, size_t *bytes)
-{
-	struct hist_sparse *h = malloc(sizeof(*h));
-	struct wire_delta d;
-	long b, k;
-	int err = 0;
-
-	if (!h)
-		return -ENOMEM;
-	wire_delta_init(&d);
-	*bytes = 0;
-	for (b = 0; b < boxes && !err; b++) {
-		wire_delta_reset(&d);
-		snprintf(d.box, sizeof(d.box), "box-%ld", b);
-		d.epoch = 1;
-		d.seq = 1;		/* seq and time are set when merged */
-		d.start_ns = T0 - SLOT_S * NS;
-		d.end_ns = T0;
-		for (k = 0; k < custs && !err; k++) {
-			synth(h, (uint32_t)(b * custs + k), PF_HALF_ACCESS);
-			err = wire_delta_add(&d, (uint32_t)k, PF_HALF_ACCESS, h);
-			synth(h, (uint32_t)(b * custs + k), PF_HALF_INTERNET);
-			err = err ?: wire_delta_add(&d, (uint32_t)k, PF_HALF_INTERNET, h);
-		}
-		err = err ?: wire_encode_delta(&d, &m[b].buf, &m[b].len);
-		*bytes += m[b].len;
-	}
-	wire_delta_free(&d);
-	free(h);
-	return err;
-}
-
-/*
  * One pass over a set of messages, box by box: wire_decode_delta alone
  * (into dd), and wire_decode_delta + store_add_delta (into dm, as seq, at
  * end_ns), one right after the other, the first of the two alternating,
  * so that both see the same CPU (its speed drifts on this VM) and neither
  * always finds the message in the cache. CPU seconds in *td and *tm.
  */
-static int run(struct store *s, const struct msg *m, long boxes, uint64_t seq, uint64_t end_ns,
+static int run(struct store *s, const struct syn_msg *m, long boxes, uint64_t seq, uint64_t end_ns,
 	       struct wire_delta *dd, struct wire_delta *dm, double *td, double *tm,
 	       uint64_t *nh, uint64_t *samples)
 {
@@ -175,7 +78,7 @@ static int run(struct store *s, const struct msg *m, long boxes, uint64_t seq, u
 		for (k = 0; k < 2 && !err; k++) {
 			bool alone = (k + b) % 2 == 0;
 
-			t0 = cpu_s();
+			t0 = syn_cpu_s();
 			if (alone) {
 				err = wire_decode_delta(m[b].buf, m[b].len, dd, &why);
 			} else {
@@ -187,7 +90,7 @@ static int run(struct store *s, const struct msg *m, long boxes, uint64_t seq, u
 					err = store_add_delta(s, dm, end_ns, &gf, &gl);
 				}
 			}
-			*(alone ? td : tm) += cpu_s() - t0;
+			*(alone ? td : tm) += syn_cpu_s() - t0;
 		}
 		if (err) {
 			fprintf(stderr, "merge_bench: box %ld: %s\n", b,
@@ -201,17 +104,10 @@ static int run(struct store *s, const struct msg *m, long boxes, uint64_t seq, u
 	return 0;
 }
 
-static int dbl_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Best and median of n rates. */
 static void stats(double *v, int n, double *best, double *med)
 {
-	qsort(v, (size_t)n, sizeof(*v), dbl_cmp);
+	qsort(v, (size_t)n, sizeof(*v), syn_dbl_cmp);
 	*best = v[n - 1];
 	*med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
@@ -219,15 +115,16 @@ static void stats(double *v, int n, double *best, double *med)
 int main(int argc, char **argv)
 {
 	long boxes = arg(argc, argv, 1, 100), custs = arg(argc, argv, 2, 10000);
-	int passes = (int)arg(argc, argv, 3, 8), p, nn = 0, ns = 0, nd = 0;
+	int passes = (int)arg(argc, argv, 3, 24), warm, p, nn = 0, ns = 0, nd = 0, nc = 0;
 	double *rd = calloc((size_t)passes, sizeof(double));
 	double *rn = calloc((size_t)passes, sizeof(double));
 	double *rs = calloc((size_t)passes, sizeof(double));
+	double *rc = calloc((size_t)passes, sizeof(double));
 	uint64_t samples = 0, per_pass = (uint64_t)boxes * custs * 2;
 	double bd, md, bn, mn, bs, ms, tdec = 0, tall = 0;
 	struct wire_delta dd, dm;
 	struct store_opts o;
-	struct msg *m[2];
+	struct syn_msg *m[2];
 	size_t bytes;
 	struct store *s;
 	int err;
@@ -241,40 +138,41 @@ int main(int argc, char **argv)
 		fprintf(stderr, "merge_bench: out of memory\n");
 		return 1;
 	}
+	warm = passes > 14 ? 12 : passes > 2 ? 2 : 0;
 	printf("merge_bench: %ld boxes x %ld customers x 2 halves = %llu customer-half deltas "
 	       "per pass, %d passes\n", boxes, custs, (unsigned long long)per_pass, passes);
 	if (argc < 2)
 		printf("(scaled down from the issue's 1,000 boxes x 10,000 customers, which takes "
 		       "~90 s and ~10 GB here: merge_bench 1000 10000 4)\n");
-	err = catalogs(s, boxes, custs);
+	err = syn_catalogs(s, boxes, custs, T0);
 	/* two draws of every customer-half, so a same-slot pass adds new buckets too */
-	err = err ?: encode_draw(m[0], boxes, custs, &bytes);
-	err = err ?: encode_draw(m[1], boxes, custs, &bytes);
+	err = err ?: syn_encode_draw(m[0], boxes, custs, T0, &bytes);
+	err = err ?: syn_encode_draw(m[1], boxes, custs, T0, &bytes);
 	if (err) {
 		fprintf(stderr, "merge_bench: setup: %s\n", strerror(-err));
 		return 1;
 	}
 	printf("wire: %.1f bytes per customer-half delta\n", (double)bytes / per_pass);
 	for (p = 0; p < passes; p++) {
-		/*
-		 * Odd passes open a new 10 s slot, even ones land in the same
-		 * slot. Each new slot is an hour after the last, so the slot
-		 * before leaves the ring and its memory is reused, as in a
-		 * running aggregator.
-		 */
-		uint64_t end = T0 + ((uint64_t)p / 2 * 3600 + 1 + (uint64_t)(p % 2) * 5) * NS;
+		/* odd passes open the next 10 s slot, even ones land in the same slot */
+		uint64_t end = T0 + ((uint64_t)p / 2 * SLOT_S + 1 + (uint64_t)(p % 2) * 5) * NS;
 		uint64_t nh = 0;
-		double td, tm;
+		double td, tm, t0 = syn_cpu_s();
 
+		store_advance(s, end);	/* closes the slot before */
+		if (p % 2 == 0 && p >= warm) {
+			rc[nc++] = (syn_cpu_s() - t0) / (double)per_pass * 1e9;
+			printf("close of the slot before: %.0f ns per customer-half\n", rc[nc - 1]);
+		}
 		if (run(s, m[p % 2], boxes, (uint64_t)p + 1, end, &dd, &dm, &td, &tm, &nh,
 			&samples))
 			return 1;
 		printf("pass %d (%s slot%s): decode alone %.2f M/s, decode + merge %.2f M/s "
 		       "(merge %.0f ns per customer-half)\n", p + 1, p % 2 ? "same" : "new ",
-		       p < 2 ? ", fresh memory" : "", nh / td / 1e6, nh / tm / 1e6,
+		       p < warm ? ", fresh memory" : "", nh / td / 1e6, nh / tm / 1e6,
 		       (tm - td) / nh * 1e9);
-		if (p < 2 && passes > 2)
-			continue;	/* the first two: the hypervisor's page faults */
+		if (p < warm)
+			continue;	/* the hypervisor's page faults */
 		rd[nd++] = nh / td;
 		if (p % 2)
 			rs[ns++] = nh / tm;
@@ -301,8 +199,15 @@ int main(int argc, char **argv)
 		       ms / 1e6);
 	printf("passes %d-%d: decode + merge takes %.2fx the time of decode alone; "
 	       "%.2f M customer-half deltas merged per second per core, decoding included "
-	       "(target >= 5 M/s)\n", passes > 2 ? 3 : 1, passes, tall / tdec,
+	       "(target >= 5 M/s)\n", warm + 1, passes, tall / tdec,
 	       (double)per_pass * nd / tall / 1e6);
+	if (nc) {
+		double cl = syn_median(rc, nc), merge = (double)nd * per_pass / tall;
+
+		printf("closing a slot: median %.0f ns per customer-half with data in it; with it, "
+		       "%.2f M/s for agents at 10 s (one delta per slot), %.2f M/s at 1 s (ten)\n",
+		       cl, 1e3 / (1e9 / merge + cl), 1e3 / (1e9 / merge + cl / 10));
+	}
 	printf("store: %.0f MiB, %u customers; the last slot holds %.0f bytes per "
 	       "customer-half\n", store_mem_bytes(s) / 1048576.0, store_ncustomers(s, NULL),
 	       (double)store_newest_slot_bytes(s) / (double)per_pass);
@@ -316,5 +221,6 @@ int main(int argc, char **argv)
 	free(rd);
 	free(rn);
 	free(rs);
+	free(rc);
 	return 0;
 }

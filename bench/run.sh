@@ -24,6 +24,10 @@ echo "== aggregator: merge throughput (decoding included) against decoding alone
 "$OUT"/bench/merge_bench || exit 1
 
 echo
+echo "== aggregator: windows at full length (memory, top and queries per window, closing)"
+"$OUT"/bench/window_bench || exit 1
+
+echo
 echo "== aggregator: Prometheus remote write bodies (protobuf + snappy) against protobuf alone"
 "$OUT"/bench/promrw_bench || exit 1
 

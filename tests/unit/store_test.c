@@ -24,7 +24,7 @@
 
 #define NS		1000000000ULL
 #define MS		1000000ULL
-#define T0		(1700000000ULL * NS)	/* a slot boundary */
+#define T0		(1699999800ULL * NS)	/* a five-minute boundary */
 #define BUCKET_REL	0.0905077326652577	/* 2^(1/8) - 1 */
 
 
@@ -189,16 +189,6 @@ Test(store, windows_and_ageing)
 	cr_assert_eq(cust_count(s, "c1", STORE_W10S, T0 + 115 * NS, PF_HALF_ACCESS), 3);
 	cr_assert_eq(cust_count(s, "c1", STORE_W1M, T0 + 115 * NS, PF_HALF_ACCESS), 8);
 	cr_assert_eq(cust_count(s, "c1", STORE_W1M, T0 + 115 * NS, PF_HALF_INTERNET), 0);
-	/* at +100 s, B's slot is in the future of the window */
-	cr_assert_eq(cust_count(s, "c1", STORE_W10S, T0 + 105 * NS, PF_HALF_ACCESS), 5);
-	/* A's slot [100, 110) s is the oldest of the 1 min window until +159 s */
-	cr_assert_eq(cust_count(s, "c1", STORE_W1M, T0 + 159 * NS, PF_HALF_ACCESS), 8);
-	cr_assert_eq(cust_count(s, "c1", STORE_W1M, T0 + 160 * NS, PF_HALF_ACCESS), 3);
-	cr_assert_eq(cust_count(s, "c1", STORE_W1M, T0 + 170 * NS, PF_HALF_ACCESS), 0);
-	cr_assert_eq(cust_count(s, "c1", STORE_W5M, T0 + 180 * NS, PF_HALF_ACCESS), 8);
-	cr_assert_eq(cust_count(s, "c1", STORE_W15M, T0 + 999 * NS, PF_HALF_ACCESS), 8);
-	cr_assert_eq(cust_count(s, "c1", STORE_W15M, T0 + 1000 * NS, PF_HALF_ACCESS), 3);
-
 	/* box, site and fleet see the same windows */
 	cr_assert_eq(store_box(s, "b1", STORE_W10S, T0 + 115 * NS, h), 0);
 	cr_assert_eq(h[PF_HALF_ACCESS].count, 3);
@@ -208,18 +198,46 @@ Test(store, windows_and_ageing)
 	cr_assert_eq(h[PF_HALF_ACCESS].count, 8);
 	cr_assert_eq(h[PF_HALF_ACCESS].min, 10 * MS);
 	cr_assert_eq(h[PF_HALF_ACCESS].max, 20 * MS);
+	/* a query in the past sees the windows that end at the newest slot */
+	cr_assert_eq(cust_count(s, "c1", STORE_W10S, T0 + 105 * NS, PF_HALF_ACCESS), 3);
+	/* 1 min = 6 slots: A's slot [100, 110) s is the oldest until +159 s */
+	cr_assert_eq(cust_count(s, "c1", STORE_W1M, T0 + 159 * NS, PF_HALF_ACCESS), 8);
+	cr_assert_eq(cust_count(s, "c1", STORE_W1M, T0 + 160 * NS, PF_HALF_ACCESS), 3);
+	cr_assert_eq(cust_count(s, "c1", STORE_W1M, T0 + 170 * NS, PF_HALF_ACCESS), 0);
+	/* 5 min = 5 minutes: [60, 120) s is the oldest until +359 s */
+	cr_assert_eq(cust_count(s, "c1", STORE_W5M, T0 + 180 * NS, PF_HALF_ACCESS), 8);
+	cr_assert_eq(cust_count(s, "c1", STORE_W5M, T0 + 299 * NS, PF_HALF_ACCESS), 8);
+	/* C: 2 samples at +350 s, in the second five minutes */
+	delta_begin(&d, "b1", 1, 3, T0 + 350 * NS);
+	delta_vals(&d, 1, PF_HALF_ACCESS, 30 * MS, 2, NULL);
+	cr_assert_eq(add(s, &d, T0 + 350 * NS, NULL, NULL), 0);
+	cr_assert_eq(cust_count(s, "c1", STORE_W5M, T0 + 359 * NS, PF_HALF_ACCESS), 10);
+	cr_assert_eq(cust_count(s, "c1", STORE_W5M, T0 + 360 * NS, PF_HALF_ACCESS), 2);
+	/* 15 min = 3 five-minute periods: [0, 300) s is the oldest until +899 s */
+	cr_assert_eq(cust_count(s, "c1", STORE_W15M, T0 + 899 * NS, PF_HALF_ACCESS), 10);
+	cr_assert_eq(store_fleet(s, STORE_W15M, T0 + 899 * NS, h), 0);
+	cr_assert_eq(h[PF_HALF_ACCESS].min, 10 * MS);
+	cr_assert_eq(cust_count(s, "c1", STORE_W15M, T0 + 900 * NS, PF_HALF_ACCESS), 2);
+	/* min and max are those of what is left */
+	cr_assert_eq(store_fleet(s, STORE_W15M, T0 + 900 * NS, h), 0);
+	cr_assert_eq(h[PF_HALF_ACCESS].min, 30 * MS);
+	cr_assert_eq(h[PF_HALF_ACCESS].max, 30 * MS);
 
-	/* the 1 h window keeps slot [100, 110) s until now reaches +3700 s */
+	/* 1 h = 12 five-minute periods: [0, 300) s is the oldest until +3599 s */
 	mem_full = store_mem_bytes(s);
-	cr_assert_eq(cust_count(s, "c1", STORE_W1H, T0 + 3699 * NS, PF_HALF_ACCESS), 8);
-	cr_assert_eq(cust_count(s, "c1", STORE_W1H, T0 + 3700 * NS, PF_HALF_ACCESS), 3);
-	cr_assert_eq(cust_count(s, "c1", STORE_W1H, T0 + 3710 * NS, PF_HALF_ACCESS), 0);
-	cr_assert_eq(store_fleet(s, STORE_W1H, T0 + 3710 * NS, h), 0);
+	cr_assert_eq(cust_count(s, "c1", STORE_W1H, T0 + 3599 * NS, PF_HALF_ACCESS), 10);
+	cr_assert_eq(store_site(s, "North", STORE_W1H, T0 + 3599 * NS, h), 0);
+	cr_assert_eq(h[PF_HALF_ACCESS].min, 10 * MS);
+	cr_assert_eq(cust_count(s, "c1", STORE_W1H, T0 + 3600 * NS, PF_HALF_ACCESS), 2);
+	cr_assert_eq(store_site(s, "North", STORE_W1H, T0 + 3600 * NS, h), 0);
+	cr_assert_eq(h[PF_HALF_ACCESS].min, 30 * MS);
+	cr_assert_eq(cust_count(s, "c1", STORE_W1H, T0 + 3900 * NS, PF_HALF_ACCESS), 0);
+	cr_assert_eq(store_fleet(s, STORE_W1H, T0 + 3900 * NS, h), 0);
 	cr_assert_eq(h[0].count + h[1].count, 0);
-	/* slots that aged out are freed; a query in the past cannot bring them back */
+	/* periods that aged out are freed; a query in the past cannot bring them back */
 	cr_assert_lt(store_mem_bytes(s), mem_full);
 	cr_assert_eq(cust_count(s, "c1", STORE_W1M, T0 + 115 * NS, PF_HALF_ACCESS), 0);
-	cr_assert_eq(store_total_samples(s), 8);
+	cr_assert_eq(store_total_samples(s), 10);
 	wire_delta_free(&d);
 	store_close(s);
 }
@@ -234,17 +252,17 @@ Test(store, future_and_late_deltas)
 	wire_delta_init(&d);
 	catalog(s, "b", 1, 0, cat, 1, T0);
 	/* stamped 50 s ahead of the aggregator's clock: lands in now's slot */
-	delta_begin(&d, "b", 1, 1, T0 + 200 * NS);
+	delta_begin(&d, "b", 1, 1, T0 + 400 * NS);
 	delta_vals(&d, 0, PF_HALF_INTERNET, 5 * MS, 4, NULL);
-	cr_assert_eq(add(s, &d, T0 + 150 * NS, NULL, NULL), 0);
-	cr_assert_eq(cust_count(s, "c", STORE_W10S, T0 + 150 * NS, PF_HALF_INTERNET), 4);
-	/* older than the ring (a late replay): totals only */
+	cr_assert_eq(add(s, &d, T0 + 350 * NS, NULL, NULL), 0);
+	cr_assert_eq(cust_count(s, "c", STORE_W10S, T0 + 350 * NS, PF_HALF_INTERNET), 4);
+	/* older than the 1 h window, [300 s, 3900 s) at +3650 s (a late replay): totals only */
 	delta_begin(&d, "b", 1, 2, T0 + 140 * NS);
 	delta_vals(&d, 0, PF_HALF_INTERNET, 5 * MS, 6, NULL);
-	cr_assert_eq(add(s, &d, T0 + 140 * NS + 3600 * NS, NULL, NULL), 0);
-	cr_assert_eq(cust_count(s, "c", STORE_W1H, T0 + 3740 * NS, PF_HALF_INTERNET), 4);
+	cr_assert_eq(add(s, &d, T0 + 3650 * NS, NULL, NULL), 0);
+	cr_assert_eq(cust_count(s, "c", STORE_W1H, T0 + 3650 * NS, PF_HALF_INTERNET), 4);
 	cr_assert_eq(store_total_samples(s), 10);
-	bi = box_info(s, "b", T0 + 3740 * NS);
+	bi = box_info(s, "b", T0 + 3650 * NS);
 	cr_assert_eq(bi.late, 1);
 	cr_assert_eq(bi.samples, 10);
 	cr_assert_eq(bi.deltas, 2);
@@ -456,8 +474,8 @@ Test(store, site_rollup_nested)
 		free(sites[i]);
 	}
 	free(sites);
-	check_site_rollups(s, STORE_W1M, T0 + 55 * NS);
 	check_site_rollups(s, STORE_W10S, T0 + 49 * NS);
+	check_site_rollups(s, STORE_W1M, T0 + 55 * NS);
 	check_site_rollups(s, STORE_W1H, T0 + 600 * NS);
 	cr_assert_eq(store_site(s, "North/", STORE_W1M, T0 + 55 * NS, h), 0);
 	cr_assert_eq(store_site(s, "Nowhere", STORE_W1M, T0 + 55 * NS, h), -ENOENT);
@@ -1105,8 +1123,11 @@ Test(store, counts_beyond_32_bits)
  * A randomised run against a model that keeps every customer-half
  * histogram merged, with its slot, and sums them by brute force: deltas
  * from 3 boxes at times moving forward over 2.5 h, some replayed into
- * older slots, with bucket sets that grow and shrink; at checkpoints,
- * every customer, site, box and the fleet over every window.
+ * older slots (closed slots, minutes and five minutes), with bucket sets
+ * that grow and shrink; at checkpoints (every 200 deltas and right after
+ * every minute boundary, where periods close, fold and expire), every
+ * customer, site, box and the fleet over every window: counts, sums,
+ * buckets, min and max.
  */
 enum { M_BOXES = 3, M_CUSTS = 14, M_KEYS = 16, M_EVENTS = 40000 };
 
@@ -1131,15 +1152,17 @@ static uint64_t m_cur;		/* the model's newest slot */
 static void m_sum(struct hist out[PF_NHALVES], enum store_window w, uint64_t now,
 		  bool (*pick)(const struct m_event *, const void *), const void *arg)
 {
-	static const uint32_t nwin[] = { 1, 6, 30, 90, 360 };
-	uint64_t hi = now / (10 * NS), lo = hi + 1 - nwin[w];
+	/* periods of 1, 6 or 30 slots; 1, 6, 5, 3 and 12 of them */
+	static const uint32_t len[] = { 1, 1, 6, 30, 30 }, nwin[] = { 1, 6, 5, 3, 12 };
+	uint64_t hi = m_cur, lo = (m_cur / len[w] + 1 - nwin[w]) * len[w];
 	size_t i;
 
+	(void)now;
 	hist_pair_init(out);
 	for (i = 0; i < m_nev; i++) {
 		const struct m_event *e = &m_ev[i];
 
-		if (e->slot >= lo && e->slot <= hi && m_cur - e->slot < 360 && pick(e, arg))
+		if (e->slot >= lo && e->slot <= hi && pick(e, arg))
 			hist_merge(&out[e->half], &e->h);
 	}
 }
@@ -1226,6 +1249,7 @@ Test(store, randomised_against_model, .timeout = 120)
 	struct store *s = store_new(0);
 	struct wire_delta d;
 	uint64_t now = T0, seq[M_BOXES] = { 0 }, total = 0, checks = 0, ndeltas = 0;
+	uint64_t last_min = T0 / (60 * NS);
 	uint32_t b, k, c, keycust[M_BOXES][M_KEYS];
 
 	m_ev = calloc(M_EVENTS, sizeof(*m_ev));
@@ -1290,20 +1314,23 @@ Test(store, randomised_against_model, .timeout = 120)
 				e->box = (uint8_t)b;
 				e->slot = a;
 				total += e->h.count;
-				if (m_cur - a < 360)
+				if (a / 30 + 11 >= m_cur / 30)
 					m_nev++;	/* too old: in the totals only */
 			}
 		}
 		cr_assert_eq(add(s, &d, now, NULL, NULL), 0);
-		if (++ndeltas % 200 == 0) {
+		/* every 200 deltas, and right after each minute boundary: periods
+		 * close, fold and leave their windows there */
+		if (++ndeltas % 200 == 0 || now / (60 * NS) != last_min) {
 			m_check(s, now);
 			checks++;
 		}
+		last_min = now / (60 * NS);
 	}
 	m_check(s, now);
 	m_check(s, now + 1800 * NS);	/* half of it aged out */
 	cr_assert_eq(store_total_samples(s), total);
-	cr_assert_geq(checks, 5);
+	cr_assert_geq(checks, 150);
 	cr_assert_geq(now - T0, 2 * 3600 * NS, "the run did not cover the ring");
 	wire_delta_free(&d);
 	free(m_ev);

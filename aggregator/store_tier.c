@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Tiers of the store (see Time and Series in store_int.h): a delta into
+ * the open record or the closed ones that hold its slot; slots, minutes
+ * and five minutes closed as time advances, the 1 h window's total kept.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "aggregator/store_int.h"
+
+void st_chalf_init(struct chalf *ch)
+{
+	unsigned t;
+
+	memset(ch, 0, sizeof(*ch));
+	ch->open_slot = PER_NONE;
+	for (t = 0; t < NTIERS; t++)
+		ch->head_per[t] = PER_NONE;
+}
+
+void st_chalf_free(struct store *s, struct chalf *ch)
+{
+	st_tot_free(s, &ch->tot);
+}
+
+/* It holds something in some window. */
+bool st_chalf_live(const struct store *s, const struct chalf *ch)
+{
+	unsigned t;
+
+	if (ch->tot || (ch->open && ch->open_slot == s->cur))
+		return true;
+	for (t = 0; t < NTIERS; t++)
+		if (ch->head[t] && per_kept(s, t, ch->head_per[t]))
+			return true;
+	return false;
+}
+
+struct chalf *st_own_series(struct store *s, uint32_t own)
+{
+	uint32_t idx = own >> 1 & OWN_IDX_MAX, half = own & 1;
+
+	switch (own >> 30) {
+	case OWN_CUST:
+		return &cust_at(s, idx)->h[half];
+	case OWN_SITE:
+		return &s->sites[idx]->h[half];
+	case OWN_BOX:
+		return &s->boxes[idx]->h[half];
+	default:
+		return &s->fleet[half];
+	}
+}
+
+/* The closed record of series ch at kept period p of tier t, or NULL. */
+struct crec *st_crec_find(const struct store *s, unsigned t, const struct chalf *ch, uint64_t p)
+{
+	struct crec *r = ch->head[t];
+	uint64_t a = ch->head_per[t];
+
+	while (r && per_kept(s, t, a) && a > p) {
+		a = r->prev_per;
+		r = r->prev;
+	}
+	return r && per_kept(s, t, a) && a == p ? r : NULL;
+}
+
+/*
+ * Puts r as the record of closed period p of tier t in ch's list (in
+ * period order), in place of the one it had for p, if any.
+ */
+static void crec_link(struct store *s, unsigned t, struct chalf *ch, uint64_t p, struct crec *r)
+{
+	struct crec **link = &ch->head[t];
+	uint32_t *lper = &ch->head_per[t];
+
+	while (*link && per_kept(s, t, *lper) && *lper > p) {
+		lper = &(*link)->prev_per;
+		link = &(*link)->prev;
+	}
+	if (*link && !per_kept(s, t, *lper))
+		*link = NULL;		/* the rest was freed with its periods */
+	if (*link && *lper == p) {	/* replaces it */
+		r->prev = (*link)->prev;
+		r->prev_per = (*link)->prev_per;
+	} else {
+		r->prev = *link;
+		r->prev_per = *link ? *lper : PER_NONE;
+	}
+	*link = r;
+	*lper = (uint32_t)p;
+}
+
+/* Merges a wire histogram into ch's closed record of kept period p of tier t. */
+static int crec_merge(struct store *s, unsigned t, struct chalf *ch, uint64_t p,
+		      const struct wire_hist *wh, const struct wire_bucket *b)
+{
+	struct wire_bucket ob[PF_HIST_NSLOTS], nb[PF_HIST_NSLOTS];
+	const struct crec *old = st_crec_find(s, t, ch, p);
+	struct wire_hist oh, sum;
+	struct crec *r;
+	unsigned i = 0, j = 0;
+
+	if (old) {
+		st_crec_buckets(old, &oh, ob);
+		sum = oh;
+		sum.nb = 0;
+		while (i < oh.nb || j < wh->nb) {
+			if (j == wh->nb || (i < oh.nb && ob[i].slot < b[j].slot)) {
+				nb[sum.nb++] = ob[i++];
+			} else if (i == oh.nb || b[j].slot < ob[i].slot) {
+				nb[sum.nb++] = b[j++];
+			} else {
+				nb[sum.nb] = ob[i++];
+				nb[sum.nb++].n += b[j++].n;
+			}
+		}
+		sum.count += wh->count;
+		sum.sum += wh->sum;
+		sum.min = wh->min < sum.min ? wh->min : sum.min;
+		sum.max = wh->max > sum.max ? wh->max : sum.max;
+		wh = &sum;
+		b = nb;
+	}
+	r = st_crec_new(s, st_arena_of(s, t, p), wh, b);
+	if (!r)
+		return -ENOMEM;
+	crec_link(s, t, ch, p, r);
+	return 0;
+}
+
+/* The five minutes of slot a are in the 1 h total (closed, in the window). */
+static bool in_total(const struct store *s, uint64_t a)
+{
+	uint64_t F = a / s->L[2];
+
+	return F < s->curp[2] && s->curp[2] - F < s->nwin[STORE_W1H];
+}
+
+/*
+ * Merges a wire histogram into series ch at slot a (a <= cur, in the 1 h
+ * window). At the current slot that is its open record. A closed slot
+ * goes into the closed record of each tier that keeps the period holding
+ * it (an open period gets it from the tier below when it closes), and
+ * into the 1 h total when that holds its five minutes.
+ */
+int st_series_add(struct store *s, struct chalf *ch, uint32_t own, uint64_t a,
+		  const struct wire_hist *wh, const struct wire_bucket *b)
+{
+	unsigned t;
+	int err = 0, e;
+
+	if (a == s->cur)
+		return st_open_add(s, ch, own, wh, b);
+	for (t = 0; t < NTIERS; t++) {
+		uint64_t p = a / s->L[t];
+
+		if (per_kept(s, t, p)) {
+			e = crec_merge(s, t, ch, p, wh, b);
+			err = err ?: e;
+		}
+	}
+	if (in_total(s, a)) {
+		e = st_tot_add(s, &ch->tot, wh, b);
+		err = err ?: e;
+	}
+	return err;
+}
+
+/* ---- closing ------------------------------------------------------------- */
+
+/* Every series: customers, sites, boxes, the fleet; fn(s, ch, arg). */
+static void each_series(struct store *s, void (*fn)(struct store *, struct chalf *, void *),
+			void *arg)
+{
+	uint32_t i;
+	unsigned h;
+
+	for (i = 0; i < s->ncust; i++) {
+		struct cust *c = cust_at(s, i);
+
+		if (c->str)
+			for (h = 0; h < PF_NHALVES; h++)
+				fn(s, &c->h[h], arg);
+	}
+	for (i = 0; i < s->nsite; i++)
+		for (h = 0; h < PF_NHALVES; h++)
+			fn(s, &s->sites[i]->h[h], arg);
+	for (i = 0; i < s->nbox; i++)
+		for (h = 0; h < PF_NHALVES; h++)
+			fn(s, &s->boxes[i]->h[h], arg);
+	for (h = 0; h < PF_NHALVES; h++)
+		fn(s, &s->fleet[h], arg);
+}
+
+/*
+ * Slot c closes (curp[0] is already c + 1): each open record is written
+ * compact as the slot's record.
+ */
+static void close_slot(struct store *s, uint64_t c)
+{
+	struct arena *ar = st_arena_of(s, 0, c);
+	uint32_t i;
+
+	for (i = 0; i < s->open.nown; i++) {
+		struct chalf *ch = st_own_series(s, s->open.own[i]);
+		struct crec *r;
+
+		if (i + 8 < s->open.nown)
+			__builtin_prefetch(st_own_series(s, s->open.own[i + 8]));
+		if (i + 4 < s->open.nown)
+			__builtin_prefetch(st_own_series(s, s->open.own[i + 4])->open);
+		if (!ch->open || ch->open_slot != c)
+			continue;
+		r = st_crec_of_rec(s, ar, ch->open);
+		if (r)
+			crec_link(s, 0, ch, c, r);
+		else
+			s->nomem++;
+		ch->open = NULL;
+		ch->open_slot = PER_NONE;
+	}
+	st_arena_free(s, &s->open, true);
+}
+
+struct build {
+	unsigned t;		/* the tier being built */
+	uint64_t P;		/* its period */
+	uint64_t lo;		/* the first period of tier t - 1 in it */
+	struct hist *h;		/* scratch, cleared between series */
+};
+
+/*
+ * The record of period P of tier t (a minute or five minutes) for one
+ * series: the sum of its records of tier t - 1 in P. For five minutes,
+ * also into the 1 h total, and the five minutes leaving that taken off.
+ */
+static void build_one(struct store *s, struct chalf *ch, void *arg)
+{
+	struct wire_bucket b[PF_HIST_NSLOTS];
+	struct build *bd = arg;
+	struct hist *h = bd->h;
+	const struct crec *r = ch->head[bd->t - 1];
+	uint64_t a = ch->head_per[bd->t - 1];
+	struct wire_hist wh;
+	unsigned lo = PF_HIST_NSLOTS, hi = 0, k, n = 0;
+	struct crec *c;
+
+	for (; r && per_kept(s, bd->t - 1, a) && a >= bd->lo; a = r->prev_per, r = r->prev) {
+		if (a / (s->L[bd->t] / s->L[bd->t - 1]) != bd->P)
+			continue;	/* newer: a late slot of the next period */
+		st_crec_buckets(r, &wh, b);
+		for (k = 0; k < wh.nb; k++)
+			h->slot[b[k].slot] += b[k].n;
+		if (wh.nb && b[0].slot < lo)
+			lo = b[0].slot;
+		if (wh.nb && b[wh.nb - 1].slot > hi)
+			hi = b[wh.nb - 1].slot;
+		h->count += wh.count;
+		h->sum += wh.sum;
+		h->min = wh.min < h->min ? wh.min : h->min;
+		h->max = wh.max > h->max ? wh.max : h->max;
+		n++;
+	}
+	if (!n)
+		return;
+	memset(&wh, 0, sizeof(wh));
+	for (k = lo; k <= hi; k++) {
+		if (h->slot[k]) {
+			b[wh.nb].slot = (uint16_t)k;
+			b[wh.nb++].n = h->slot[k];
+			h->slot[k] = 0;
+		}
+	}
+	wh.count = h->count;
+	wh.sum = h->sum;
+	wh.min = h->min;
+	wh.max = h->max;
+	h->count = h->sum = h->max = 0;
+	h->min = UINT64_MAX;
+	c = st_crec_new(s, st_arena_of(s, bd->t, bd->P), &wh, b);
+	if (c)
+		crec_link(s, bd->t, ch, bd->P, c);
+	else
+		s->nomem++;
+	if (bd->t == NTIERS - 1 && st_tot_add(s, &ch->tot, &wh, b))
+		s->nomem++;
+}
+
+/*
+ * The five minutes Q leave the 1 h window: off the series' total (its
+ * min and max taken again from the five minutes still in it when Q held
+ * one), and, for the fleet, off the live sums.
+ */
+static void leave_one(struct store *s, struct chalf *ch, void *arg)
+{
+	struct wire_bucket b[PF_HIST_NSLOTS];
+	uint64_t Q = *(const uint64_t *)arg;
+	const struct crec *r;
+	struct wire_hist wh, x;
+	uint64_t a;
+
+	if (!ch->tot || !(r = st_crec_find(s, NTIERS - 1, ch, Q)))
+		return;
+	st_crec_buckets(r, &wh, b);
+	if (ch == &s->fleet[0] || ch == &s->fleet[1]) {
+		s->ring_count -= wh.count;
+		s->ring_sum -= wh.sum;
+	}
+	st_tot_sub(s, &ch->tot, &wh, b);
+	if (!ch->tot || (wh.min > ch->tot->min && wh.max < ch->tot->max))
+		return;
+	ch->tot->min = UINT64_MAX;
+	ch->tot->max = 0;
+	for (r = ch->head[NTIERS - 1], a = ch->head_per[NTIERS - 1];
+	     r && per_kept(s, NTIERS - 1, a) && a > Q; a = r->prev_per, r = r->prev) {
+		st_crec_stats(r, &x);
+		ch->tot->min = x.min < ch->tot->min ? x.min : ch->tot->min;
+		ch->tot->max = x.max > ch->tot->max ? x.max : ch->tot->max;
+	}
+}
+
+/* Some closed period of tier t in [lo, hi] has an arena with data. */
+static bool tier_has(const struct store *s, unsigned t, uint64_t lo, uint64_t hi)
+{
+	uint64_t p;
+
+	for (p = lo; p <= hi; p++) {
+		const struct arena *ar = &s->arenas[t][p % s->K[t]];
+
+		if (ar->slot == p && ar->bytes)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Closes period P of tier t >= 1 (its last slot just closed; curp[t] is
+ * already the next period): builds its
+ * records; for five minutes, then takes the five minutes leaving the 1 h
+ * window off the totals. The walks over every series are skipped when
+ * the tier below holds nothing in P (and nothing leaves).
+ */
+static void close_period(struct store *s, unsigned t, uint64_t P)
+{
+	uint64_t per = s->L[t] / s->L[t - 1], Q;
+	struct build bd = { .t = t, .P = P, .lo = P * per };
+
+	if (tier_has(s, t - 1, P * per, P * per + per - 1)) {
+		bd.h = malloc(sizeof(*bd.h));
+		if (!bd.h) {
+			s->nomem++;
+			return;
+		}
+		hist_init(bd.h);
+		each_series(s, build_one, &bd);
+		free(bd.h);
+	}
+	if (t == NTIERS - 1 && P + 1 >= s->nwin[STORE_W1H]) {
+		Q = P + 1 - s->nwin[STORE_W1H];
+		if (tier_has(s, t, Q, Q))
+			each_series(s, leave_one, &Q);
+	}
+}
+
+/*
+ * The 1 h window's data leaves with its five minutes; after this many
+ * steps from the last data nothing is left, and the rest of a long idle
+ * time is one jump.
+ */
+static uint64_t idle_steps(const struct store *s)
+{
+	return (uint64_t)s->L[2] * (s->K[2] + 1);
+}
+
+void store_advance(struct store *s, uint64_t now_ns)
+{
+	uint64_t S = now_ns / s->o.slot_ns, steps = 0;
+	unsigned t;
+
+	if (!s->started) {
+		s->cur = S;
+		for (t = 0; t < NTIERS; t++)
+			s->curp[t] = S / s->L[t];
+		s->started = true;
+		return;
+	}
+	while (s->cur < S) {
+		uint64_t c = s->cur;
+
+		if (++steps > idle_steps(s)) {
+			/* every period has closed and left its windows */
+			for (t = 0; t < NTIERS; t++) {
+				uint32_t k;
+
+				for (k = 0; k < s->K[t]; k++)
+					st_arena_free(s, &s->arenas[t][k], true);
+				s->curp[t] = S / s->L[t];
+			}
+			s->cur = S;
+			break;
+		}
+		/* each tier's new period first: what closes is then kept */
+		s->curp[0] = c + 1;
+		close_slot(s, c);
+		for (t = 1; t < NTIERS; t++) {
+			if ((c + 1) % s->L[t])
+				break;
+			s->curp[t] = (c + 1) / s->L[t];
+			close_period(s, t, c / s->L[t]);
+		}
+		s->cur = c + 1;
+	}
+	if (s->o.forget_ns != UINT64_MAX && now_ns - s->last_forget_ns >= FORGET_EVERY_NS) {
+		s->last_forget_ns = now_ns;
+		st_forget(s, now_ns);
+	}
+}
