@@ -37,7 +37,7 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 
 # common/ by what it needs, so that a binary links only what it uses:
 # core (no library), wire (msgpack), config (json-c), net (nng).
-COMMON_CORE := cfgerr hist jsonw log prefix ring sys utf8
+COMMON_CORE := cfgerr hblob hist jsonw log prefix ring sys utf8
 COMMON_WIRE := wire
 COMMON_CFG  := cfgfile custlist options
 COMMON_NET  := publisher replay_client tls
@@ -63,7 +63,7 @@ $(if $(COMMON_UNLISTED),$(error common/: $(COMMON_UNLISTED) in no group of the M
 # Prometheus remote write: protobuf-c code generated from our .proto
 PROMPB_SRC := $(OUT)/aggregator/proto/remote.pb-c.c
 PROMPB_OBJ := $(PROMPB_SRC:.c=.o)
-LIBS_PROMRW := -lprotobuf-c -lsnappy
+LIBS_PROMRW := -lprotobuf-c -lsnappy -lsqlite3
 AGG_CORE_OBJ := $(OUT)/aggregator/promrw.o $(PROMPB_OBJ) $(OUT)/aggregator/remote_write.o \
 		$(OUT)/aggregator/store.o $(OUT)/aggregator/store_mem.o \
 		$(OUT)/aggregator/store_entity.o $(OUT)/aggregator/store_ingest.o \

@@ -139,6 +139,8 @@ void store_close(struct store *s)
 	free(s->sscr);
 	st_chalf_free(s, &s->fleet[0]);
 	st_chalf_free(s, &s->fleet[1]);
+	store_points_free(s->pts);
+	free(s->dirty);
 	free(s);
 }
 

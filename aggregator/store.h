@@ -21,8 +21,34 @@
 
 enum store_window { STORE_W10S, STORE_W1M, STORE_W5M, STORE_W15M, STORE_W1H, STORE_NWINDOWS };
 
+/*
+ * Points of closed periods, for durable history: fleet, sites and boxes
+ * per minute, customers per five minutes, each half's histogram as a
+ * blob (common/hblob.h). A period that gets data after it closed (a
+ * replay) is given again, whole, when the next slot closes.
+ */
+enum store_ekind { STORE_E_FLEET, STORE_E_SITE, STORE_E_BOX, STORE_E_CUSTOMER };
+struct store_point {
+	uint8_t kind, half;		/* enum store_ekind, enum pf_half */
+	uint32_t res_s;			/* 60 or 300 */
+	uint64_t start_s;		/* the period's start (unix seconds) */
+	uint32_t name, blob, len;	/* offsets in buf: name ("" for the fleet), blob */
+};
+struct store_points {
+	struct store_point *p;
+	size_t n, cap;
+	char *buf;
+	size_t len, cap_buf;
+};
+void store_points_free(struct store_points *pts);
+
 struct store_opts {
 	uint64_t slot_ns;		/* default 10 s */
+	/* Called with the points of what closed (from store_advance, under
+	 * the caller's lock: it must only take them, e.g. queue them); it
+	 * owns pts then (store_points_free). NULL: no points are made. */
+	void (*on_points)(void *arg, struct store_points *pts);
+	void *points_arg;
 	uint32_t stale_intervals;	/* a box is stale after this many of its intervals */
 	/* Bounds (0 = the default). At a bound the store refuses and counts
 	 * (STORE_REFUSE_LIMIT); it never grows past it. */

@@ -211,6 +211,7 @@ struct crec {
 	struct crec *prev;		/* next older record of its tier */
 	uint32_t prev_per;		/* its period; followed only while kept */
 	uint8_t n;
+	uint8_t redo;			/* listed in dirty: to be given again as a point */
 	uint8_t data[];
 };
 
@@ -279,6 +280,11 @@ struct scratch {
 	bool on;
 };
 
+/* A series' point to give again (see store_points). */
+struct dirty {
+	uint32_t own, per;
+};
+
 struct strmap {
 	uint64_t *e;			/* hash32 << 32 | (index + 1); 0 = empty */
 	uint32_t cap, n;
@@ -296,6 +302,9 @@ struct store {
 	struct arena *arenas[NTIERS];	/* [K[t]] closed periods, by period % K[t] */
 	size_t arena_bytes, tot_bytes;
 	uint64_t nomem;			/* records lost to a failed allocation */
+	struct store_points *pts;	/* points being made (see store_opts.on_points) */
+	struct dirty *dirty;		/* points to give again when the next slot closes */
+	uint32_t ndirty, dirty_cap;
 	struct chunk *pool;		/* free chunks of CHUNK_MAX */
 	size_t pool_bytes, pool_max;
 

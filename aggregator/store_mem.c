@@ -515,6 +515,7 @@ static struct crec *crec_put(struct store *s, struct arena *ar, const uint8_t *b
 	r->prev = NULL;
 	r->prev_per = PER_NONE;
 	r->n = (uint8_t)n;
+	r->redo = 0;
 	memcpy(r->data, buf, len);
 	return r;
 }

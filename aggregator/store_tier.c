@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "aggregator/store_int.h"
+#include "common/hblob.h"
 
 void st_chalf_init(struct chalf *ch)
 {
@@ -50,6 +51,150 @@ struct chalf *st_own_series(struct store *s, uint32_t own)
 		return &s->boxes[idx]->h[half];
 	default:
 		return &s->fleet[half];
+	}
+}
+
+/* ---- points for history -------------------------------------------------- */
+
+/* The tier whose closed periods series own gives as points: 1 or 2. */
+static inline unsigned point_tier(uint32_t own)
+{
+	return own >> 30 == OWN_CUST ? 2 : 1;
+}
+
+void store_points_free(struct store_points *pts)
+{
+	if (!pts)
+		return;
+	free(pts->p);
+	free(pts->buf);
+	free(pts);
+}
+
+static uint32_t pts_bytes(struct store *s, struct store_points *pts, const void *b, size_t n)
+{
+	size_t off = pts->len;
+
+	if (pts->len + n > pts->cap_buf) {
+		size_t cap = pts->cap_buf ? pts->cap_buf : 65536;
+		char *nb;
+
+		while (cap < pts->len + n)
+			cap *= 2;
+		nb = realloc(pts->buf, cap);
+		if (!nb || cap > UINT32_MAX) {
+			free(nb == pts->buf ? NULL : nb);
+			s->nomem++;
+			return UINT32_MAX;
+		}
+		pts->buf = nb;
+		pts->cap_buf = cap;
+	}
+	memcpy(pts->buf + off, b, n);
+	pts->len += n;
+	return (uint32_t)off;
+}
+
+/* Series own's histogram h of period P of its point tier, as a point. */
+static void point_add(struct store *s, uint32_t own, uint64_t P, const struct hist *h)
+{
+	static const uint8_t kinds[] = { STORE_E_CUSTOMER, STORE_E_SITE, STORE_E_BOX, STORE_E_FLEET };
+	uint32_t idx = own >> 1 & OWN_IDX_MAX, t = point_tier(own);
+	struct store_points *pts = s->pts;
+	struct store_point *pt;
+	uint8_t blob[HBLOB_MAX];
+	const char *name;
+
+	if (!s->o.on_points || !h->count)
+		return;
+	if (!pts && !(pts = s->pts = calloc(1, sizeof(*pts)))) {
+		s->nomem++;
+		return;
+	}
+	if (pts->n == pts->cap) {
+		size_t cap = pts->cap ? pts->cap * 2 : 1024;
+		struct store_point *np = realloc(pts->p, cap * sizeof(*np));
+
+		if (!np) {
+			s->nomem++;
+			return;
+		}
+		pts->p = np;
+		pts->cap = cap;
+	}
+	switch (own >> 30) {
+	case OWN_CUST:
+		name = cust_at(s, idx)->str;
+		break;
+	case OWN_SITE:
+		name = s->sites[idx]->path;
+		break;
+	case OWN_BOX:
+		name = s->boxes[idx]->id;
+		break;
+	default:
+		name = "";
+	}
+	pt = &pts->p[pts->n];
+	pt->kind = kinds[own >> 30];
+	pt->half = own & 1;
+	pt->res_s = (uint32_t)(s->L[t] * s->o.slot_ns / 1000000000ULL);
+	pt->start_s = P * pt->res_s;
+	pt->name = pts_bytes(s, pts, name, strlen(name) + 1);
+	pt->len = (uint32_t)hblob_encode(blob, h);
+	pt->blob = pt->name == UINT32_MAX ? UINT32_MAX : pts_bytes(s, pts, blob, pt->len);
+	if (pt->blob != UINT32_MAX)
+		pts->n++;
+}
+
+/* A closed period already given as a point got more data: give it again. */
+static void point_dirty(struct store *s, uint32_t own, uint64_t p)
+{
+	if (!s->o.on_points)
+		return;
+	if (s->ndirty == s->dirty_cap &&
+	    st_grow(&s->dirty, &s->dirty_cap, s->ndirty + 1, sizeof(*s->dirty))) {
+		s->nomem++;
+		return;
+	}
+	s->dirty[s->ndirty++] = (struct dirty){ own, (uint32_t)p };
+}
+
+/* The points made dirty since the last slot closed, given again. */
+static void points_redo(struct store *s)
+{
+	struct wire_bucket b[PF_HIST_NSLOTS];
+	struct hist *h = NULL;
+	struct wire_hist wh;
+	uint32_t i, k;
+
+	for (i = 0; i < s->ndirty; i++) {
+		uint32_t own = s->dirty[i].own, t = point_tier(own);
+		struct crec *r = st_crec_find(s, t, st_own_series(s, own), s->dirty[i].per);
+
+		if (!r || !r->redo || (!h && !(h = malloc(sizeof(*h)))))
+			continue;
+		r->redo = 0;
+		hist_init(h);
+		st_crec_buckets(r, &wh, b);
+		for (k = 0; k < wh.nb; k++)
+			h->slot[b[k].slot] = b[k].n;
+		h->count = wh.count;
+		h->sum = wh.sum;
+		h->min = wh.min;
+		h->max = wh.max;
+		point_add(s, own, s->dirty[i].per, h);
+	}
+	free(h);
+	s->ndirty = 0;
+}
+
+/* Hands the points made so far to on_points. */
+static void points_flush(struct store *s)
+{
+	if (s->pts && s->pts->n) {
+		s->o.on_points(s->o.points_arg, s->pts);
+		s->pts = NULL;
 	}
 }
 
@@ -157,8 +302,16 @@ int st_series_add(struct store *s, struct chalf *ch, uint32_t own, uint64_t a,
 		uint64_t p = a / s->L[t];
 
 		if (per_kept(s, t, p)) {
+			const struct crec *old = st_crec_find(s, t, ch, p);
+			bool listed = old && old->redo;
+
 			e = crec_merge(s, t, ch, p, wh, b);
 			err = err ?: e;
+			if (!e && t == point_tier(own)) {
+				st_crec_find(s, t, ch, p)->redo = 1;
+				if (!listed)
+					point_dirty(s, own, p);
+			}
 		}
 	}
 	if (in_total(s, a)) {
@@ -170,9 +323,9 @@ int st_series_add(struct store *s, struct chalf *ch, uint32_t own, uint64_t a,
 
 /* ---- closing ------------------------------------------------------------- */
 
-/* Every series: customers, sites, boxes, the fleet; fn(s, ch, arg). */
-static void each_series(struct store *s, void (*fn)(struct store *, struct chalf *, void *),
-			void *arg)
+/* Every series: customers, sites, boxes, the fleet; fn(s, ch, owner id, arg). */
+static void each_series(struct store *s,
+			void (*fn)(struct store *, struct chalf *, uint32_t, void *), void *arg)
 {
 	uint32_t i;
 	unsigned h;
@@ -182,16 +335,16 @@ static void each_series(struct store *s, void (*fn)(struct store *, struct chalf
 
 		if (c->str)
 			for (h = 0; h < PF_NHALVES; h++)
-				fn(s, &c->h[h], arg);
+				fn(s, &c->h[h], OWN(OWN_CUST, i, h), arg);
 	}
 	for (i = 0; i < s->nsite; i++)
 		for (h = 0; h < PF_NHALVES; h++)
-			fn(s, &s->sites[i]->h[h], arg);
+			fn(s, &s->sites[i]->h[h], OWN(OWN_SITE, i, h), arg);
 	for (i = 0; i < s->nbox; i++)
 		for (h = 0; h < PF_NHALVES; h++)
-			fn(s, &s->boxes[i]->h[h], arg);
+			fn(s, &s->boxes[i]->h[h], OWN(OWN_BOX, i, h), arg);
 	for (h = 0; h < PF_NHALVES; h++)
-		fn(s, &s->fleet[h], arg);
+		fn(s, &s->fleet[h], OWN(OWN_FLEET, 0, h), arg);
 }
 
 /*
@@ -236,7 +389,7 @@ struct build {
  * series: the sum of its records of tier t - 1 in P. For five minutes,
  * also into the 1 h total, and the five minutes leaving that taken off.
  */
-static void build_one(struct store *s, struct chalf *ch, void *arg)
+static void build_one(struct store *s, struct chalf *ch, uint32_t own, void *arg)
 {
 	struct wire_bucket b[PF_HIST_NSLOTS];
 	struct build *bd = arg;
@@ -265,6 +418,8 @@ static void build_one(struct store *s, struct chalf *ch, void *arg)
 	}
 	if (!n)
 		return;
+	if (bd->t == point_tier(own))
+		point_add(s, own, bd->P, h);
 	memset(&wh, 0, sizeof(wh));
 	for (k = lo; k <= hi; k++) {
 		if (h->slot[k]) {
@@ -293,7 +448,7 @@ static void build_one(struct store *s, struct chalf *ch, void *arg)
  * min and max taken again from the five minutes still in it when Q held
  * one), and, for the fleet, off the live sums.
  */
-static void leave_one(struct store *s, struct chalf *ch, void *arg)
+static void leave_one(struct store *s, struct chalf *ch, uint32_t own, void *arg)
 {
 	struct wire_bucket b[PF_HIST_NSLOTS];
 	uint64_t Q = *(const uint64_t *)arg;
@@ -301,6 +456,7 @@ static void leave_one(struct store *s, struct chalf *ch, void *arg)
 	struct wire_hist wh, x;
 	uint64_t a;
 
+	(void)own;
 	if (!ch->tot || !(r = st_crec_find(s, NTIERS - 1, ch, Q)))
 		return;
 	st_crec_buckets(r, &wh, b);
@@ -346,6 +502,7 @@ static void close_period(struct store *s, unsigned t, uint64_t P)
 {
 	uint64_t per = s->L[t] / s->L[t - 1], Q;
 	struct build bd = { .t = t, .P = P, .lo = P * per };
+
 
 	if (tier_has(s, t - 1, P * per, P * per + per - 1)) {
 		bd.h = malloc(sizeof(*bd.h));
@@ -401,6 +558,8 @@ void store_advance(struct store *s, uint64_t now_ns)
 			s->cur = S;
 			break;
 		}
+		if (s->ndirty)	/* before the periods they are of can leave */
+			points_redo(s);
 		/* each tier's new period first: what closes is then kept */
 		s->curp[0] = c + 1;
 		close_slot(s, c);
@@ -412,6 +571,7 @@ void store_advance(struct store *s, uint64_t now_ns)
 		}
 		s->cur = c + 1;
 	}
+	points_flush(s);
 	if (s->o.forget_ns != UINT64_MAX && now_ns - s->last_forget_ns >= FORGET_EVERY_NS) {
 		s->last_forget_ns = now_ns;
 		st_forget(s, now_ns);

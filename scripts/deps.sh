@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential clang llvm libbpf-dev libelf-dev zlib1g-dev libnng-dev
 libmsgpack-dev libjson-c-dev libcriterion-dev bpftool iproute2 iperf3 ethtool pkg-config
-libprotobuf-c-dev protobuf-c-compiler libsnappy-dev
+libprotobuf-c-dev protobuf-c-compiler libsnappy-dev libsqlite3-dev sqlite3
 libclang-rt-14-dev iputils-ping jq openssl curl nodejs chromium
 prometheus systemd man-db strace"
 [ "${PINGFOLD_DEPS_EXTRA:-}" ] && PKGS="$PKGS $PINGFOLD_DEPS_EXTRA"

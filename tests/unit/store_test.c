@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "aggregator/store.h"
+#include "common/hblob.h"
 #include "tests/lib/rng.h"
 
 #define CHECK(cond, ...)						\
@@ -1135,6 +1136,7 @@ struct m_event {
 	uint32_t cust;		/* index in m_ids; M_CUSTS + box * M_KEYS + key if unnamed */
 	uint8_t half, box;
 	uint64_t slot;
+	uint64_t cur_at;	/* the store's newest slot when it was merged */
 	struct hist h;
 };
 
@@ -1244,14 +1246,132 @@ static void m_check(struct store *s, uint64_t now)
 	}
 }
 
+/* ---- points for history, against the same model ----------------------- */
+
+struct m_point {
+	uint8_t kind, half;
+	uint32_t res_s;
+	uint64_t start_s;
+	char name[64];
+	struct hist h;
+	size_t order;		/* a point given again replaces the one before */
+};
+static struct m_point *m_pts;
+static size_t m_npts, m_cap_pts;
+
+static void m_on_points(void *arg, struct store_points *pts)
+{
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < pts->n; i++) {
+		const struct store_point *p = &pts->p[i];
+		struct m_point *q;
+
+		if (m_npts == m_cap_pts) {
+			m_cap_pts = m_cap_pts ? 2 * m_cap_pts : 4096;
+			m_pts = realloc(m_pts, m_cap_pts * sizeof(*m_pts));
+			cr_assert(m_pts);
+		}
+		q = &m_pts[m_npts];
+		q->kind = p->kind;
+		q->half = p->half;
+		q->res_s = p->res_s;
+		q->start_s = p->start_s;
+		snprintf(q->name, sizeof(q->name), "%s", pts->buf + p->name);
+		hist_init(&q->h);
+		cr_assert_eq(hblob_add(&q->h, pts->buf + p->blob, p->len), 0);
+		q->order = m_npts++;
+	}
+	store_points_free(pts);
+}
+
+static int m_point_cmp(const void *a, const void *b)
+{
+	const struct m_point *x = a, *y = b;
+	int c = x->kind - y->kind ?: strcmp(x->name, y->name) ?: x->half - y->half;
+
+	if (c)
+		return c;
+	if (x->start_s != y->start_s)
+		return x->start_s < y->start_s ? -1 : 1;
+	return x->order < y->order ? -1 : 1;
+}
+
+/* The event counts in the point of its period: that was kept when it came. */
+static bool m_in_point(const struct m_event *e, uint32_t slots)
+{
+	return e->slot / slots + (slots == 30 ? 12 : 5) >= e->cur_at / slots;
+}
+
+/* Every point given (the last of each) equals the model's sum of its period. */
+static void m_check_points(void)
+{
+	struct hist want[PF_NHALVES];
+	char what[160];
+	size_t i, j, k, npts = 0;
+
+	qsort(m_pts, m_npts, sizeof(*m_pts), m_point_cmp);
+	for (i = 0; i < m_npts; i = j) {
+		const struct m_point *p;
+		uint32_t slots, c, b;
+
+		for (j = i + 1; j < m_npts && !m_point_cmp(&m_pts[i], &m_pts[j]) == 0 &&
+		     m_pts[j].kind == m_pts[i].kind && !strcmp(m_pts[j].name, m_pts[i].name) &&
+		     m_pts[j].half == m_pts[i].half && m_pts[j].start_s == m_pts[i].start_s; j++)
+			;
+		p = &m_pts[j - 1];	/* the last given */
+		slots = p->res_s / 10;
+		CHECK(p->res_s == (p->kind == STORE_E_CUSTOMER ? 300u : 60u), "point res %u", p->res_s);
+		hist_pair_init(want);
+		for (k = 0; k < m_nev; k++) {
+			const struct m_event *e = &m_ev[k];
+			bool in = false;
+
+			if (e->slot * 10 / p->res_s != p->start_s / p->res_s || e->half != p->half ||
+			    !m_in_point(e, slots))
+				continue;
+			if (p->kind == STORE_E_FLEET) {
+				in = true;
+			} else if (p->kind == STORE_E_BOX) {
+				for (b = 0; b < M_BOXES; b++)
+					in |= e->box == b && !strcmp(p->name, m_boxes[b]);
+			} else if (p->kind == STORE_E_SITE) {
+				in = pick_site(e, p->name);
+			} else {
+				c = e->cust;
+				in = c < M_CUSTS ? !strcmp(p->name, m_ids[c]) : false;
+				if (c >= M_CUSTS) {
+					char id[32];
+
+					snprintf(id, sizeof(id), "?%s/%u", m_boxes[(c - M_CUSTS) / M_KEYS],
+						 (c - M_CUSTS) % M_KEYS);
+					in = !strcmp(p->name, id);
+				}
+			}
+			if (in)
+				hist_merge(&want[e->half], &e->h);
+		}
+		snprintf(what, sizeof(what), "point kind %u '%s' half %u at %llu", p->kind, p->name,
+			 p->half, (unsigned long long)p->start_s);
+		check_equal(&p->h, &want[p->half], what);
+		npts++;
+	}
+	cr_assert_geq(npts, 1000, "only %zu points", npts);
+}
+
 Test(store, randomised_against_model, .timeout = 120)
 {
-	struct store *s = store_new(0);
+	struct store_opts o;
+	struct store *s;
 	struct wire_delta d;
 	uint64_t now = T0, seq[M_BOXES] = { 0 }, total = 0, checks = 0, ndeltas = 0;
 	uint64_t last_min = T0 / (60 * NS);
 	uint32_t b, k, c, keycust[M_BOXES][M_KEYS];
 
+	store_opts_default(&o);
+	o.on_points = m_on_points;
+	cr_assert_eq(store_open(&s, &o), 0);
 	m_ev = calloc(M_EVENTS, sizeof(*m_ev));
 	m_nev = 0;
 	m_cur = 0;
@@ -1313,6 +1433,7 @@ Test(store, randomised_against_model, .timeout = 120)
 				e->half = (uint8_t)half;
 				e->box = (uint8_t)b;
 				e->slot = a;
+				e->cur_at = m_cur;
 				total += e->h.count;
 				if (a / 30 + 11 >= m_cur / 30)
 					m_nev++;	/* too old: in the totals only */
@@ -1329,6 +1450,11 @@ Test(store, randomised_against_model, .timeout = 120)
 	}
 	m_check(s, now);
 	m_check(s, now + 1800 * NS);	/* half of it aged out */
+	store_advance(s, now + 7200 * NS);	/* every period closed, every point given */
+	m_check_points();
+	free(m_pts);
+	m_pts = NULL;
+	m_npts = m_cap_pts = 0;
 	cr_assert_eq(store_total_samples(s), total);
 	cr_assert_geq(checks, 150);
 	cr_assert_geq(now - T0, 2 * 3600 * NS, "the run did not cover the ring");
