@@ -68,6 +68,7 @@ AGG_CORE_OBJ := $(OUT)/aggregator/promrw.o $(PROMPB_OBJ) $(OUT)/aggregator/remot
 		$(OUT)/aggregator/store.o $(OUT)/aggregator/store_mem.o \
 		$(OUT)/aggregator/store_entity.o $(OUT)/aggregator/store_ingest.o \
 		$(OUT)/aggregator/store_query.o $(OUT)/aggregator/store_tier.o \
+		$(OUT)/aggregator/history.o \
 		$(OUT)/aggregator/republish.o \
 		$(OUT)/aggregator/query.o
 # the agent's logic without BPF (customer keys, the reader's journal):

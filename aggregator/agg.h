@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <nng/nng.h>
+#include "aggregator/history.h"
 #include "aggregator/http.h"
 #include "aggregator/remote_write.h"
 #include "aggregator/republish.h"
@@ -57,6 +58,8 @@ struct agg_cfg {
 	uint64_t claim_idle_ms;			/* a silent pipe's claim lapses */
 	struct rw_opts rw;			/* --remote-write */
 	uint64_t rw_interval_ms;
+	const char *history_dir;		/* --history-dir */
+	struct history_opts hist;
 };
 
 /* A dialled agent: its replay URL, the one box id it may publish (box=). */
@@ -118,6 +121,7 @@ struct agg {
 	bool has_q, has_v;
 	struct republisher *repub;	/* --republish */
 	struct remote_writer *rw;	/* --remote-write */
+	struct history *hist;		/* --history-dir */
 	uint64_t rw_next_ns;
 	struct peer peers[AGG_MAX_URLS];
 	int npeers;

@@ -18,6 +18,7 @@ void agg_cfg_default(struct agg_cfg *c)
 	c->replay_workers = 4;
 	c->claim_idle_ms = 30000;
 	c->rw_interval_ms = 10000;
+	history_opts_default(&c->hist);
 	if (gethostname(c->id, sizeof(c->id) - 5) || !c->id[0])
 		snprintf(c->id, sizeof(c->id), "aggregator");
 	else
@@ -186,6 +187,15 @@ const struct opt agg_opts[] = {
 	  .help = "Authorization: Bearer, the token from FILE" },
 	{ "remote-write-basic-auth", 0, OPT_STR, F(rw.basic_auth), .arg = "USER:PASS",
 	  .help = "Authorization: Basic" },
+	{ .type = OPT_HEADING, .help = "History on disk (SQLite, docs/aggregator.md):" },
+	{ "history-dir", 0, OPT_STR, F(history_dir), .arg = "DIR",
+	  .help = "keep history in DIR/history.db (the service: /var/lib/pingfold;\nnot given: no history)" },
+	{ "history-minute-days", 0, OPT_U32, F(hist.minute_days), 0, 1, 3650, .arg = "N",
+	  .help = "fleet, sites and boxes per minute, N days (30)" },
+	{ "history-5m-hours", 0, OPT_U32, F(hist.customer_5m_hours), 0, 1, 87600, .arg = "N",
+	  .help = "customers per five minutes, N hours (48)" },
+	{ "history-1h-days", 0, OPT_U32, F(hist.customer_1h_days), 0, 1, 3650, .arg = "N",
+	  .help = "customers per hour, N days (30)" },
 	{ .type = OPT_HEADING, .help = "Bounds (at a bound: refused and counted, never grown past):" },
 	{ "max-customers", 0, OPT_U32, F(store.max_customers), 0, 1, 100000000, .arg = "N",
 	  .help = "customers, named and unnamed (2000000)" },

@@ -157,13 +157,13 @@ static int ask(struct http *h, uint64_t now, struct jw *w, const char *const *ar
 	char why[300];
 	int rc = query_parse(args, n, &q, why, sizeof(why));
 
-	return rc ? query_fail(w, rc, why) : query_run(h->store, NULL, &q, now, w);
+	return rc ? query_fail(w, rc, why) : query_run(h->store, NULL, h->opts.hist, &q, now, w);
 }
 
-/* HTTP status of a failed query: 404 for an unknown entity, 500 without memory, else 400. */
+/* HTTP status of a failed query: 404 unknown entity, 500 no memory or history file, else 400. */
 static uint16_t query_status(int rc)
 {
-	return rc == -ENOENT ? 404 : rc == -ENOMEM ? 500 : 400;
+	return rc == -ENOENT ? 404 : rc == -ENOMEM || rc == -EIO ? 500 : 400;
 }
 
 static int window_param(const char *uri, char *out, size_t cap, struct httpd_req *r)
@@ -200,7 +200,8 @@ static void api_query(struct http *h, const char *uri, struct httpd_req *r)
 		return;
 	}
 	jw_init(&w);
-	rc = query_answer(h->store, h->lock, q, strlen(q), sys_now_ns(CLOCK_REALTIME), &w);
+	rc = query_answer(h->store, h->lock, h->opts.hist, q, strlen(q),
+			  sys_now_ns(CLOCK_REALTIME), &w);
 	http_reply_jw(r, rc ? query_status(rc) : 200, &w);
 	jw_free(&w);
 	free(q);
@@ -217,7 +218,7 @@ static void api_ask(struct http *h, struct httpd_req *r, const char *const *args
 	jw_init(&w);
 	rc = query_parse(args, n, &q, why, sizeof(why));
 	rc = rc ? query_fail(&w, rc, why) :
-		  query_run(h->store, h->lock, &q, sys_now_ns(CLOCK_REALTIME), &w);
+		  query_run(h->store, h->lock, h->opts.hist, &q, sys_now_ns(CLOCK_REALTIME), &w);
 	http_reply_jw(r, rc ? query_status(rc) : 200, &w);
 	jw_free(&w);
 }

@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include "aggregator/history.h"
 #include "aggregator/remote_write.h"
 #include "aggregator/store.h"
 
@@ -19,6 +20,7 @@ struct http_opts {
 	bool metrics_customers;		/* per-customer series in /metrics */
 	uint32_t max_conns;		/* connections at once (0: 256) */
 	uint32_t idle_ms;		/* to send a request (0: 10000) */
+	struct history *hist;		/* --history-dir, or NULL */
 };
 
 struct http;

@@ -239,6 +239,7 @@ static int start_http(struct agg *a)
 	o.metrics_customers = a->cfg.metrics_customers;
 	o.max_conns = (uint32_t)a->cfg.http_max_conns;
 	o.idle_ms = (uint32_t)a->cfg.http_idle_ms;
+	o.hist = a->hist;
 	rc = http_start(&a->http, &o, a->store, &a->lock);
 	if (!rc)
 		http_set_counters(a->http, &(struct http_counters){ &a->n_msgs,
@@ -309,6 +310,19 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&a.claim_lock, NULL);
 	pthread_mutex_init(&a.qlock, NULL);
 	pthread_cond_init(&a.qcond, NULL);
+	if (a.cfg.history_dir) {
+		char err[512];
+
+		if (history_open(&a.hist, a.cfg.history_dir, &a.cfg.hist, err, sizeof(err))) {
+			pr_err("%s", err);
+			return 1;
+		}
+		a.cfg.store.on_points = history_on_points;
+		a.cfg.store.points_arg = a.hist;
+		pr_info("history: %s/history.db", a.cfg.history_dir);
+	} else {
+		pr_info("history: off (no --history-dir)");
+	}
 	if (store_open(&a.store, &a.cfg.store) || agg_replay_start(&a) || open_sockets(&a))
 		return 1;
 	if (a.has_q && pthread_create(&a.qthread, NULL, agg_query_thread, &a))
@@ -337,6 +351,9 @@ int main(int argc, char **argv)
 	a.closed = true;
 	pthread_mutex_unlock(&a.lock);
 	store_close(a.store);
+	if (a.hist && history_flush(a.hist, 1000))
+		pr_warn("history: points still queued at exit are not written");
+	history_close(a.hist);
 	pr_info("stopped: %llu messages, %llu decode errors, %llu replays (%llu deltas)",
 		(unsigned long long)a.n_msgs, (unsigned long long)a.n_decode_errors,
 		(unsigned long long)a.n_replays, (unsigned long long)a.n_replayed);

@@ -118,6 +118,122 @@ static int parse_top(const char *const *a, int n, struct query *q, char *why, si
 	return 0;
 }
 
+int query_duration(const char *a, bool bare, uint64_t *secs)
+{
+	static const struct {
+		char unit;
+		uint64_t secs;
+	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+	char *end;
+	unsigned long long v;
+	size_t i;
+
+	if (!a || *a < '0' || *a > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(a, &end, 10);
+	if (errno || v > 100ULL * 365 * 86400)
+		return -EINVAL;
+	if (!*end && bare) {
+		*secs = v;
+		return 0;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (end[0] == units[i].unit && !end[1]) {
+			*secs = v * units[i].secs;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* FROM / TO: a unix time in seconds, or a duration ago. */
+static int parse_time(const char *a, uint64_t now_s, uint64_t *t)
+{
+	uint64_t v;
+	char *end;
+
+	if (!query_duration(a, false, &v)) {
+		*t = v < now_s ? now_s - v : 0;
+		return 0;
+	}
+	errno = 0;
+	v = strtoull(a, &end, 10);
+	if (errno || *end || *a < '0' || *a > '9')
+		return -EINVAL;
+	*t = v;
+	return 0;
+}
+
+static const struct {
+	const char *word;
+	enum store_ekind kind;
+} ekinds[] = {
+	{ "customer", STORE_E_CUSTOMER }, { "site", STORE_E_SITE }, { "box", STORE_E_BOX },
+	{ "fleet", STORE_E_FLEET },
+};
+
+/* ["history", KIND, ID?, FROM?, TO?, STEP?, "hist"?] */
+static int parse_history(const char *const *a, int n, struct query *q, char *why, size_t wn)
+{
+	size_t i;
+	int k = 2;
+
+	for (i = 0; i < sizeof(ekinds) / sizeof(ekinds[0]); i++)
+		if (n > 1 && !strcmp(a[1], ekinds[i].word))
+			break;
+	if (i == sizeof(ekinds) / sizeof(ekinds[0]))
+		return bad(why, wn, "history: customer, site, box or fleet");
+	q->ekind = ekinds[i].kind;
+	q->name = "";
+	if (q->ekind != STORE_E_FLEET) {
+		if (n < 3)
+			return bad(why, wn, "history: which %s?", a[1]);
+		q->name = a[k++];
+	}
+	if (n > k && !strcmp(a[n - 1], "hist")) {
+		q->with_hist = true;
+		n--;
+	}
+	q->from = n > k ? a[k] : NULL;
+	q->to = n > k + 1 ? a[k + 1] : NULL;
+	q->step = n > k + 2 ? a[k + 2] : NULL;
+	if (n > k + 3)
+		return bad(why, wn, "history: too many arguments");
+	return 0;
+}
+
+/* ["heatmap", "sites"|"customers", SITE, FROM?, TO?, STEP?, HALF?, pNN?] */
+static int parse_heatmap(const char *const *a, int n, struct query *q, char *why, size_t wn)
+{
+	int k;
+
+	if (n < 3 || (strcmp(a[1], "sites") && strcmp(a[1], "customers")))
+		return bad(why, wn, "heatmap: sites or customers, then a site path (\"\": all)");
+	q->ekind = a[1][0] == 's' ? STORE_E_SITE : STORE_E_CUSTOMER;
+	q->name = a[2];
+	for (k = 3; k < n; k++) {
+		if (!strcmp(a[k], "access") || !strcmp(a[k], "internet")) {
+			q->half = a[k][0] == 'a' ? PF_HALF_ACCESS : PF_HALF_INTERNET;
+		} else if (a[k][0] == 'p' && a[k][1]) {
+			char *end;
+
+			q->q = strtod(a[k] + 1, &end) / 100;
+			if (*end || q->q <= 0 || q->q > 1)
+				return bad(why, wn, "heatmap: bad percentile '%s'", a[k]);
+		} else if (!q->from) {
+			q->from = a[k];
+		} else if (!q->to) {
+			q->to = a[k];
+		} else if (!q->step) {
+			q->step = a[k];
+		} else {
+			return bad(why, wn, "heatmap: unknown argument '%s'", a[k]);
+		}
+	}
+	return 0;
+}
+
 int query_parse(const char *const *a, int n, struct query *q, char *why, size_t wn)
 {
 	static const struct {
@@ -127,6 +243,7 @@ int query_parse(const char *const *a, int n, struct query *q, char *why, size_t 
 		{ "customer", QUERY_CUSTOMER }, { "site", QUERY_SITE }, { "box", QUERY_BOX },
 		{ "fleet", QUERY_FLEET }, { "boxes", QUERY_BOXES }, { "sites", QUERY_SITES },
 		{ "customers", QUERY_CUSTOMERS }, { "top", QUERY_TOP },
+		{ "history", QUERY_HISTORY }, { "heatmap", QUERY_HEATMAP },
 	};
 	size_t i;
 
@@ -151,6 +268,10 @@ int query_parse(const char *const *a, int n, struct query *q, char *why, size_t 
 		return parse_window(n > 1 ? a[1] : NULL, &q->win, why, wn);
 	case QUERY_TOP:
 		return parse_top(a, n, q, why, wn);
+	case QUERY_HISTORY:
+		return parse_history(a, n, q, why, wn);
+	case QUERY_HEATMAP:
+		return parse_heatmap(a, n, q, why, wn);
 	default:
 		return 0;
 	}
@@ -309,10 +430,200 @@ static int lists(struct store *s, pthread_mutex_t *lock, const char *what, struc
 	return 0;
 }
 
-int query_run(struct store *s, pthread_mutex_t *lock, const struct query *q, uint64_t now,
-	      struct jw *w)
+/* count, quantiles, min, max, mean of one half (no buckets) */
+static void summary_json(struct jw *w, const struct hist *h, bool buckets)
+{
+	static const double qs[] = { 0.5, 0.9, 0.95, 0.99 };
+	static const char *const qn[] = { "p50_ms", "p90_ms", "p95_ms", "p99_ms" };
+	size_t i;
+
+	if (buckets) {
+		query_hist_json(w, h);
+		return;
+	}
+	jw_obj(w);
+	jw_ku64(w, "count", h->count);
+	if (h->count) {
+		for (i = 0; i < sizeof(qs) / sizeof(qs[0]); i++)
+			jw_kdbl(w, qn[i], ms(hist_quantile(h, qs[i])));
+		jw_kdbl(w, "min_ms", ms((double)h->min));
+		jw_kdbl(w, "max_ms", ms((double)h->max));
+		jw_kdbl(w, "mean_ms", ms(hist_mean(h)));
+	}
+	jw_obj_end(w);
+}
+
+/* FROM, TO and STEP of a history or heatmap query, resolved at now_s. */
+static int range(const struct query *q, uint64_t now_s, uint64_t def_span, uint64_t *from,
+		 uint64_t *to, uint32_t *step, char *why, size_t wn)
+{
+	uint64_t st = 0;
+
+	*to = now_s;
+	*from = now_s > def_span ? now_s - def_span : 0;
+	if (q->from && parse_time(q->from, now_s, from))
+		return bad(why, wn, "bad FROM '%s' (unix seconds, or a duration ago: 24h, 7d)",
+			   q->from);
+	if (q->to && parse_time(q->to, now_s, to))
+		return bad(why, wn, "bad TO '%s' (unix seconds, or a duration ago)", q->to);
+	if (q->step && (query_duration(q->step, true, &st) || !st || st > 366 * 86400))
+		return bad(why, wn, "bad STEP '%s' (a duration: 5m, 1h; or seconds)", q->step);
+	if (*to <= *from)
+		return bad(why, wn, "FROM must be before TO");
+	*step = (uint32_t)st;
+	return 0;
+}
+
+static const char *ekind_name(enum store_ekind k)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ekinds) / sizeof(ekinds[0]); i++)
+		if (ekinds[i].kind == k)
+			return ekinds[i].word;
+	return "?";
+}
+
+static int history(struct history *hist, const struct query *q, uint64_t now, struct jw *w)
+{
+	struct history_pt *v = NULL;
+	struct hist *sum = NULL;
+	uint64_t from, to;
+	uint32_t res, step;
+	char why[160];
+	size_t n, i;
+	int rc, h;
+
+	if (range(q, now / 1000000000ULL, 3600, &from, &to, &step, why, sizeof(why)))
+		return query_fail(w, -EINVAL, why);
+	rc = history_read(hist, q->ekind, q->name, from, to, step, &res, &step, &v, &n);
+	if (rc)
+		return query_fail(w, rc, rc == -EIO ? "the history file could not be read (see the "
+					 "aggregator's log)" : "history query failed");
+	if (q->with_hist && !(sum = calloc(PF_NHALVES, sizeof(*sum)))) {
+		free(v);
+		return query_fail(w, -ENOMEM, "out of memory");
+	}
+	jw_obj(w);
+	jw_kstr(w, "kind", "history");
+	jw_kstr(w, "of", ekind_name(q->ekind));
+	if (q->ekind != STORE_E_FLEET)
+		jw_kstr(w, "name", q->name);
+	jw_ku64(w, "from", from);
+	jw_ku64(w, "to", to);
+	jw_ku64(w, "res_s", res);
+	jw_ku64(w, "step_s", step);
+	jw_key(w, "points");
+	jw_arr(w);
+	for (i = 0; i < n; i++) {
+		jw_obj(w);
+		jw_ku64(w, "t", v[i].t_s);
+		for (h = 0; h < PF_NHALVES; h++) {
+			jw_key(w, half_name[h]);
+			summary_json(w, &v[i].h[h], false);
+			if (sum)
+				hist_merge(&sum[h], &v[i].h[h]);
+		}
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	if (sum) {
+		jw_key(w, "merged");
+		jw_obj(w);
+		for (h = 0; h < PF_NHALVES; h++) {
+			jw_key(w, half_name[h]);
+			summary_json(w, &sum[h], true);
+		}
+		jw_obj_end(w);
+	}
+	jw_obj_end(w);
+	free(sum);
+	free(v);
+	return 0;
+}
+
+/* Rows (sites, or a site's customers) x steps of one quantile of one half. */
+static int heatmap(struct history *hist, const struct query *q, uint64_t now, struct jw *w)
+{
+	uint64_t from, to, t;
+	uint32_t step, res, got;
+	char why[160], **names;
+	size_t nn, i, n, k;
+	int rc;
+
+	if (range(q, now / 1000000000ULL, 86400, &from, &to, &step, why, sizeof(why)))
+		return query_fail(w, -EINVAL, why);
+	if (!step)	/* about 96 columns */
+		step = (uint32_t)((to - from + 95) / 96);
+	step = step < 60 ? 60 : (step + 59) / 60 * 60;
+	from -= from % step;
+	rc = history_names(hist, q->ekind, q->name, &names, &nn);
+	if (rc)
+		return query_fail(w, rc, "the history file could not be read");
+	jw_obj(w);
+	jw_kstr(w, "kind", "heatmap");
+	jw_kstr(w, "of", q->ekind == STORE_E_SITE ? "sites" : "customers");
+	jw_kstr(w, "site", q->name);
+	jw_kstr(w, "half", half_name[q->half]);
+	jw_kdbl(w, "quantile", q->q);
+	jw_ku64(w, "from", from);
+	jw_ku64(w, "to", to);
+	jw_key(w, "times");
+	jw_arr(w);
+	for (t = from; t < to; t += step)
+		jw_u64(w, t);
+	jw_arr_end(w);
+	jw_key(w, "rows");
+	jw_arr(w);
+	for (i = 0; i < nn; i++) {
+		struct history_pt *v = NULL;
+
+		rc = history_read(hist, q->ekind, names[i], from, to, step, &res, &got, &v, &n);
+		if (!rc && got != step) {	/* coarser stored points: the column is theirs */
+			free(v);
+			v = NULL;
+			rc = history_read(hist, q->ekind, names[i], from, to, got, &res, &got, &v, &n);
+		}
+		if (rc || !n) {
+			free(v);
+			free(names[i]);
+			continue;
+		}
+		jw_obj(w);
+		jw_kstr(w, "name", names[i]);
+		jw_ku64(w, "step_s", got);
+		jw_key(w, "values");
+		jw_arr(w);
+		for (t = from, k = 0; t < to; t += got) {
+			while (k < n && v[k].t_s < t)
+				k++;
+			if (k < n && v[k].t_s == t && v[k].h[q->half].count)
+				jw_dbl(w, ms(hist_quantile(&v[k].h[q->half], q->q)));
+			else
+				jw_null(w);
+		}
+		jw_arr_end(w);
+		jw_obj_end(w);
+		free(v);
+		free(names[i]);
+	}
+	jw_arr_end(w);
+	jw_obj_end(w);
+	free(names);
+	return 0;
+}
+
+int query_run(struct store *s, pthread_mutex_t *lock, struct history *hist,
+	      const struct query *q, uint64_t now, struct jw *w)
 {
 	int rc;
+
+	if (q->kind == QUERY_HISTORY || q->kind == QUERY_HEATMAP) {
+		if (!hist)
+			return query_fail(w, -ENOTSUP, "no history: the aggregator runs without "
+					  "--history-dir");
+		return q->kind == QUERY_HISTORY ? history(hist, q, now, w) : heatmap(hist, q, now, w);
+	}
 
 	if (q->kind == QUERY_SITES || q->kind == QUERY_CUSTOMERS)
 		return lists(s, lock, q->kind == QUERY_SITES ? "sites" : "customers", w);
@@ -329,8 +640,8 @@ int query_run(struct store *s, pthread_mutex_t *lock, const struct query *q, uin
 	return rc;
 }
 
-int query_answer(struct store *s, pthread_mutex_t *lock, const char *req, size_t len,
-		 uint64_t now, struct jw *w)
+int query_answer(struct store *s, pthread_mutex_t *lock, struct history *hist, const char *req,
+		 size_t len, uint64_t now, struct jw *w)
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *o = tok ? json_tokener_parse_ex(tok, req, (int)len) : NULL;
@@ -361,7 +672,7 @@ int query_answer(struct store *s, pthread_mutex_t *lock, const char *req, size_t
 		a[i] = json_object_get_string(e);
 	}
 	rc = query_parse(a, n, &q, why, sizeof(why));
-	rc = rc ? query_fail(w, rc, why) : query_run(s, lock, &q, now, w);
+	rc = rc ? query_fail(w, rc, why) : query_run(s, lock, hist, &q, now, w);
 out:
 	if (o)
 		json_object_put(o);

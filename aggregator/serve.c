@@ -42,7 +42,7 @@ void *agg_query_thread(void *arg)
 			continue;
 		}
 		jw_init(&w);
-		query_answer(a->store, &a->lock, nng_msg_body(m), nng_msg_len(m),
+		query_answer(a->store, &a->lock, a->hist, nng_msg_body(m), nng_msg_len(m),
 			     sys_now_ns(CLOCK_REALTIME), &w);
 		nng_msg_clear(m);
 		rc = w.err ? NNG_ENOMEM : nng_msg_append(m, w.buf, w.len);
@@ -77,7 +77,7 @@ static void publish_view(struct agg *a, const char *topic, enum query_kind kind,
 	char *msg;
 
 	jw_init(&body);
-	if (query_run(a->store, NULL, &q, now, &body) == 0 && !body.err) {
+	if (query_run(a->store, NULL, a->hist, &q, now, &body) == 0 && !body.err) {
 		msg = malloc(tl + 1 + body.len);
 		if (msg) {
 			memcpy(msg, topic, tl + 1);

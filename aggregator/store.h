@@ -33,6 +33,7 @@ struct store_point {
 	uint32_t res_s;			/* 60 or 300 */
 	uint64_t start_s;		/* the period's start (unix seconds) */
 	uint32_t name, blob, len;	/* offsets in buf: name ("" for the fleet), blob */
+	uint32_t site;			/* offset in buf: a customer's site path, else "" */
 };
 struct store_points {
 	struct store_point *p;

@@ -103,7 +103,7 @@ static void point_add(struct store *s, uint32_t own, uint64_t P, const struct hi
 	struct store_points *pts = s->pts;
 	struct store_point *pt;
 	uint8_t blob[HBLOB_MAX];
-	const char *name;
+	const char *name, *site = "";
 
 	if (!s->o.on_points || !h->count)
 		return;
@@ -125,6 +125,8 @@ static void point_add(struct store *s, uint32_t own, uint64_t P, const struct hi
 	switch (own >> 30) {
 	case OWN_CUST:
 		name = cust_at(s, idx)->str;
+		if (cust_at(s, idx)->site != NONE)
+			site = s->sites[cust_at(s, idx)->site]->path;
 		break;
 	case OWN_SITE:
 		name = s->sites[idx]->path;
@@ -141,8 +143,9 @@ static void point_add(struct store *s, uint32_t own, uint64_t P, const struct hi
 	pt->res_s = (uint32_t)(s->L[t] * s->o.slot_ns / 1000000000ULL);
 	pt->start_s = P * pt->res_s;
 	pt->name = pts_bytes(s, pts, name, strlen(name) + 1);
+	pt->site = pt->name == UINT32_MAX ? UINT32_MAX : pts_bytes(s, pts, site, strlen(site) + 1);
 	pt->len = (uint32_t)hblob_encode(blob, h);
-	pt->blob = pt->name == UINT32_MAX ? UINT32_MAX : pts_bytes(s, pts, blob, pt->len);
+	pt->blob = pt->site == UINT32_MAX ? UINT32_MAX : pts_bytes(s, pts, blob, pt->len);
 	if (pt->blob != UINT32_MAX)
 		pts->n++;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
 #include <nng/nng.h>
@@ -27,6 +28,8 @@ static const char usage[] =
 "  top [customers|sites]       worst first by a percentile, refreshing\n"
 "  query customer|site|box ID  one entity over a window\n"
 "  query fleet                 the whole fleet\n"
+"  history customer|site|box ID, history fleet\n"
+"                              its history from disk (--since, --until, --step)\n"
 "  boxes                       boxes with their health\n"
 "  customers | sites           what the aggregator knows\n"
 "  watch [TOPIC]               the aggregator's view stream (topic prefix,\n"
@@ -42,6 +45,9 @@ static const char usage[] =
 "  -i, --every SECS    top refreshes every SECS (default 2)\n"
 "      --once          top: print once and exit\n"
 "  -j, --json          the aggregator's JSON answer, unchanged (implies --once)\n"
+"      --since D       history: from D ago (24h, 7d; or unix seconds; default 1h)\n"
+"      --until D       history: to D ago (default now)\n"
+"      --step D        history: one row per D (5m, 1h; default the stored one)\n"
 "  -h, --help\n"
 "\n"
 "Examples:\n"
@@ -49,12 +55,15 @@ static const char usage[] =
 "  pingfold top sites --half internet -p 99 -w 15m\n"
 "  pingfold query customer 1001 -w 1h\n"
 "  pingfold query site 'North/Tower 1' --json\n"
+"  pingfold history customer 1001 --since 24h --step 1h\n"
+"  pingfold history fleet --since 1h\n"
 "  pingfold boxes\n"
 "  pingfold watch view/site/\n";
 
 struct opts {
 	const char *server, *views, *window, *half, *pct;
 	int count, every, once, json;
+	const char *since, *until, *step;
 };
 
 static volatile sig_atomic_t stop;
@@ -188,6 +197,74 @@ static int cmd_query(const struct opts *o, int argc, char **argv)
 				hist_row("internet", h);
 		}
 	}
+	json_object_put(ans);
+	return 0;
+}
+
+static void half_cells(struct json_object *pt, const char *half)
+{
+	struct json_object *h;
+
+	if (!json_object_object_get_ex(pt, half, &h) || !num(h, "count")) {
+		printf(" %9s %8s %8s %8s", "0", "-", "-", "-");
+		return;
+	}
+	printf(" %9.0f %8.2f %8.2f %8.2f", num(h, "count"), num(h, "p50_ms"), num(h, "p95_ms"),
+	       num(h, "p99_ms"));
+}
+
+/* history customer|site|box ID, history fleet */
+static int cmd_history(const struct opts *o, int argc, char **argv)
+{
+	const char *args[7] = { "history" };
+	struct json_object *ans, *pts;
+	int n = 1, fleet;
+	size_t i, np;
+
+	if (argc < 1 || (strcmp(argv[0], "customer") && strcmp(argv[0], "site") &&
+			 strcmp(argv[0], "box") && strcmp(argv[0], "fleet"))) {
+		fprintf(stderr, "pingfold: history customer|site|box ID, or history fleet\n");
+		return 2;
+	}
+	fleet = !strcmp(argv[0], "fleet");
+	if (!fleet && argc < 2) {
+		fprintf(stderr, "pingfold: history %s: which one?\n", argv[0]);
+		return 2;
+	}
+	args[n++] = argv[0];
+	if (!fleet)
+		args[n++] = argv[1];
+	args[n++] = o->since ? o->since : "1h";
+	args[n++] = o->until ? o->until : "0s";
+	if (o->step)
+		args[n++] = o->step;
+	ans = ask(o, args, n);
+	if (!ans)
+		return 1;
+	if (o->json) {
+		print_json(ans);
+		json_object_put(ans);
+		return 0;
+	}
+	printf("%s %s: history, one row per %.0f s (stored per %.0f s)\n", argv[0],
+	       fleet ? "" : argv[1], num(ans, "step_s"), num(ans, "res_s"));
+	printf("  %-19s %9s %8s %8s %8s %9s %8s %8s %8s\n", "time (UTC)", "access", "p50 ms",
+	       "p95", "p99", "internet", "p50 ms", "p95", "p99");
+	np = json_object_object_get_ex(ans, "points", &pts) ? json_object_array_length(pts) : 0;
+	for (i = 0; i < np; i++) {
+		struct json_object *pt = json_object_array_get_idx(pts, i);
+		time_t t = (time_t)num(pt, "t");
+		char when[32];
+		struct tm tm;
+
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", gmtime_r(&t, &tm));
+		printf("  %-19s", when);
+		half_cells(pt, "access");
+		half_cells(pt, "internet");
+		printf("\n");
+	}
+	if (!np)
+		printf("  (nothing in this range)\n");
 	json_object_put(ans);
 	return 0;
 }
@@ -398,9 +475,11 @@ int main(int argc, char **argv)
 		{ "percentile", required_argument, NULL, 'p' },
 		{ "count", required_argument, NULL, 'n' }, { "every", required_argument, NULL, 'i' },
 		{ "once", no_argument, NULL, 2 }, { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' }, { 0 }
+		{ "help", no_argument, NULL, 'h' }, { "since", required_argument, NULL, 3 },
+		{ "until", required_argument, NULL, 4 }, { "step", required_argument, NULL, 5 },
+		{ 0 }
 	};
-	struct opts o = { DEF_SERVER, DEF_VIEWS, "5m", "access", "95", 10, 2, 0, 0 };
+	struct opts o = { DEF_SERVER, DEF_VIEWS, "5m", "access", "95", 10, 2, 0, 0, NULL, NULL, NULL };
 	char *end;
 	int c;
 
@@ -433,6 +512,9 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		case 2: o.once = 1; break;
+		case 3: o.since = optarg; break;
+		case 4: o.until = optarg; break;
+		case 5: o.step = optarg; break;
 		case 'j': o.json = 1; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs("Try 'pingfold --help'.\n", stderr); return 2;
@@ -450,6 +532,8 @@ int main(int argc, char **argv)
 		return cmd_top(&o, argc - 1, argv + 1);
 	if (!strcmp(argv[0], "query"))
 		return cmd_query(&o, argc - 1, argv + 1);
+	if (!strcmp(argv[0], "history"))
+		return cmd_history(&o, argc - 1, argv + 1);
 	if (!strcmp(argv[0], "boxes"))
 		return cmd_boxes(&o);
 	if (!strcmp(argv[0], "customers") || !strcmp(argv[0], "sites"))

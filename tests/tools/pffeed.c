@@ -11,8 +11,10 @@
  * (a decode error). The numbers the aggregator shows stay put after the
  * burst: windows only lose them when they age out.
  *
- * Output: "cust ID HALF COUNT" for what was sent, "total COUNT" (with the
- * unnamed key's), then "ready".
+ * Output: "sent ID HALF END_S COUNT SITE" for each customer-half of each
+ * burst delta (SITE: the rest of the line), "cust ID HALF
+ * COUNT" for what was sent in all, "total COUNT" (with the unnamed key's),
+ * then "ready".
  */
 #include <errno.h>
 #include <getopt.h>
@@ -193,6 +195,11 @@ static int send_delta(nng_socket s, int b, uint64_t epoch, uint64_t seq, uint64_
 				continue;
 			fill(&h, ms, custs[i].bloat && !half, custs[i].n / BURST);
 			cnt[i][half] += mine ? h.count : 0;
+			if (mine && samples)	/* for history: what ended when */
+				printf("sent %s %s %llu %llu %s\n", custs[i].id,
+				       half ? "internet" : "access",
+				       (unsigned long long)(end / 1000000000ULL),
+				       (unsigned long long)h.count, custs[i].site);
 			rc = add_hist(&d, custs[i].key, half, &h);
 		}
 	}

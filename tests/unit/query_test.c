@@ -75,13 +75,13 @@ Test(query, run_returns_enoent_for_an_unknown_entity)
 	cr_assert_eq(store_open(&s, &o), 0);
 	cr_assert_eq(parse(&q, why, 2, "site", "Nowhere"), 0);
 	jw_init(&w);
-	cr_assert_eq(query_run(s, NULL, &q, 1700000000ULL * 1000000000ULL, &w), -ENOENT);
+	cr_assert_eq(query_run(s, NULL, NULL, &q, 1700000000ULL * 1000000000ULL, &w), -ENOENT);
 	cr_assert_eq(strncmp(w.buf, "{\"error\":\"no such site\"}", w.len), 0, "%.*s", (int)w.len,
 		     w.buf);
 	jw_free(&w);
 	jw_init(&w);
 	cr_assert_eq(parse(&q, why, 1, "fleet"), 0);
-	cr_assert_eq(query_run(s, NULL, &q, 1700000000ULL * 1000000000ULL, &w), 0);
+	cr_assert_eq(query_run(s, NULL, NULL, &q, 1700000000ULL * 1000000000ULL, &w), 0);
 	cr_assert(strstr(w.buf, "\"kind\":\"fleet\"") && !strstr(w.buf, "\"name\""));
 	jw_free(&w);
 	store_close(s);
@@ -99,13 +99,13 @@ Test(query, the_json_edge)
 	cr_assert_eq(store_open(&s, &o), 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		jw_init(&w);
-		cr_assert_eq(query_answer(s, NULL, bad[i], strlen(bad[i]), 0, &w), -EINVAL, "%s",
+		cr_assert_eq(query_answer(s, NULL, NULL, bad[i], strlen(bad[i]), 0, &w), -EINVAL, "%s",
 			     bad[i]);
 		cr_assert(strstr(w.buf, "\"error\""));
 		jw_free(&w);
 	}
 	jw_init(&w);
-	cr_assert_eq(query_answer(s, NULL, "[\"sites\"]", 9, 0, &w), 0);
+	cr_assert_eq(query_answer(s, NULL, NULL, "[\"sites\"]", 9, 0, &w), 0);
 	cr_assert_eq(strncmp(w.buf, "{\"sites\":[]}", w.len), 0);
 	jw_free(&w);
 	store_close(s);
