@@ -40,6 +40,7 @@ struct qitem {
 
 struct ent {				/* entity id cache (writer thread) */
 	char *name;			/* NULL: empty */
+	char *site;			/* a customer's, as last written */
 	uint32_t id;
 	uint8_t kind;
 };
@@ -322,8 +323,10 @@ void history_close(struct history *h)
 	sqlite3_finalize(h->sum_hour);
 	sqlite3_close(h->rdb);
 	sqlite3_close(h->wdb);
-	for (i = 0; i < h->cap_ent; i++)
+	for (i = 0; i < h->cap_ent; i++) {
 		free(h->ents[i].name);
+		free(h->ents[i].site);
+	}
 	free(h->ents);
 	free(h->ru);
 	free(h);
@@ -438,12 +441,18 @@ static uint32_t ent_id(struct history *h, uint8_t kind, const char *name, const 
 	}
 	e = ent_slot(h, kind, name);
 	if (e->name) {
-		if (kind == STORE_E_CUSTOMER) {	/* it may have moved */
+		if (kind == STORE_E_CUSTOMER && strcmp(e->site ? e->site : "", site)) {
+			char *ns = strdup(site);	/* it moved */
+
+			if (!ns)
+				return 0;
 			sqlite3_bind_text(h->set_site, 1, site, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(h->set_site, 2, e->id);
 			sqlite3_bind_text(h->set_site, 3, site, -1, SQLITE_STATIC);
 			sqlite3_step(h->set_site);
 			sqlite3_reset(h->set_site);
+			free(e->site);
+			e->site = ns;
 		}
 		return e->id;
 	}
@@ -464,6 +473,7 @@ static uint32_t ent_id(struct history *h, uint8_t kind, const char *name, const 
 	if (!e->id)
 		return 0;
 	e->name = strdup(name);
+	e->site = NULL;
 	e->kind = kind;
 	if (!e->name)
 		return 0;

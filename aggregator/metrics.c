@@ -435,6 +435,23 @@ static void metrics_self(struct http *h, struct text *t, const struct store_box_
 		      "Series in the last remote write request.",
 		      (double)__atomic_load_n(&c->series, __ATOMIC_RELAXED));
 	}
+	if (h->opts.hist) {
+		struct history_stats hs;
+
+		history_get_stats(h->opts.hist, &hs);
+		counter(t, "pingfold_aggregator_history_points_total",
+			"Points of closed periods written to the history file.", hs.points);
+		counter(t, "pingfold_aggregator_history_dropped_total",
+			"History points not written (queue full, or a write failed).", hs.dropped);
+		counter(t, "pingfold_aggregator_history_errors_total",
+			"Failed writes or reads of the history file.", hs.errors);
+		counter(t, "pingfold_aggregator_history_pruned_total",
+			"History points removed as older than they are kept.", hs.pruned);
+		gauge(t, "pingfold_aggregator_history_queue_bytes",
+		      "Bytes of history points waiting to be written.", (double)hs.queued);
+		gauge(t, "pingfold_aggregator_history_write_seconds_total",
+		      "CPU time the history writer spent writing.", (double)hs.write_ns / 1e9);
+	}
 	store_refusals(h->store, refused);
 	family(t, "pingfold_aggregator_refused_total", "counter",
 	       "Messages refused, by reason: malformed, time, overflow, limit, seq_jump, identity.");

@@ -28,6 +28,10 @@ echo "== aggregator: windows at full length (memory, top and queries per window,
 "$OUT"/bench/window_bench || exit 1
 
 echo
+echo "== aggregator: history on disk (SQLite): writing, disk per day, reads and heatmaps"
+"$OUT"/bench/history_bench || exit 1
+
+echo
 echo "== aggregator: Prometheus remote write bodies (protobuf + snappy) against protobuf alone"
 "$OUT"/bench/promrw_bench || exit 1
 

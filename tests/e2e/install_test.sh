@@ -170,6 +170,9 @@ check "the agent's state directory outlives restarts, and reload sends SIGHUP" t
 [ "$(unit_get "$G" DynamicUser)" = yes ] && [ -z "$(unit_get "$G" CapabilityBoundingSet)" ] &&
 	[ -z "$(unit_get "$G" User)" ]
 check "the aggregator runs as a dynamic user with no capabilities" test $? -eq 0
+grep -q -- '--history-dir /var/lib/pingfold ' "$G" &&
+	[[ " $(unit_get "$G" StateDirectory) " == *" pingfold "* ]]
+check "the aggregator keeps its history in its state directory /var/lib/pingfold" test $? -eq 0
 path=$UNITS/pingfold-agent-reload.path
 grep -qx 'PathChanged=/opt/libreqos/src/ShapedDevices.csv' "$path" &&
 	grep -qx 'PathChanged=/opt/libreqos/src/network.json' "$path" &&
@@ -487,8 +490,12 @@ if [ -n "$deb" ]; then
 	exec_start() {	# exec_start UNIT: its ExecStart, paths into the fake root
 		unit_get "$FAKE/usr/lib/systemd/system/$1" ExecStart |
 			sed -e "s|^/usr/bin/|$FAKE/usr/bin/|" -e "s| /etc/pingfold/| $FAKE/etc/pingfold/|" \
-			    -e 's| \$PINGFOLD_[A-Z]*_OPTS||'
+			    -e "s| /var/lib/| $FAKE/var/lib/|g" -e 's| \$PINGFOLD_[A-Z]*_OPTS||'
 	}
+	# as systemd makes a unit's StateDirectory, owned by its (dynamic) user
+	for d in $(unit_get "$FAKE/usr/lib/systemd/system/pingfold-aggregator.service" StateDirectory); do
+		mkdir -p "$FAKE/var/lib/$d" && chown 65534:65534 "$FAKE/var/lib/$d"
+	done
 	read -ra cmd <<<"$(exec_start pingfold-agent.service)"
 	as_unit "$(unit_get "$FAKE/usr/lib/systemd/system/pingfold-agent.service" CapabilityBoundingSet)" \
 		"${cmd[@]}" >"$T/agent.log" 2>&1 &
