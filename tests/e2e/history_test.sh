@@ -8,6 +8,8 @@
 #    by point, the sum of what pffeed sent that ended in that period; every
 #    closed period's samples are there; the site's minute points likewise;
 #  - `pingfold history customer ID` prints the same counts; --json too;
+#  - a heatmap of a site's customers (over HTTP /api/query): each cell is
+#    that customer's p95 of its point at that time;
 #  - the aggregator is killed (SIGKILL) and started again on the same
 #    directory: the points are all there, unchanged;
 #  - a foreign file as history.db: the aggregator refuses to start, names
@@ -50,7 +52,8 @@ start_agg() {
 }
 q() { local n=$1; shift; timeout 20 "$B/pingfold" -s "ipc://$DIR/$n.q" "$@"; }
 
-start_agg main --history-dir "$DIR/hist" ||
+HP=$(free_port)
+start_agg main --history-dir "$DIR/hist" --http "http://127.0.0.1:$HP" ||
 	{ not_ok "the aggregator starts with --history-dir"; sed 's/^/#   /' "$DIR/main.log"; topo_exit; }
 "$B/tests/tools/pffeed" -c "ipc://$DIR/main.in" --every 500 > "$DIR/feed" 2>&1 &
 pids+=($!)
@@ -131,12 +134,31 @@ rc=$?
 check "history without an id is a clear error (exit $rc)" \
 	test $rc = 2 -a -n "$(grep 'which one' <<<"$out")"
 
+# a heatmap of a site's customers: every cell is that customer's p95 of
+# its point at that time (the history query's), every point a cell
+hm=$(curl -sf --get --data-urlencode \
+	'q=["heatmap","customers","North/Tower 1","2h","0s","5m","access","p95"]' \
+	"http://127.0.0.1:$HP/api/query")
+check "the heatmap has a row for each of North/Tower 1's customers" \
+	test "$(jq -c '[.rows[].name]' <<<"$hm")" = '["c01","c02","c03"]'
+cells=$(jq -r '.times as $t | .rows[] | .name as $n | .values | to_entries[] |
+	select(.value != null) | "\($n) \($t[.key]) \(.value)"' <<<"$hm" | sort)
+points=$(for id in c01 c02 c03; do
+	"$B/pingfold" -s "ipc://$DIR/main.q" --json history customer $id --since 2h --step 5m |
+		jq -r --arg id $id '.points[] | select(.access.count > 0) |
+			"\($id) \(.t) \(.access.p95_ms)"'
+done | sort)
+check "every heatmap cell is the p95 of that customer's point (${#cells} bytes)" \
+	test -n "$cells" -a "$cells" = "$points"
+
 # kill -9, start again on the same directory: everything still there
 before=$(q main --json history customer c01 --since 2h | jq -c '.points')
 kill -KILL $AGG_PID
 wait $AGG_PID 2>/dev/null
 start_agg main --history-dir "$DIR/hist" ||
 	{ not_ok "the aggregator starts again on its history"; sed 's/^/#   /' "$DIR/main.log"; }
+check "the restart says nothing was lost (no batch in flight)" \
+	bash -c "! grep -q 'stopped while writing' '$DIR/main.log'"
 after=$(q main --json history customer c01 --since 2h | jq -c '.points')
 check "after kill -9 and a restart, the points are all there, unchanged" \
 	test -n "$before" -a "$before" = "$after"
