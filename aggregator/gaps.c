@@ -162,16 +162,9 @@ int agg_replay_start(struct agg *a)
  */
 bool agg_replay_stop(struct agg *a, int wait_ms)
 {
-	struct timespec dl;
+	struct timespec dl = sys_deadline(wait_ms);
 	bool all;
 
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += wait_ms / 1000;
-	dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&a->qlock);
 	a->stopping = 1;
 	pthread_cond_broadcast(&a->qcond);

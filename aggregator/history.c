@@ -369,16 +369,9 @@ void history_on_points(void *arg, struct store_points *pts)
 
 int history_flush(struct history *h, int timeout_ms)
 {
-	struct timespec ts;
+	struct timespec ts = sys_deadline(timeout_ms);
 	int rc = 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&h->lock);
 	while ((h->head || h->busy) && rc == 0)
 		rc = pthread_cond_timedwait(&h->idle, &h->lock, &ts);

@@ -363,6 +363,7 @@ struct crec *st_crec_new(struct store *s, struct arena *ar, const struct wire_hi
 struct crec *st_crec_of_rec(struct store *s, struct arena *ar, const struct rec *r);
 unsigned st_crec_buckets(const struct crec *r, struct wire_hist *wh, struct wire_bucket *b);
 void st_crec_stats(const struct crec *r, struct wire_hist *wh);
+void st_crec_to_dense(const struct crec *r, struct hist *h, unsigned *lo, unsigned *hi);
 int st_tot_add(struct store *s, struct rec **tp, const struct wire_hist *wh, const struct wire_bucket *b);
 void st_tot_sub(struct store *s, struct rec **tp, const struct wire_hist *wh, const struct wire_bucket *b);
 void st_tot_free(struct store *s, struct rec **tp);

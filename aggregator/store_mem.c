@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include "aggregator/store_int.h"
+#include "common/hblob.h"
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -365,6 +366,17 @@ static unsigned rec_union(const struct rec *r, const struct wire_bucket *b, unsi
 	return n;
 }
 
+/* count, sum, min and max of a wire histogram into r's. */
+static void rec_add_head(struct rec *r, const struct wire_hist *wh)
+{
+	r->count += wh->count;
+	r->sum += wh->sum;
+	if (wh->min < r->min)
+		r->min = wh->min;
+	if (wh->max > r->max)
+		r->max = wh->max;
+}
+
 /* Writes n buckets into r (cap >= n). */
 static void rec_fill(struct rec *r, const uint8_t *idx, const uint64_t *cnt, unsigned n)
 {
@@ -425,12 +437,7 @@ static int rec_merge(struct store *s, struct arena *ar, struct rec **link,
 		}
 		rec_fill(r, idx, cnt, n);
 	}
-	r->count += wh->count;
-	r->sum += wh->sum;
-	if (wh->min < r->min)
-		r->min = wh->min;
-	if (wh->max > r->max)
-		r->max = wh->max;
+	rec_add_head(r, wh);
 	return 0;
 }
 
@@ -477,17 +484,7 @@ unsigned st_rec_buckets(const struct rec *r, struct wire_hist *wh, struct wire_b
 
 /* ---- compact records ----------------------------------------------------- */
 
-static inline uint8_t *varint_put(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
-}
-
-/* Only ever reads what varint_put wrote (the store's own memory). */
+/* Only ever reads what hblob_varint_put wrote (the store's own memory). */
 static inline const uint8_t *varint_get(const uint8_t *p, uint64_t *v)
 {
 	uint64_t x = 0;
@@ -523,10 +520,10 @@ static struct crec *crec_put(struct store *s, struct arena *ar, const uint8_t *b
 static uint8_t *crec_head_put(uint8_t *p, uint64_t count, uint64_t sum, uint64_t min,
 			      uint64_t max)
 {
-	p = varint_put(p, count);
-	p = varint_put(p, sum);
-	p = varint_put(p, min);
-	return varint_put(p, max - min);
+	p = hblob_varint_put(p, count);
+	p = hblob_varint_put(p, sum);
+	p = hblob_varint_put(p, min);
+	return hblob_varint_put(p, max - min);
 }
 
 /* A compact record of a wire histogram (count > 0), in arena ar. */
@@ -539,7 +536,7 @@ struct crec *st_crec_new(struct store *s, struct arena *ar, const struct wire_hi
 	for (k = 0; k < wh->nb; k++) {
 		*p++ = (uint8_t)(b[k].slot - last);
 		last = b[k].slot;
-		p = varint_put(p, b[k].n);
+		p = hblob_varint_put(p, b[k].n);
 	}
 	return crec_put(s, ar, buf, (size_t)(p - buf), wh->nb);
 }
@@ -554,7 +551,7 @@ struct crec *st_crec_of_rec(struct store *s, struct arena *ar, const struct rec 
 	for (k = 0; k < r->n; k++) {
 		*p++ = (uint8_t)(r->idx[k] - last);
 		last = r->idx[k];
-		p = varint_put(p, r->wide ? ((const uint64_t *)c)[k] : ((const uint32_t *)c)[k]);
+		p = hblob_varint_put(p, r->wide ? ((const uint64_t *)c)[k] : ((const uint32_t *)c)[k]);
 	}
 	return crec_put(s, ar, buf, (size_t)(p - buf), r->n);
 }
@@ -591,6 +588,28 @@ unsigned st_crec_buckets(const struct crec *r, struct wire_hist *wh, struct wire
 		p = varint_get(p, &b[k].n);
 	}
 	return r->n;
+}
+
+/* h += a compact record; *lo / *hi widen to the histogram slots it has. */
+void st_crec_to_dense(const struct crec *r, struct hist *h, unsigned *lo, unsigned *hi)
+{
+	struct wire_bucket b[PF_HIST_NSLOTS];
+	struct wire_hist wh;
+	unsigned k;
+
+	st_crec_buckets(r, &wh, b);
+	for (k = 0; k < wh.nb; k++)
+		h->slot[b[k].slot] += b[k].n;
+	h->count += wh.count;
+	h->sum += wh.sum;
+	if (wh.min < h->min)
+		h->min = wh.min;
+	if (wh.max > h->max)
+		h->max = wh.max;
+	if (wh.nb && b[0].slot < *lo)
+		*lo = b[0].slot;
+	if (wh.nb && b[wh.nb - 1].slot > *hi)
+		*hi = b[wh.nb - 1].slot;
 }
 
 /* ---- window totals (heap records) ---------------------------------------- */
@@ -638,12 +657,7 @@ int st_tot_add(struct store *s, struct rec **tp, const struct wire_hist *wh,
 		*tp = r = g;
 	}
 	rec_fill(r, idx, cnt, n);
-	r->count += wh->count;
-	r->sum += wh->sum;
-	if (wh->min < r->min)
-		r->min = wh->min;
-	if (wh->max > r->max)
-		r->max = wh->max;
+	rec_add_head(r, wh);
 	return 0;
 }
 

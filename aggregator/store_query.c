@@ -31,27 +31,6 @@ static void rec_to_dense(struct hist *h, const struct rec *r, unsigned *rlo, uns
 		*rhi = r->idx[r->n - 1];
 }
 
-static void crec_to_dense(struct hist *h, const struct crec *r, unsigned *rlo, unsigned *rhi)
-{
-	struct wire_bucket b[PF_HIST_NSLOTS];
-	struct wire_hist wh;
-	unsigned k;
-
-	st_crec_buckets(r, &wh, b);
-	for (k = 0; k < wh.nb; k++)
-		h->slot[b[k].slot] += b[k].n;
-	h->count += wh.count;
-	h->sum += wh.sum;
-	if (wh.min < h->min)
-		h->min = wh.min;
-	if (wh.max > h->max)
-		h->max = wh.max;
-	if (wh.nb && b[0].slot < *rlo)
-		*rlo = b[0].slot;
-	if (wh.nb && b[wh.nb - 1].slot > *rhi)
-		*rhi = b[wh.nb - 1].slot;
-}
-
 /* Adds ch's closed records of tier t, periods [lo, curp[t]), to h. */
 static void tier_range(const struct store *s, const struct chalf *ch, unsigned t, uint64_t lo,
 		       struct hist *h, unsigned *rlo, unsigned *rhi)
@@ -60,7 +39,7 @@ static void tier_range(const struct store *s, const struct chalf *ch, unsigned t
 	uint64_t a = ch->head_per[t];
 
 	for (; r && per_kept(s, t, a) && a >= lo; a = r->prev_per, r = r->prev)
-		crec_to_dense(h, r, rlo, rhi);
+		st_crec_to_dense(r, h, rlo, rhi);
 }
 
 /*

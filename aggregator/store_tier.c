@@ -166,10 +166,9 @@ static void point_dirty(struct store *s, uint32_t own, uint64_t p)
 /* The points made dirty since the last slot closed, given again. */
 static void points_redo(struct store *s)
 {
-	struct wire_bucket b[PF_HIST_NSLOTS];
 	struct hist *h = NULL;
-	struct wire_hist wh;
-	uint32_t i, k;
+	unsigned lo, hi;
+	uint32_t i;
 
 	for (i = 0; i < s->ndirty; i++) {
 		uint32_t own = s->dirty[i].own, t = point_tier(own);
@@ -179,13 +178,7 @@ static void points_redo(struct store *s)
 			continue;
 		r->redo = 0;
 		hist_init(h);
-		st_crec_buckets(r, &wh, b);
-		for (k = 0; k < wh.nb; k++)
-			h->slot[b[k].slot] = b[k].n;
-		h->count = wh.count;
-		h->sum = wh.sum;
-		h->min = wh.min;
-		h->max = wh.max;
+		st_crec_to_dense(r, h, &lo, &hi);
 		point_add(s, own, s->dirty[i].per, h);
 	}
 	free(h);
@@ -406,17 +399,7 @@ static void build_one(struct store *s, struct chalf *ch, uint32_t own, void *arg
 	for (; r && per_kept(s, bd->t - 1, a) && a >= bd->lo; a = r->prev_per, r = r->prev) {
 		if (a / (s->L[bd->t] / s->L[bd->t - 1]) != bd->P)
 			continue;	/* newer: a late slot of the next period */
-		st_crec_buckets(r, &wh, b);
-		for (k = 0; k < wh.nb; k++)
-			h->slot[b[k].slot] += b[k].n;
-		if (wh.nb && b[0].slot < lo)
-			lo = b[0].slot;
-		if (wh.nb && b[wh.nb - 1].slot > hi)
-			hi = b[wh.nb - 1].slot;
-		h->count += wh.count;
-		h->sum += wh.sum;
-		h->min = wh.min < h->min ? wh.min : h->min;
-		h->max = wh.max > h->max ? wh.max : h->max;
+		st_crec_to_dense(r, h, &lo, &hi);
 		n++;
 	}
 	if (!n)

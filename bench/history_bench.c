@@ -25,23 +25,7 @@
 #include "aggregator/history.h"
 #include "aggregator/query.h"
 #include "bench/synth.h"
-#include "common/hblob.h"
-
-static long arg(int argc, char **argv, int i, long def)
-{
-	char *end;
-	long v;
-
-	if (argc <= i)
-		return def;
-	errno = 0;
-	v = strtol(argv[i], &end, 10);
-	if (errno || *end || v <= 0) {
-		fprintf(stderr, "history_bench: bad number '%s'\n", argv[i]);
-		exit(2);
-	}
-	return v;
-}
+#include "tests/lib/points.h"
 
 static double wall_s(void)
 {
@@ -54,33 +38,10 @@ static double wall_s(void)
 static void put(struct store_points *p, uint8_t kind, const char *name, const char *site,
 		uint8_t half, uint32_t res, uint64_t start, const struct hist *h)
 {
-	uint8_t blob[HBLOB_MAX];
-	size_t len = hblob_encode(blob, h), need;
-	struct store_point *pt;
-
-	if (p->n == p->cap) {
-		p->cap = p->cap ? 2 * p->cap : 1024;
-		p->p = realloc(p->p, p->cap * sizeof(*p->p));
-	}
-	need = p->len + strlen(name) + strlen(site) + 2 + len;
-	if (need > p->cap_buf) {
-		p->cap_buf = need * 2;
-		p->buf = realloc(p->buf, p->cap_buf);
-	}
-	if (!p->p || !p->buf) {
+	if (pts_add(p, kind, name, site, half, res, start, h)) {
 		fprintf(stderr, "history_bench: out of memory\n");
 		exit(1);
 	}
-	pt = &p->p[p->n++];
-	*pt = (struct store_point){ .kind = kind, .half = half, .res_s = res, .start_s = start };
-	pt->name = (uint32_t)p->len;
-	p->len += (size_t)sprintf(p->buf + p->len, "%s", name) + 1;
-	pt->site = (uint32_t)p->len;
-	p->len += (size_t)sprintf(p->buf + p->len, "%s", site) + 1;
-	pt->blob = (uint32_t)p->len;
-	pt->len = (uint32_t)len;
-	memcpy(p->buf + p->len, blob, len);
-	p->len += len;
 }
 
 /* A half's histogram as the store would give it: a period of a customer. */
@@ -180,7 +141,8 @@ static double select_ms(const char *dir, const char *name, uint32_t res, uint64_
 
 int main(int argc, char **argv)
 {
-	long custs = arg(argc, argv, 1, 1000), sites = arg(argc, argv, 2, 20), c, k;
+	long custs = syn_arg("history_bench", argc, argv, 1, 1000);
+	long sites = syn_arg("history_bench", argc, argv, 2, 20), c, k;
 	uint64_t now = (uint64_t)time(NULL), day0 = now - now % 3600 - 86400, t;
 	char dir[] = "/tmp/pf-history-bench-XXXXXX", name[64], site[64], err[512];
 	struct history_stats st;

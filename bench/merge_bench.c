@@ -39,22 +39,6 @@
 #define NS		SYN_NS
 #define T0		(1700000000ULL * NS)	/* a slot boundary */
 
-static long arg(int argc, char **argv, int i, long def)
-{
-	char *end;
-	long v;
-
-	if (argc <= i)
-		return def;
-	errno = 0;
-	v = strtol(argv[i], &end, 10);
-	if (errno || *end || v <= 0) {
-		fprintf(stderr, "merge_bench: bad number '%s'\n", argv[i]);
-		exit(2);
-	}
-	return v;
-}
-
 /*
  * One pass over a set of messages, box by box: wire_decode_delta alone
  * (into dd), and wire_decode_delta + store_add_delta (into dm, as seq, at
@@ -114,8 +98,10 @@ static void stats(double *v, int n, double *best, double *med)
 
 int main(int argc, char **argv)
 {
-	long boxes = arg(argc, argv, 1, 100), custs = arg(argc, argv, 2, 10000);
-	int passes = (int)arg(argc, argv, 3, 24), warm, p, nn = 0, ns = 0, nd = 0, nc = 0;
+	long boxes = syn_arg("merge_bench", argc, argv, 1, 100);
+	long custs = syn_arg("merge_bench", argc, argv, 2, 10000);
+	int passes = (int)syn_arg("merge_bench", argc, argv, 3, 24);
+	int warm, p, nn = 0, ns = 0, nd = 0, nc = 0;
 	double *rd = calloc((size_t)passes, sizeof(double));
 	double *rn = calloc((size_t)passes, sizeof(double));
 	double *rs = calloc((size_t)passes, sizeof(double));

@@ -117,6 +117,23 @@ static inline int syn_encode_draw(struct syn_msg *m, long boxes, long custs, uin
 	return err;
 }
 
+/* argv[i] as a positive number, or def when absent; exits 2 on a bad one. */
+static inline long syn_arg(const char *prog, int argc, char **argv, int i, long def)
+{
+	char *end;
+	long v;
+
+	if (argc <= i)
+		return def;
+	errno = 0;
+	v = strtol(argv[i], &end, 10);
+	if (errno || *end || v <= 0) {
+		fprintf(stderr, "%s: bad number '%s'\n", prog, argv[i]);
+		exit(2);
+	}
+	return v;
+}
+
 static inline int syn_dbl_cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;

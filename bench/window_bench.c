@@ -25,22 +25,6 @@
 #define T0		(1699999800ULL * NS)	/* a five-minute boundary */
 #define DRAWS		4
 
-static long arg(int argc, char **argv, int i, long def)
-{
-	char *end;
-	long v;
-
-	if (argc <= i)
-		return def;
-	errno = 0;
-	v = strtol(argv[i], &end, 10);
-	if (errno || *end || v <= 0) {
-		fprintf(stderr, "window_bench: bad number '%s'\n", argv[i]);
-		exit(2);
-	}
-	return v;
-}
-
 /* Median CPU ms of 5 runs of top-20 over window w. */
 static double top_ms(struct store *s, enum store_kind kind, enum store_window w, uint64_t now)
 {
@@ -92,8 +76,9 @@ static double one_us(struct store *s, bool site, enum store_window w, uint64_t n
 
 int main(int argc, char **argv)
 {
-	long boxes = arg(argc, argv, 1, 10), custs = arg(argc, argv, 2, 10000);
-	long minutes = arg(argc, argv, 3, 65), slots = minutes * 6, a, b;
+	long boxes = syn_arg("window_bench", argc, argv, 1, 10);
+	long custs = syn_arg("window_bench", argc, argv, 2, 10000);
+	long minutes = syn_arg("window_bench", argc, argv, 3, 65), slots = minutes * 6, a, b;
 	uint64_t halves = (uint64_t)boxes * custs * 2, nh = 0, seq = 0, now = T0, gf, gl;
 	double tdec = 0, tall = 0, tclose = 0, tc0 = 0, tc1 = 0, tc5 = 0, t0;
 	struct syn_msg *m[DRAWS];

@@ -27,4 +27,7 @@ int sys_read_file(const char *path, size_t max, char **buf, size_t *len);
  */
 int sys_write_file(const char *path, const void *buf, size_t len);
 
+/* The CLOCK_REALTIME time ms from now, for pthread_cond_timedwait. */
+struct timespec sys_deadline(int ms);
+
 #endif /* PINGFOLD_SYS_H */

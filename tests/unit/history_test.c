@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include "aggregator/history.h"
 #include "common/hblob.h"
+#include "tests/lib/points.h"
 #include "tests/lib/rng.h"
 
 #define MS		1000000ULL
@@ -54,36 +55,7 @@ static void synth(struct hist *h, uint64_t base, unsigned n)
 static void add_point(struct store_points *p, uint8_t kind, const char *name, const char *site,
 		      uint8_t half, uint32_t res, uint64_t start, const struct hist *h)
 {
-	uint8_t blob[HBLOB_MAX];
-	size_t len = hblob_encode(blob, h), need;
-	struct store_point *pt;
-
-	if (p->n == p->cap) {
-		p->cap = p->cap ? 2 * p->cap : 16;
-		p->p = realloc(p->p, p->cap * sizeof(*p->p));
-		cr_assert(p->p);
-	}
-	need = p->len + strlen(name) + strlen(site) + 2 + len;
-	if (need > p->cap_buf) {
-		p->cap_buf = need * 2;
-		p->buf = realloc(p->buf, p->cap_buf);
-		cr_assert(p->buf);
-	}
-	pt = &p->p[p->n++];
-	pt->kind = kind;
-	pt->half = half;
-	pt->res_s = res;
-	pt->start_s = start;
-	pt->name = (uint32_t)p->len;
-	memcpy(p->buf + p->len, name, strlen(name) + 1);
-	p->len += strlen(name) + 1;
-	pt->site = (uint32_t)p->len;
-	memcpy(p->buf + p->len, site, strlen(site) + 1);
-	p->len += strlen(site) + 1;
-	pt->blob = (uint32_t)p->len;
-	pt->len = (uint32_t)len;
-	memcpy(p->buf + p->len, blob, len);
-	p->len += len;
+	cr_assert_eq(pts_add(p, kind, name, site, half, res, start, h), 0);
 }
 
 static struct store_points *points_new(void)
