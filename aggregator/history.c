@@ -4,6 +4,8 @@
  *   meta(k, v)                      format = pingfold-history, version = 1
  *   entity(id, kind, name, site)    kind: enum store_ekind; site: a customer's
  *   point(entity, res, t, half, h)  res 60 / 300 / 3600 s, t its start, h a blob
+ *   boxseq(box, epoch, hi)          with meta front_cust, front_roll: the frontier
+ *                                   of the last batch (store_points), for a restart
  * point's key is (entity, res, t, half) (WITHOUT ROWID: an entity's range
  * is one index walk); an index on (res, t) serves pruning.
  *
@@ -106,6 +108,7 @@ static const char *const schema =
 	"CREATE TABLE point(entity INTEGER NOT NULL, res INTEGER NOT NULL, t INTEGER NOT NULL,"
 	" half INTEGER NOT NULL, h BLOB NOT NULL, PRIMARY KEY(entity, res, t, half)) WITHOUT ROWID;"
 	"CREATE INDEX point_age ON point(res, t);"
+	"CREATE TABLE boxseq(box TEXT PRIMARY KEY, epoch INTEGER NOT NULL, hi INTEGER NOT NULL);"
 	"INSERT INTO meta VALUES('format', '" FORMAT "'), ('version', '" VERSION "');";
 
 /*
@@ -563,6 +566,35 @@ static int prune(struct history *h, uint64_t now_s, uint64_t *pruned)
 	return rc;
 }
 
+/* The batch's frontier and the boxes' sequences (in its transaction). */
+static int write_frontier(struct history *h, const struct store_points *pts)
+{
+	sqlite3_stmt *st;
+	char sql[160];
+	size_t i;
+	int rc;
+
+	if (!pts->cust_s)
+		return SQLITE_OK;
+	snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO meta VALUES('front_cust', '%llu'), "
+		 "('front_roll', '%llu')", (unsigned long long)pts->cust_s,
+		 (unsigned long long)pts->roll_s);
+	rc = exec(h->wdb, sql);
+	if (rc != SQLITE_OK || sqlite3_prepare_v2(h->wdb, "INSERT OR REPLACE INTO boxseq "
+						  "VALUES(?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+		return rc ?: sqlite3_errcode(h->wdb);
+	for (i = 0; i < pts->nboxes && rc == SQLITE_OK; i++) {
+		sqlite3_bind_text(st, 1, pts->boxes[i].box, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)pts->boxes[i].epoch);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)pts->boxes[i].hi);
+		rc = sqlite3_step(st);
+		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* One batch in one transaction: points, the hours they complete, pruning. */
 static int write_batch(struct history *h, const struct store_points *pts, uint64_t *rolled,
 		       uint64_t *pruned)
@@ -629,6 +661,7 @@ static int write_batch(struct history *h, const struct store_points *pts, uint64
 	}
 	rc = rc ?: rollups(h, rolled);
 	rc = rc ?: prune(h, newest, pruned);
+	rc = rc ?: write_frontier(h, pts);
 	if (rc == SQLITE_OK) {
 		char sql[96];
 
@@ -790,6 +823,91 @@ int history_read(struct history *h, enum store_ekind kind, const char *name, uin
 	}
 	*out = v;
 	return 0;
+}
+
+/* The last batch's frontier and box sequences into the store (under rlock). */
+static int restore_frontier(struct history *h, struct store *s)
+{
+	struct store_boxseq *v = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(h->rdb, "SELECT box, epoch, hi FROM boxseq", -1, &st, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *box = (const char *)sqlite3_column_text(st, 0);
+
+		rc = SQLITE_OK;
+		if (n == cap) {
+			struct store_boxseq *nv = realloc(v, (cap = cap ? 2 * cap : 64) * sizeof(*nv));
+
+			if (!nv) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			v = nv;
+		}
+		snprintf(v[n].box, sizeof(v[n].box), "%s", box ? box : "");
+		v[n].epoch = (uint64_t)sqlite3_column_int64(st, 1);
+		v[n++].hi = (uint64_t)sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE) {
+		rc = SQLITE_OK;
+		store_restore_frontier(s, meta_u64(h->rdb, "front_cust"),
+				       meta_u64(h->rdb, "front_roll"), v, n);
+	} else {
+		set_error(h, "reading the boxes' sequences", h->rdb);
+	}
+	free(v);
+	return rc;
+}
+
+int history_restore(struct history *h, struct store *s, uint64_t now_ns, size_t *n)
+{
+	static const char *const sql =
+		"SELECT e.kind, e.name, p.half, p.res, p.t, p.h FROM point p JOIN entity e ON "
+		"e.id = p.entity WHERE p.res = ? AND p.t >= ?";
+	uint64_t from = now_ns / 1000000000ULL - 3900, bad = 0;
+	sqlite3_stmt *st = NULL;
+	int rc = SQLITE_OK, res;
+
+	*n = 0;
+	pthread_mutex_lock(&h->rlock);
+	for (res = 60; res <= 300 && rc == SQLITE_OK; res += 240) {
+		rc = sqlite3_prepare_v2(h->rdb, sql, -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_int(st, 1, res);
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)from);
+		}
+		while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *name = (const char *)sqlite3_column_text(st, 1);
+			int r = store_restore_point(s, (enum store_ekind)sqlite3_column_int(st, 0),
+						    name ? name : "", (unsigned)sqlite3_column_int(st, 2),
+						    (uint32_t)sqlite3_column_int(st, 3),
+						    (uint64_t)sqlite3_column_int64(st, 4),
+						    sqlite3_column_blob(st, 5),
+						    (size_t)sqlite3_column_bytes(st, 5), now_ns);
+
+			rc = SQLITE_OK;
+			if (r == 0)
+				(*n)++;
+			else if (r < 0)
+				bad++;
+		}
+		rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+		if (rc != SQLITE_OK)
+			set_error(h, "reading points to restore", h->rdb);
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (rc == SQLITE_OK)
+		rc = restore_frontier(h, s);
+	pthread_mutex_unlock(&h->rlock);
+	if (bad)
+		pr_err("history: %s: %llu points could not be restored (damaged, or past a bound)",
+		       h->path, (unsigned long long)bad);
+	return rc == SQLITE_OK ? 0 : -EIO;
 }
 
 static int str_pcmp(const void *a, const void *b)

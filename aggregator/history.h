@@ -60,6 +60,14 @@ void history_get_stats(struct history *h, struct history_stats *st);
 /* A store_opts.on_points for a struct history. */
 void history_on_points(void *arg, struct store_points *pts);
 
+/*
+ * Restart: puts the points the store's 1 h window can still hold (the
+ * last 65 minutes) back into it (store_restore_point), with the store's
+ * lock not needed (before anything else runs). *n: points restored.
+ * 0, or -EIO (see history_get_stats).
+ */
+int history_restore(struct history *h, struct store *s, uint64_t now_ns, size_t *n);
+
 /* One step of an entity's history: both halves, merged over the step. */
 struct history_pt {
 	uint64_t t_s;			/* the step's start */

@@ -323,7 +323,18 @@ int main(int argc, char **argv)
 	} else {
 		pr_info("history: off (no --history-dir)");
 	}
-	if (store_open(&a.store, &a.cfg.store) || agg_replay_start(&a) || open_sockets(&a))
+	if (store_open(&a.store, &a.cfg.store))
+		return 1;
+	if (a.hist) {
+		size_t n = 0;
+
+		if (history_restore(a.hist, a.store, sys_now_ns(CLOCK_REALTIME), &n))
+			pr_warn("history: the windows start empty: the history could not be read");
+		else if (n)
+			pr_info("history: %zu points of the last hour put back into the windows; "
+				"the boxes' replays bring the rest", n);
+	}
+	if (agg_replay_start(&a) || open_sockets(&a))
 		return 1;
 	if (a.has_q && pthread_create(&a.qthread, NULL, agg_query_thread, &a))
 		return 1;

@@ -35,13 +35,46 @@ struct store_point {
 	uint32_t name, blob, len;	/* offsets in buf: name ("" for the fleet), blob */
 	uint32_t site;			/* offset in buf: a customer's site path, else "" */
 };
+/* A box's sequence as it stood when its points were given (see store_restore_frontier). */
+struct store_boxseq {
+	char box[WIRE_BOX_MAX];
+	uint64_t epoch, hi;		/* every delta of epoch up to seq hi was merged */
+};
 struct store_points {
 	struct store_point *p;
 	size_t n, cap;
 	char *buf;
 	size_t len, cap_buf;
+	/* The frontier: every period of customers ending by cust_s, of the
+	 * rest ending by roll_s, is closed and given (in these points or
+	 * before), and holds what the boxes' deltas up to their hi brought. */
+	uint64_t cust_s, roll_s;
+	struct store_boxseq *boxes;
+	size_t nboxes;
 };
 void store_points_free(struct store_points *pts);
+
+struct store;
+
+/*
+ * Restart: a point of the history put back into the windows (a customer's
+ * five minutes, a site's, box's or the fleet's minute, res_s 300 or 60),
+ * as if its period had been merged here; the entity is made if unknown.
+ * Periods the 1 h window no longer holds, or not closed yet, are left
+ * out (returns 1). 0, 1, -EINVAL (kind, res, half or blob bad), -ENOSPC.
+ */
+int store_restore_point(struct store *s, enum store_ekind kind, const char *name, unsigned half,
+			uint32_t res_s, uint64_t start_s, const void *blob, size_t len,
+			uint64_t now_ns);
+/*
+ * Restart: the frontier of the last points the history holds (from their
+ * store_points). A delta of a box at or below its hi (same epoch) whose
+ * slot lies before the frontier is in the history already: merged again
+ * (a replay from the box's ring) it counts in the box's totals but adds
+ * nothing to customers (rollups) a second time. Any other delta merges.
+ */
+void store_restore_frontier(struct store *s, uint64_t cust_s, uint64_t roll_s,
+			    const struct store_boxseq *boxes, size_t n);
 
 struct store_opts {
 	uint64_t slot_ns;		/* default 10 s */

@@ -203,8 +203,8 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 	enum store_refusal why;
 	struct seqtrk *t;
 	struct box *bx;
-	uint64_t a, samples = 0, msum = 0;
-	bool live;
+	uint64_t a, samples = 0, msum = 0, slot_s;
+	bool live, known, skip_cust, skip_roll;
 	uint32_t i, nk;
 	int err = 0, err2;
 
@@ -262,6 +262,11 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 	live = slot_in_1h(s, a);
 	if (!live)
 		bx->late++;
+	/* in the history already (restored at start): counted, not merged again */
+	slot_s = a * s->o.slot_ns / 1000000000ULL;
+	known = bx->has_rest && d->epoch == bx->rest_epoch && d->seq <= bx->rest_hi;
+	skip_cust = known && slot_s < s->rest_cust_s;
+	skip_roll = known && slot_s < s->rest_roll_s;
 	for (i = 0; i < d->nh; i++) {
 		const struct wire_hist *wh = &d->h[i];
 		const struct wire_bucket *b = d->b + wh->off;
@@ -280,9 +285,13 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 			continue;
 		c = cust_at(s, (v & ~KV_UNNAMED) - 1);
 		c->seen_ns = now_ns;
-		err2 = st_series_add(s, &c->h[wh->half], OWN(OWN_CUST, (v & ~KV_UNNAMED) - 1, wh->half),
-				     a, wh, b);
-		err = err ?: err2;
+		if (!skip_cust) {
+			err2 = st_series_add(s, &c->h[wh->half],
+					     OWN(OWN_CUST, (v & ~KV_UNNAMED) - 1, wh->half), a, wh, b);
+			err = err ?: err2;
+		}
+		if (skip_roll)
+			continue;
 		if (c->site == NONE) {
 			scratch_add(&s->bscr, wh->half, wh, b);
 		} else {
@@ -290,7 +299,7 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 			scratch_add(&s->sscr[c->site], wh->half, wh, b);
 		}
 	}
-	if (live) {
+	if (live && !skip_roll) {
 		err2 = st_scratch_flush(s, bx, a);
 		err = err ?: err2;
 		s->ring_count += samples;

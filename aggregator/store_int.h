@@ -264,6 +264,8 @@ struct box {
 	struct wire_stats stats;
 	uint32_t idx;			/* in boxes[] */
 	struct chalf h[PF_NHALVES];
+	bool has_rest;			/* restored: deltas up to rest_hi are in the history */
+	uint64_t rest_epoch, rest_hi;
 };
 
 struct site {
@@ -304,6 +306,8 @@ struct store {
 	uint64_t nomem;			/* records lost to a failed allocation */
 	struct store_points *pts;	/* points being made (see store_opts.on_points) */
 	struct dirty *dirty;		/* points to give again when the next slot closes */
+	/* restored from history up to (unix seconds, exclusive): customers, rollups */
+	uint64_t rest_cust_s, rest_roll_s;
 	uint32_t ndirty, dirty_cap;
 	struct chunk *pool;		/* free chunks of CHUNK_MAX */
 	size_t pool_bytes, pool_max;

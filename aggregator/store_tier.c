@@ -68,6 +68,7 @@ void store_points_free(struct store_points *pts)
 		return;
 	free(pts->p);
 	free(pts->buf);
+	free(pts->boxes);
 	free(pts);
 }
 
@@ -185,13 +186,33 @@ static void points_redo(struct store *s)
 	s->ndirty = 0;
 }
 
-/* Hands the points made so far to on_points. */
+/*
+ * Hands the points made so far to on_points, with the frontier they
+ * reach and each box's sequence (what store_restore_frontier takes).
+ */
 static void points_flush(struct store *s)
 {
-	if (s->pts && s->pts->n) {
-		s->o.on_points(s->o.points_arg, s->pts);
-		s->pts = NULL;
+	struct store_points *pts = s->pts;
+	uint32_t i;
+
+	if (!pts || !pts->n)
+		return;
+	pts->cust_s = s->curp[2] * s->L[2] * (s->o.slot_ns / 1000000000ULL);
+	pts->roll_s = s->curp[1] * s->L[1] * (s->o.slot_ns / 1000000000ULL);
+	pts->boxes = calloc(s->nbox ? s->nbox : 1, sizeof(*pts->boxes));
+	for (i = 0; pts->boxes && i < s->nbox; i++) {
+		const struct box *b = s->boxes[i];
+
+		if (!b->has_epoch)
+			continue;
+		memcpy(pts->boxes[pts->nboxes].box, b->id, sizeof(b->id));
+		pts->boxes[pts->nboxes].epoch = b->trk[0].epoch;
+		pts->boxes[pts->nboxes++].hi = b->trk[0].hi;
 	}
+	if (!pts->boxes)
+		s->nomem++;
+	s->o.on_points(s->o.points_arg, pts);
+	s->pts = NULL;
 }
 
 /* The closed record of series ch at kept period p of tier t, or NULL. */
@@ -315,6 +336,107 @@ int st_series_add(struct store *s, struct chalf *ch, uint32_t own, uint64_t a,
 		err = err ?: e;
 	}
 	return err;
+}
+
+/* ---- restart: points of the history back into the windows --------------- */
+
+int store_restore_point(struct store *s, enum store_ekind kind, const char *name, unsigned half,
+			uint32_t res_s, uint64_t start_s, const void *blob, size_t len,
+			uint64_t now_ns)
+{
+	struct wire_bucket b[PF_HIST_NSLOTS];
+	struct wire_hist wh = { 0 };
+	struct hist *h;
+	struct chalf *ch;
+	uint64_t a, p;
+	uint32_t idx = 0, own, kown;
+	unsigned t, t0 = kind == STORE_E_CUSTOMER ? 2 : 1, k;
+	char path[256];
+	int err = 0;
+
+	if (half >= PF_NHALVES || (unsigned)kind > STORE_E_CUSTOMER ||
+	    res_s != (kind == STORE_E_CUSTOMER ? 300u : 60u) || !name ||
+	    res_s * 1000000000ULL % s->o.slot_ns)
+		return -EINVAL;
+	h = malloc(sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	hist_init(h);
+	if (hblob_add(h, blob, len)) {
+		free(h);
+		return -EINVAL;
+	}
+	for (k = 0; k < PF_HIST_NSLOTS; k++) {
+		if (h->slot[k]) {
+			b[wh.nb].slot = (uint16_t)k;
+			b[wh.nb++].n = h->slot[k];
+		}
+	}
+	wh.count = h->count;
+	wh.sum = h->sum;
+	wh.min = h->min;
+	wh.max = h->max;
+	free(h);
+	store_advance(s, now_ns);
+	a = start_s * 1000000000ULL / s->o.slot_ns;	/* the period's first slot */
+	if (!slot_in_1h(s, a) || a / s->L[t0] >= s->curp[t0])
+		return 1;
+	switch (kind) {
+	case STORE_E_CUSTOMER:
+		idx = st_cust_get(s, name, true, &err);
+		kown = OWN_CUST;
+		break;
+	case STORE_E_SITE:
+		err = st_site_norm(name, path, sizeof(path));
+		idx = err || !path[0] ? NONE : st_site_get(s, path, true, &err);
+		kown = OWN_SITE;
+		break;
+	case STORE_E_BOX: {
+		struct box *bx = wire_box_ok(name) ? st_box_get(s, name, true, &err) : NULL;
+
+		idx = bx ? bx->idx : NONE;
+		kown = OWN_BOX;
+		break;
+	}
+	default:
+		kown = OWN_FLEET;
+	}
+	if (idx == NONE)
+		return err ? err : -EINVAL;
+	own = OWN(kown, idx, half);
+	ch = st_own_series(s, own);
+	for (t = t0; t < NTIERS; t++) {
+		p = a / s->L[t];
+		if (per_kept(s, t, p) && (err = crec_merge(s, t, ch, p, &wh, b)))
+			return err;
+	}
+	if (in_total(s, a) && (err = st_tot_add(s, &ch->tot, &wh, b)))
+		return err;
+	if (kind == STORE_E_FLEET) {
+		s->ring_count += wh.count;
+		s->ring_sum += wh.sum;
+	}
+	return 0;
+}
+
+void store_restore_frontier(struct store *s, uint64_t cust_s, uint64_t roll_s,
+			    const struct store_boxseq *boxes, size_t n)
+{
+	size_t i;
+	int err;
+
+	s->rest_cust_s = cust_s;
+	s->rest_roll_s = roll_s;
+	for (i = 0; i < n; i++) {
+		struct box *bx = wire_box_ok(boxes[i].box) ? st_box_get(s, boxes[i].box, true, &err) :
+							     NULL;
+
+		if (bx) {
+			bx->has_rest = true;
+			bx->rest_epoch = boxes[i].epoch;
+			bx->rest_hi = boxes[i].hi;
+		}
+	}
 }
 
 /* ---- closing ------------------------------------------------------------- */

@@ -6,7 +6,9 @@
 # is cut again and again for 3 s, so deltas are missed and must come back
 # by replay. Checks: per-customer medians against the delays, site
 # rollups = sums of their customers, totals = the datapaths' own counters,
-# recovery of the cut, agg2 = agg1 per customer, and the pingfold CLI.
+# recovery of the cut, agg2 = agg1 per customer, and the pingfold CLI;
+# then agg1, which keeps history, is killed (SIGKILL) and started again:
+# its 1 h window comes back exact (history + the boxes' replay rings).
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -50,12 +52,16 @@ done
 check "three boxes with their agents are up" test -e "$DIR/b1.ready" -a -e "$DIR/b2.ready" -a -e "$DIR/b3.ready"
 NS3=$(cat "$DIR/b3.ns" 2>/dev/null)
 
-ip netns exec "$NS3" "$B/pingfold-aggregator" --id agg1 -n 500 \
-	-a "ipc://$DIR/b1.pub,replay=ipc://$DIR/b1.rep" -a "ipc://$DIR/b2.pub,replay=ipc://$DIR/b2.rep" \
-	-a "tcp://127.0.0.1:7700,replay=tcp://127.0.0.1:7701" \
-	-q "ipc://$DIR/q1" -p "ipc://$DIR/v1" -r "ipc://$DIR/r1" --republish-replay "ipc://$DIR/r1r" \
-	> "$DIR/agg1.log" 2>&1 &
-agg_pids+=($!)
+start_agg1() {
+	ip netns exec "$NS3" "$B/pingfold-aggregator" --id agg1 -n 500 \
+		-a "ipc://$DIR/b1.pub,replay=ipc://$DIR/b1.rep" -a "ipc://$DIR/b2.pub,replay=ipc://$DIR/b2.rep" \
+		-a "tcp://127.0.0.1:7700,replay=tcp://127.0.0.1:7701" --history-dir "$DIR/hist" \
+		-q "ipc://$DIR/q1" -p "ipc://$DIR/v1" -r "ipc://$DIR/r1" --republish-replay "ipc://$DIR/r1r" \
+		>> "$DIR/agg1.log" 2>&1 &
+	AGG1=$!
+	agg_pids+=($AGG1)
+}
+start_agg1
 "$B/pingfold-aggregator" --id agg2 -n 500 -a "ipc://$DIR/r1,replay=ipc://$DIR/r1r" \
 	-q "ipc://$DIR/q2" > "$DIR/agg2.log" 2>&1 &
 agg_pids+=($!)
@@ -172,4 +178,42 @@ check "pingfold query customer prints both halves" \
 out=$(timeout 20 "$B/pingfold" -s "ipc://$DIR/nothing" boxes 2>&1)
 check "an unreachable aggregator is a clear error" grep -q "cannot reach the aggregator at ipc://$DIR/nothing" <<<"$out"
 check "the view stream carries site views (pingfold watch)" grep -q '^view/site/North {' "$DIR/watch.out"
+
+# Restart without loss (issue 13): agg1 keeps history (--history-dir).
+# Once a minute with traffic in it has closed (its points are on disk),
+# agg1 is killed (SIGKILL) and started again: it puts the last hour's
+# points back into its windows, and the boxes' replay rings bring the
+# rest; what the history holds already is not merged twice.
+fleet_pts() { q1 --json history fleet --since 10m | jq -c '[.points[] | select(.access.count + .internet.count > 0)]'; }
+for _ in $(seq 150); do
+	[ "$(fleet_pts | jq length)" -gt 0 ] 2>/dev/null && break
+	sleep 0.5
+done
+before_pts=$(fleet_pts)
+check "a minute with traffic is in the history ($(jq length <<<"$before_pts") fleet points)" \
+	test "$(jq length <<<"$before_pts")" -gt 0
+before=$(for id in A B C D E F S; do q1 query customer "$id" -w 1h --json | jq -c '.halves | map_values({count, buckets})'; done)
+kill -KILL $AGG1
+wait $AGG1 2>/dev/null
+start_agg1
+fleet_n2= settled=0
+for _ in $(seq 200); do	# settled: every box's merged samples = its committed count
+	boxes=$(q1 boxes --json 2>/dev/null) || { sleep 0.1; continue; }
+	if [ "$(jq '[.boxes[] | select(.samples == .stats.samples_committed and .samples > 0)] | length' <<<"$boxes")" = 3 ]; then
+		settled=1
+		break
+	fi
+	sleep 0.1
+done
+check "after the restart the boxes' replays bring back every delta (merged = committed)" test $settled = 1
+check "the restart put history points back into the windows" \
+	grep -q "points of the last hour put back into the windows" "$DIR/agg1.log"
+fleet_n2=$(q1 query fleet -w 1h --json | jq '.halves.access.count + .halves.internet.count')
+check "after kill -9 and a restart, the 1 h fleet count $fleet_n2 = the boxes' committed $box_sum" \
+	test "$fleet_n2" = "$box_sum"
+after=$(for id in A B C D E F S; do q1 query customer "$id" -w 1h --json | jq -c '.halves | map_values({count, buckets})'; done)
+check "after the restart every customer's 1 h histograms are what they were" \
+	test -n "$after" -a "$before" = "$after"
+check "the history's fleet points are there after the restart, unchanged" \
+	test "$(fleet_pts | jq -c --argjson n "$(jq length <<<"$before_pts")" '.[:$n]')" = "$before_pts"
 topo_exit

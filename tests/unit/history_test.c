@@ -529,3 +529,71 @@ Test(history, crash_at_every_write_leaves_a_readable_store, .init = mkdir_tmp, .
 	cr_assert_geq(crashes, 3, "only %d crash points", crashes);
 	cr_log_info("%d crash points, every one left a readable store", crashes);
 }
+
+/*
+ * A restart: points and the frontier of their batch written; a new store
+ * gets them back (history_restore): its 1 h window holds them, and a box's
+ * delta the history holds already (seq at or below its hi, before the
+ * frontier) adds nothing again, while one it does not hold does.
+ */
+Test(history, restore_puts_points_and_frontier_back, .init = mkdir_tmp, .fini = rm_tmp)
+{
+	struct history *h = open_ok();
+	struct store_points *p = points_new();
+	struct store_opts o;
+	struct store *s;
+	struct hist x, got[PF_NHALVES];
+	struct wire_delta d;
+	struct wire_catalog c;
+	struct hist_sparse sp;
+	uint64_t now = (uint64_t)time(NULL), F = now - now % 300 - 600, gf, gl;
+	size_t n;
+
+	synth(&x, 4 * MS, 20);
+	add_point(p, STORE_E_CUSTOMER, "k1", "S1", 0, 300, F, &x);
+	add_point(p, STORE_E_SITE, "S1", "", 0, 60, F + 60, &x);
+	add_point(p, STORE_E_FLEET, "", "", 0, 60, F + 60, &x);
+	p->cust_s = F + 600;		/* both five minutes closed */
+	p->roll_s = now - now % 60;
+	p->boxes = calloc(1, sizeof(*p->boxes));
+	p->nboxes = 1;
+	snprintf(p->boxes[0].box, sizeof(p->boxes[0].box), "bx");
+	p->boxes[0].epoch = 7;
+	p->boxes[0].hi = 40;
+	history_put(h, p);
+	cr_assert_eq(history_flush(h, 5000), 0);
+	store_opts_default(&o);
+	cr_assert_eq(store_open(&s, &o), 0);
+	cr_assert_eq(history_restore(h, s, now * 1000000000ULL, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(store_customer(s, "k1", STORE_W1H, now * 1000000000ULL, got), 0);
+	check_equal(&got[0], &x, "k1 restored");
+	cr_assert_eq(store_fleet(s, STORE_W1H, now * 1000000000ULL, got), 0);
+	check_equal(&got[0], &x, "fleet restored");
+	/* the box names k1 (key 0); a replay of seq 40 at F + 10 s: held already */
+	wire_catalog_init(&c);
+	snprintf(c.box, sizeof(c.box), "bx");
+	c.epoch = 7;
+	cr_assert_eq(wire_catalog_add(&c, 0, "k1", "", "S1"), 0);
+	cr_assert_eq(store_add_catalog(s, &c, now * 1000000000ULL), 0);
+	wire_catalog_free(&c);
+	wire_delta_init(&d);
+	snprintf(d.box, sizeof(d.box), "bx");
+	d.epoch = 7;
+	d.seq = 40;
+	d.end_ns = (F + 10) * 1000000000ULL;
+	d.start_ns = d.end_ns - 1000000000ULL;
+	hist_to_sparse(&x, &sp);
+	cr_assert_eq(wire_delta_add(&d, 0, 0, &sp), 0);
+	cr_assert_geq(store_add_delta(s, &d, now * 1000000000ULL, &gf, &gl), 0);
+	cr_assert_eq(store_customer(s, "k1", STORE_W1H, now * 1000000000ULL, got), 0);
+	cr_assert_eq(got[0].count, x.count, "a delta the history holds was merged again");
+	/* seq 41 at the same time: the history does not hold it */
+	d.seq = 41;
+	cr_assert_geq(store_add_delta(s, &d, now * 1000000000ULL, &gf, &gl), 0);
+	cr_assert_eq(store_customer(s, "k1", STORE_W1H, now * 1000000000ULL, got), 0);
+	cr_assert_eq(got[0].count, 2 * x.count, "a delta the history does not hold was left out");
+	wire_delta_free(&d);
+	store_close(s);
+	history_close(h);
+}

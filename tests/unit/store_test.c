@@ -1258,6 +1258,8 @@ struct m_point {
 };
 static struct m_point *m_pts;
 static size_t m_npts, m_cap_pts;
+static struct store_points m_front;	/* the last batch's frontier and boxes */
+static struct store_boxseq m_front_boxes[8];
 
 static void m_on_points(void *arg, struct store_points *pts)
 {
@@ -1283,6 +1285,10 @@ static void m_on_points(void *arg, struct store_points *pts)
 		cr_assert_eq(hblob_add(&q->h, pts->buf + p->blob, p->len), 0);
 		q->order = m_npts++;
 	}
+	m_front.cust_s = pts->cust_s;
+	m_front.roll_s = pts->roll_s;
+	m_front.nboxes = pts->nboxes < 8 ? pts->nboxes : 8;
+	memcpy(m_front_boxes, pts->boxes, m_front.nboxes * sizeof(*m_front_boxes));
 	store_points_free(pts);
 }
 
@@ -1461,4 +1467,182 @@ Test(store, randomised_against_model, .timeout = 120)
 	wire_delta_free(&d);
 	free(m_ev);
 	store_close(s);
+}
+
+/* ---- restart from history points ----------------------------------------- */
+
+/*
+ * A restart: store A runs 50 minutes of deltas from two boxes (some
+ * replayed up to 4 minutes late), giving its points as it goes (the
+ * history). Store B starts at T from those points (store_restore_point)
+ * and gets every delta of the boxes' rings replayed (all of them: B must
+ * itself leave out what the history holds), then both get 10 more
+ * minutes. B's 1 h window of every customer, site, box and the fleet
+ * equals A's, and so do its totals of the last 5 minutes.
+ */
+struct r_msg {
+	char *buf;
+	size_t len;
+};
+
+static void r_send(struct store *s, const struct r_msg *m, uint64_t now)
+{
+	struct wire_delta d;
+	const char *why;
+	uint64_t gf, gl;
+
+	wire_delta_init(&d);
+	cr_assert_eq(wire_decode_delta(m->buf, m->len, &d, &why), 0);
+	cr_assert_geq(store_add_delta(s, &d, now, &gf, &gl), 0);
+	wire_delta_free(&d);
+}
+
+static void r_compare(struct store *a, struct store *b, enum store_window w, uint64_t now)
+{
+	static const char *const sites[] = { "R1", "R1/T1", "R1/T1/AP1", "R2", "R2/T3" };
+	struct hist ha[PF_NHALVES], hb[PF_NHALVES];
+	char what[96], id[16];
+	unsigned i, h;
+
+	for (i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "r%u", i);
+		cr_assert_eq(store_customer(a, id, w, now, ha), 0);
+		cr_assert_eq(store_customer(b, id, w, now, hb), 0, "%s", id);
+		for (h = 0; h < PF_NHALVES; h++) {
+			snprintf(what, sizeof(what), "customer %s half %u window %s", id, h,
+				 store_window_name(w));
+			check_equal(&hb[h], &ha[h], what);
+		}
+	}
+	for (i = 0; i < 5; i++) {
+		cr_assert_eq(store_site(a, sites[i], w, now, ha), 0);
+		cr_assert_eq(store_site(b, sites[i], w, now, hb), 0);
+		for (h = 0; h < PF_NHALVES; h++) {
+			snprintf(what, sizeof(what), "site %s half %u window %s", sites[i], h,
+				 store_window_name(w));
+			check_equal(&hb[h], &ha[h], what);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		snprintf(id, sizeof(id), "rb%u", i);
+		cr_assert_eq(store_box(a, id, w, now, ha), 0);
+		cr_assert_eq(store_box(b, id, w, now, hb), 0);
+		snprintf(what, sizeof(what), "box %s window %s", id, store_window_name(w));
+		check_equal(&hb[0], &ha[0], what);
+		check_equal(&hb[1], &ha[1], what);
+	}
+	cr_assert_eq(store_fleet(a, w, now, ha), 0);
+	cr_assert_eq(store_fleet(b, w, now, hb), 0);
+	check_equal(&hb[0], &ha[0], "fleet access");
+	check_equal(&hb[1], &ha[1], "fleet internet");
+	cr_assert_gt(ha[0].count, 0, "a weak test");
+}
+
+Test(store, restart_from_history_points, .timeout = 60)
+{
+	static const char *const sites[] = { "R1", "R1/T1", "R1/T1/AP1", "R2", "R2/T3", "" };
+	struct store_opts o;
+	struct store *a, *b;
+	struct r_msg *ring = calloc(4000, sizeof(*ring));
+	struct wire_delta d;
+	uint64_t now = T0 + 7 * NS, seq[2] = { 0 }, T, restored = 0;
+	size_t nring = 0, i, j;
+	uint32_t bx, k;
+	int phase;
+
+	store_opts_default(&o);
+	o.on_points = m_on_points;
+	cr_assert_eq(store_open(&a, &o), 0);
+	store_opts_default(&o);
+	cr_assert_eq(store_open(&b, &o), 0);
+	m_pts = NULL;
+	m_npts = m_cap_pts = 0;
+	wire_delta_init(&d);
+	for (bx = 0; bx < 2; bx++) {	/* 6 customers each, 2 on both boxes */
+		struct cat_entry e[6];
+		static char ids[2][6][8], box[2][8];
+
+		snprintf(box[bx], sizeof(box[bx]), "rb%u", bx);
+		for (k = 0; k < 6; k++) {
+			snprintf(ids[bx][k], sizeof(ids[bx][k]), "r%u", k < 2 ? k : bx * 4 + k);
+			e[k] = (struct cat_entry){ k, ids[bx][k], "", sites[(bx * 6 + k) % 6] };
+		}
+		catalog(a, box[bx], 1, 0, e, 6, now);
+		catalog(b, box[bx], 1, 0, e, 6, now);
+	}
+	for (phase = 0; phase < 2; phase++) {
+		uint64_t end_at = phase ? T + 600 * NS : T0 + 3000 * NS;
+
+		while (now < end_at) {
+			uint64_t end;
+			char name[8];
+
+			now += (1 + rnd() % 4) * NS;
+			bx = (uint32_t)(rnd() % 2);
+			end = now - rnd() % NS;
+			if (rnd() % 10 == 0)		/* a replay, up to 4 minutes late */
+				end = now - rnd() % (240 * NS);
+			snprintf(name, sizeof(name), "rb%u", bx);
+			delta_begin(&d, name, 1, ++seq[bx], end);
+			for (k = 0; k < 6; k++) {
+				struct hist h;
+				unsigned n = 1 + (unsigned)(rnd() % 20), x;
+
+				if (rnd() % 3 == 0)
+					continue;
+				hist_init(&h);
+				for (x = 0; x < n; x++)
+					hist_add(&h, (1 + k) * MS + rnd() % (5 * MS));
+				delta_hist(&d, k, (int)(rnd() % 2), &h);
+			}
+			cr_assert_lt(nring, 4000);
+			cr_assert_eq(wire_encode_delta(&d, &ring[nring].buf, &ring[nring].len), 0);
+			r_send(a, &ring[nring], now);
+			if (phase)
+				r_send(b, &ring[nring], now);
+			nring++;
+		}
+		if (phase)
+			break;
+		/* the restart, just after a slot closed (every point given) */
+		T = (now / (10 * NS) + 1) * 10 * NS + 2 * NS;
+		store_advance(a, T);
+		for (i = 0; i < m_npts; i++) {	/* the last given of each point */
+			uint8_t blob[HBLOB_MAX];
+			const struct m_point *p = &m_pts[i];
+			size_t len;
+
+			for (j = i + 1; j < m_npts; j++)
+				if (m_pts[j].kind == p->kind && !strcmp(m_pts[j].name, p->name) &&
+				    m_pts[j].half == p->half && m_pts[j].start_s == p->start_s)
+					break;
+			if (j < m_npts)
+				continue;
+			len = hblob_encode(blob, &p->h);
+			restored += store_restore_point(b, p->kind, p->name, p->half, p->res_s,
+							p->start_s, blob, len, T) == 0;
+		}
+		cr_assert_gt(restored, 100, "only %llu points restored",
+			     (unsigned long long)restored);
+		cr_assert_eq(m_front.nboxes, 2);
+		store_restore_frontier(b, m_front.cust_s, m_front.roll_s, m_front_boxes,
+				       m_front.nboxes);
+		/* every delta of the boxes' rings, replayed */
+		for (i = 0; i < nring; i++)
+			r_send(b, &ring[i], T);
+		now = T;
+		r_compare(a, b, STORE_W1H, now);
+	}
+	r_compare(a, b, STORE_W1H, now);
+	r_compare(a, b, STORE_W5M, now);	/* 10 minutes on: the replays are out of it */
+	r_compare(a, b, STORE_W1M, now);
+	for (i = 0; i < nring; i++)
+		free(ring[i].buf);
+	free(ring);
+	free(m_pts);
+	m_pts = NULL;
+	m_npts = m_cap_pts = 0;
+	wire_delta_free(&d);
+	store_close(a);
+	store_close(b);
 }
