@@ -59,6 +59,7 @@ struct agg_cfg {
 	struct rw_opts rw;			/* --remote-write */
 	uint64_t rw_interval_ms;
 	const char *history_dir;		/* --history-dir */
+	const char *exclude_file;		/* --exclude */
 	struct history_opts hist;
 };
 
@@ -133,6 +134,7 @@ struct agg {
 	struct http *http;
 	volatile int stopping;
 	uint64_t n_msgs, n_decode_errors, n_replays, n_replayed, n_query_drops;
+	uint64_t n_exclude_loads, n_exclude_errors;
 };
 
 /* config.c */

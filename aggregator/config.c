@@ -187,6 +187,8 @@ const struct opt agg_opts[] = {
 	  .help = "Authorization: Bearer, the token from FILE" },
 	{ "remote-write-basic-auth", 0, OPT_STR, F(rw.basic_auth), .arg = "USER:PASS",
 	  .help = "Authorization: Basic" },
+	{ "exclude", 0, OPT_STR, F(exclude_file), .arg = "FILE",
+	  .help = "customer ids (one a line) expected to have high latency:\nleft out of sites, boxes, fleet and top lists;\nread again on SIGHUP" },
 	{ .type = OPT_HEADING, .help = "History on disk (SQLite, docs/aggregator.md):" },
 	{ "history-dir", 0, OPT_STR, F(history_dir), .arg = "DIR",
 	  .help = "keep history in DIR/history.db (the service: /var/lib/pingfold;\nnot given: no history)" },

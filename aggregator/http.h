@@ -37,6 +37,7 @@ void http_stop(struct http *h);
 /* The aggregator's own counters, read under the lock for /metrics; a NULL pointer leaves its metric out. */
 struct http_counters {
 	const uint64_t *msgs, *decode_errors, *replays, *replayed, *query_drops;
+	const uint64_t *exclude_loads, *exclude_errors;	/* --exclude */
 	const struct rw_counts *rw;	/* --remote-write (read atomically) */
 };
 void http_set_counters(struct http *h, const struct http_counters *c);	/* call without the lock */

@@ -218,10 +218,87 @@ static int parse_args(int argc, char **argv, struct agg_cfg *c)
 	return 0;
 }
 
+static volatile int reload;
+
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGHUP)
+		reload = 1;
+	else
+		stop = 1;
+}
+
+/*
+ * --exclude FILE: ids, one a line ('#' comments, blank lines, spaces
+ * around ignored). Read outside the lock; a bad file keeps the set in
+ * force, named with its line. 0 or -1.
+ */
+static int load_excluded(struct agg *a)
+{
+	const char *path = a->cfg.exclude_file;
+	char **ids = NULL, line[512];
+	size_t n = 0, cap = 0, ln = 0, i;
+	FILE *f = fopen(path, "r");
+	int rc = 0, changed;
+
+	if (!f) {
+		pr_err("--exclude %s: %s; the excluded customers stay as they were", path,
+		       strerror(errno));
+		pthread_mutex_lock(&a->lock);
+		a->n_exclude_errors++;
+		pthread_mutex_unlock(&a->lock);
+		return -1;
+	}
+	while (!rc && fgets(line, sizeof(line), f)) {
+		char *p = line, *e;
+
+		ln++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			pr_err("%s:%zu: line too long", path, ln);
+			rc = -1;
+			break;
+		}
+		p += strspn(p, " \t");
+		e = p + strcspn(p, "#\r\n");
+		while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		*e = '\0';
+		if (!*p)
+			continue;
+		if (e - p > 63) {
+			pr_err("%s:%zu: customer id longer than 63 bytes", path, ln);
+			rc = -1;
+		} else if (n == cap) {
+			char **nv = realloc(ids, (cap = cap ? 2 * cap : 64) * sizeof(*nv));
+
+			rc = nv ? 0 : -1;
+			ids = nv ? nv : ids;
+		}
+		if (!rc && !(ids[n++] = strdup(p)))
+			rc = -1, n--;
+	}
+	fclose(f);
+	if (!rc) {
+		pthread_mutex_lock(&a->lock);
+		changed = store_set_excluded(a->store, (const char *const *)ids, n);
+		pthread_mutex_unlock(&a->lock);
+		rc = changed < 0 ? -1 : 0;
+		if (!rc)
+			pr_info("--exclude %s: %zu customers left out of rollups and top lists "
+				"(%d known ones changed)", path, n, changed);
+	}
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	if (rc)
+		pr_err("--exclude %s: not taken; the excluded customers stay as they were", path);
+	pthread_mutex_lock(&a->lock);	/* /metrics reads them under it */
+	if (rc)
+		a->n_exclude_errors++;
+	else
+		a->n_exclude_loads++;
+	pthread_mutex_unlock(&a->lock);
+	return rc;
 }
 
 static int start_http(struct agg *a)
@@ -244,7 +321,10 @@ static int start_http(struct agg *a)
 	if (!rc)
 		http_set_counters(a->http, &(struct http_counters){ &a->n_msgs,
 				  &a->n_decode_errors, &a->n_replays, &a->n_replayed,
-				  &a->n_query_drops, a->rw ? rw_counters(a->rw) : NULL });
+				  &a->n_query_drops,
+				  a->cfg.exclude_file ? &a->n_exclude_loads : NULL,
+				  a->cfg.exclude_file ? &a->n_exclude_errors : NULL,
+				  a->rw ? rw_counters(a->rw) : NULL });
 	return rc;
 }
 
@@ -264,6 +344,12 @@ static int run(struct agg *a)
 	/* no RECVTIMEO on SUB sockets (nng 1.5.2 bug): an aio with a timeout */
 	while (!stop) {
 		uint64_t now = sys_now_ns(CLOCK_REALTIME);
+
+		if (reload) {
+			reload = 0;
+			if (a->cfg.exclude_file)
+				load_excluded(a);
+		}
 		int64_t wait_ms = now >= next ? 0 : (int64_t)((next - now) / 1000000ULL);
 
 		if (wait_ms == 0) {
@@ -334,6 +420,9 @@ int main(int argc, char **argv)
 			pr_info("history: %zu points of the last hour put back into the windows; "
 				"the boxes' replays bring the rest", n);
 	}
+	if (a.cfg.exclude_file && load_excluded(&a))
+		return 1;
+	sigaction(SIGHUP, &sa, NULL);
 	if (agg_replay_start(&a) || open_sockets(&a))
 		return 1;
 	if (a.has_q && pthread_create(&a.qthread, NULL, agg_query_thread, &a))

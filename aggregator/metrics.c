@@ -435,6 +435,13 @@ static void metrics_self(struct http *h, struct text *t, const struct store_box_
 		      "Series in the last remote write request.",
 		      (double)__atomic_load_n(&c->series, __ATOMIC_RELAXED));
 	}
+	if (h->ctr.exclude_loads)
+		counter(t, "pingfold_aggregator_exclude_loads_total",
+			"--exclude files taken (at start and on SIGHUP).", *h->ctr.exclude_loads);
+	if (h->ctr.exclude_errors)
+		counter(t, "pingfold_aggregator_exclude_errors_total",
+			"--exclude files refused (unreadable, or a bad line): the set before stays.",
+			*h->ctr.exclude_errors);
 	if (h->opts.hist) {
 		struct history_stats hs;
 

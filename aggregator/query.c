@@ -304,6 +304,14 @@ static int entity(struct store *s, const struct query *q, uint64_t now, struct j
 	jw_kstr(w, "kind", kind_name[q->kind]);
 	if (q->kind != QUERY_FLEET)
 		jw_kstr(w, "name", q->name);
+	if (q->kind == QUERY_CUSTOMER) {
+		struct store_cust_info ci;
+
+		if (!store_customer_info(s, q->name, &ci) && ci.excluded) {
+			jw_key(w, "excluded");	/* out of rollups and top lists */
+			jw_bool(w, 1);
+		}
+	}
 	jw_kstr(w, "window", store_window_name(q->win));
 	halves_json(w, h);
 	jw_obj_end(w);
@@ -421,6 +429,10 @@ static int lists(struct store *s, pthread_mutex_t *lock, const char *what, struc
 			jw_kstr(w, "name", c[i].name);
 			jw_kstr(w, "site", c[i].site);
 			jw_ku64(w, "boxes", c[i].nboxes);
+			if (c[i].excluded) {
+				jw_key(w, "excluded");
+				jw_bool(w, 1);
+			}
 			jw_obj_end(w);
 		}
 		free(c);

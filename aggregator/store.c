@@ -141,6 +141,9 @@ void store_close(struct store *s)
 	st_chalf_free(s, &s->fleet[1]);
 	store_points_free(s->pts);
 	free(s->dirty);
+	for (i = 0; i < s->nexcl; i++)
+		free(s->excl[i]);
+	free(s->excl);
 	free(s);
 }
 

@@ -177,6 +177,7 @@ int store_fleet(struct store *s, enum store_window w, uint64_t now_ns,
 struct store_cust_info {
 	char id[64], name[128], site[256];
 	uint32_t nboxes;		/* boxes that named it */
+	bool excluded;			/* see store_set_excluded */
 };
 /* One customer's names, without listing them all; -ENOENT if unknown. */
 int store_customer_info(struct store *s, const char *id, struct store_cust_info *out);
@@ -220,6 +221,15 @@ int store_boxes(struct store *s, uint64_t now_ns, struct store_box_info **out, s
  * pointer stays valid until the next store_add_catalog().
  */
 const char *store_key_id(struct store *s, const char *box, uint32_t key);
+
+/*
+ * Customers expected to have high latency (a satellite link, a far-away
+ * VPN): from now on their samples still make their own numbers, but are
+ * left out of their site's, box's and the fleet's, and of top lists (what
+ * was merged before stays). Replaces the set before; ids need not be
+ * known yet. Returns how many known customers changed, or -ENOMEM.
+ */
+int store_set_excluded(struct store *s, const char *const *ids, size_t n);
 
 /* Customers kept now; *forgotten (if given): how many were forgotten. */
 uint32_t store_ncustomers(const struct store *s, uint64_t *forgotten);

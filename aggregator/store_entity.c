@@ -37,6 +37,7 @@ uint32_t st_cust_get(struct store *s, const char *id, bool create, int *err)
 		memcpy(c->str, id, idlen + 1);
 		c->str[idlen + 1] = '\0';
 		c->site = NONE;
+		c->excluded = st_is_excluded(s, id);
 		st_chalf_init(&c->h[0]);
 		st_chalf_init(&c->h[1]);
 		s->ncfree--;
@@ -63,6 +64,7 @@ uint32_t st_cust_get(struct store *s, const char *id, bool create, int *err)
 	memcpy(c->str, id, idlen + 1);
 	c->str[idlen + 1] = '\0';
 	c->site = NONE;
+	c->excluded = st_is_excluded(s, id);
 	st_chalf_init(&c->h[0]);
 	st_chalf_init(&c->h[1]);
 	if (st_strmap_put(s, &s->cmap, h, s->ncust)) {
@@ -340,3 +342,56 @@ uint32_t store_ncustomers(const struct store *s, uint64_t *forgotten)
 	return s->nlive;
 }
 
+
+/* ---- excluded customers ---------------------------------------------------- */
+
+static int str_pcmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+bool st_is_excluded(const struct store *s, const char *id)
+{
+	return s->nexcl && bsearch(&id, s->excl, s->nexcl, sizeof(*s->excl), str_pcmp);
+}
+
+int store_set_excluded(struct store *s, const char *const *ids, size_t n)
+{
+	char **v = n ? calloc(n, sizeof(*v)) : NULL;
+	size_t i, k = 0;
+	uint32_t c;
+	int changed = 0;
+
+	if (n && !v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (!(v[i] = strdup(ids[i]))) {
+			while (i--)
+				free(v[i]);
+			free(v);
+			return -ENOMEM;
+		}
+	}
+	qsort(v, n, sizeof(*v), str_pcmp);
+	for (i = 0; i < n; i++)		/* once each */
+		if (!k || strcmp(v[k - 1], v[i]))
+			v[k++] = v[i];
+		else
+			free(v[i]);
+	for (i = 0; i < s->nexcl; i++)
+		free(s->excl[i]);
+	free(s->excl);
+	s->excl = v;
+	s->nexcl = k;
+	for (c = 0; c < s->ncust; c++) {
+		struct cust *cu = cust_at(s, c);
+		bool x;
+
+		if (!cu->str)
+			continue;
+		x = st_is_excluded(s, cu->str);
+		changed += x != cu->excluded;
+		cu->excluded = x;
+	}
+	return changed;
+}

@@ -203,7 +203,7 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 	enum store_refusal why;
 	struct seqtrk *t;
 	struct box *bx;
-	uint64_t a, samples = 0, msum = 0, slot_s;
+	uint64_t a, samples = 0, rcount = 0, rsum = 0, slot_s;
 	bool live, known, skip_cust, skip_roll;
 	uint32_t i, nk;
 	int err = 0, err2;
@@ -280,7 +280,6 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 			break;
 		bx->unnamed += !!(v & KV_UNNAMED);
 		samples += wh->count;
-		msum += wh->sum;
 		if (!live)
 			continue;
 		c = cust_at(s, (v & ~KV_UNNAMED) - 1);
@@ -290,8 +289,10 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 					     OWN(OWN_CUST, (v & ~KV_UNNAMED) - 1, wh->half), a, wh, b);
 			err = err ?: err2;
 		}
-		if (skip_roll)
-			continue;
+		if (skip_roll || c->excluded)
+			continue;	/* in the history already; expected high latency */
+		rcount += wh->count;
+		rsum += wh->sum;
 		if (c->site == NONE) {
 			scratch_add(&s->bscr, wh->half, wh, b);
 		} else {
@@ -302,8 +303,8 @@ int store_add_delta(struct store *s, const struct wire_delta *d, uint64_t now_ns
 	if (live && !skip_roll) {
 		err2 = st_scratch_flush(s, bx, a);
 		err = err ?: err2;
-		s->ring_count += samples;
-		s->ring_sum += msum;
+		s->ring_count += rcount;	/* what the fleet got */
+		s->ring_sum += rsum;
 	}
 	bx->samples += samples;
 	s->total += samples;

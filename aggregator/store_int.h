@@ -228,6 +228,7 @@ struct cust {
 	char *str;			/* id '\0' name '\0'; NULL: forgotten, free */
 	uint32_t site;			/* NONE: no site */
 	uint32_t nboxes;
+	bool excluded;			/* store_set_excluded: out of rollups and tops */
 	uint64_t seen_ns;		/* last named by a catalog or merged into */
 	struct chalf h[PF_NHALVES];
 };
@@ -306,6 +307,8 @@ struct store {
 	uint64_t nomem;			/* records lost to a failed allocation */
 	struct store_points *pts;	/* points being made (see store_opts.on_points) */
 	struct dirty *dirty;		/* points to give again when the next slot closes */
+	char **excl;			/* excluded ids, sorted (store_set_excluded) */
+	size_t nexcl;
 	/* restored from history up to (unix seconds, exclusive): customers, rollups */
 	uint64_t rest_cust_s, rest_roll_s;
 	uint32_t ndirty, dirty_cap;
@@ -389,6 +392,7 @@ int st_site_norm(const char *in, char *out, size_t cap);
 uint32_t st_key_unnamed(struct store *s, struct box *b, uint32_t key, int *err);
 int st_key_set(struct store *s, struct box *b, uint32_t key, uint32_t v);
 uint32_t st_cust_get(struct store *s, const char *id, bool create, int *err);
+bool st_is_excluded(const struct store *s, const char *id);
 
 /* ---- small helpers ------------------------------------------------------- */
 

@@ -150,6 +150,7 @@ static void cust_info(const struct store *s, uint32_t i, struct store_cust_info 
 	snprintf(out->site, sizeof(out->site), "%s",
 		 c->site == NONE ? "" : s->sites[c->site]->path);
 	out->nboxes = c->nboxes;
+	out->excluded = c->excluded;
 }
 
 int store_customer_info(struct store *s, const char *id, struct store_cust_info *out)
@@ -291,7 +292,7 @@ int store_top(struct store *s, enum store_kind kind, enum pf_half half, double q
 		unsigned rlo = PF_HIST_NSLOTS, rhi = 0;
 
 		if (kind == STORE_CUSTOMER) {
-			if (!cust_at(s, i)->str)
+			if (!cust_at(s, i)->str || cust_at(s, i)->excluded)
 				continue;
 			series_window(s, &cust_at(s, i)->h[half], w, h, &rlo, &rhi);
 			x = h;

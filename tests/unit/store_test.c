@@ -1646,3 +1646,57 @@ Test(store, restart_from_history_points, .timeout = 60)
 	store_close(a);
 	store_close(b);
 }
+
+/* Expected-high-latency customers: own numbers kept, out of rollups and tops. */
+Test(store, excluded_customers)
+{
+	static const struct cat_entry cat[] = { { 1, "sat1", "Satellite", "S" },
+						 { 2, "c2", "", "S/AP" }, { 3, "c3", "", "" } };
+	static const char *const ex[] = { "sat1", "nobody-yet" };
+	struct store *s = store_new(0);
+	struct store_cust_info ci;
+	struct hist h[PF_NHALVES];
+	struct store_top top[4];
+	struct wire_delta d;
+	int n;
+
+	wire_delta_init(&d);
+	catalog(s, "b", 1, 0, cat, 3, T0);
+	cr_assert_eq(store_set_excluded(s, ex, 2), 1);
+	delta_begin(&d, "b", 1, 1, T0 + 5 * NS);
+	delta_vals(&d, 1, 0, 600 * MS, 7, NULL);
+	delta_vals(&d, 2, 0, 20 * MS, 5, NULL);
+	delta_vals(&d, 3, 0, 30 * MS, 3, NULL);
+	cr_assert_eq(add(s, &d, T0 + 5 * NS, NULL, NULL), 0);
+	cr_assert_eq(cust_count(s, "sat1", STORE_W1M, T0 + 5 * NS, 0), 7, "its own numbers");
+	cr_assert_eq(store_site(s, "S", STORE_W1M, T0 + 5 * NS, h), 0);
+	cr_assert_eq(h[0].count, 5, "the site without it");
+	cr_assert_eq(store_fleet(s, STORE_W1M, T0 + 5 * NS, h), 0);
+	cr_assert_eq(h[0].count, 8, "the fleet without it");
+	cr_assert_eq(store_box(s, "b", STORE_W1M, T0 + 5 * NS, h), 0);
+	cr_assert_eq(h[0].count, 8, "the box without it");
+	n = store_top(s, STORE_CUSTOMER, PF_HALF_ACCESS, 0.95, STORE_W1M, T0 + 5 * NS, 1, top, 4);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(top[0].name, "c3");
+	cr_assert_eq(store_customer_info(s, "sat1", &ci), 0);
+	cr_assert(ci.excluded);
+	cr_assert_eq(store_total_samples(s), 15, "counted in the totals");
+	/* taken off the list: what comes next is in the rollups again */
+	cr_assert_eq(store_set_excluded(s, NULL, 0), 1);
+	delta_begin(&d, "b", 1, 2, T0 + 6 * NS);
+	delta_vals(&d, 1, 0, 600 * MS, 2, NULL);
+	cr_assert_eq(add(s, &d, T0 + 6 * NS, NULL, NULL), 0);
+	cr_assert_eq(store_site(s, "S", STORE_W1M, T0 + 6 * NS, h), 0);
+	cr_assert_eq(h[0].count, 7);
+	n = store_top(s, STORE_CUSTOMER, PF_HALF_ACCESS, 0.95, STORE_W1M, T0 + 6 * NS, 1, top, 4);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(top[0].name, "sat1");
+	/* a customer first seen after the list was set is excluded too */
+	cr_assert_eq(store_set_excluded(s, ex + 1, 1), 0);
+	catalog(s, "b", 1, 1, (const struct cat_entry[]){ { 4, "nobody-yet", "", "S" } }, 1,
+		T0 + 6 * NS);
+	cr_assert_eq(store_customer_info(s, "nobody-yet", &ci), 0);
+	cr_assert(ci.excluded);
+	wire_delta_free(&d);
+	store_close(s);
+}
