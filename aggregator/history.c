@@ -496,6 +496,10 @@ static int rollups(struct history *h, uint64_t *written)
 	size_t i;
 	int rc = SQLITE_OK;
 
+	if (!h->nru) {
+		free(sum);
+		return SQLITE_OK;
+	}
 	if (!sum)
 		return SQLITE_NOMEM;
 	qsort(h->ru, h->nru, sizeof(*h->ru), ru_cmp);
@@ -961,7 +965,8 @@ int history_names(struct history *h, enum store_ekind kind, const char *prefix, 
 		free(v);
 		return -EIO;
 	}
-	qsort(v, *n, sizeof(*v), str_pcmp);
+	if (*n)
+		qsort(v, *n, sizeof(*v), str_pcmp);
 	*out = v;
 	return 0;
 }

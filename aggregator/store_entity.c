@@ -372,7 +372,8 @@ int store_set_excluded(struct store *s, const char *const *ids, size_t n)
 			return -ENOMEM;
 		}
 	}
-	qsort(v, n, sizeof(*v), str_pcmp);
+	if (n)
+		qsort(v, n, sizeof(*v), str_pcmp);
 	for (i = 0; i < n; i++)		/* once each */
 		if (!k || strcmp(v[k - 1], v[i]))
 			v[k++] = v[i];
