@@ -4,10 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "aggregator/agg.h"
 #include "common/log.h"
 #include "common/replay_client.h"
 #include "common/sys.h"
+
+/* Agents send a catalog every 30 intervals (agent.conf catalog-every): two of those. */
+#define CATALOG_WAIT_MS	30000
 
 /* ---- replay of gaps ------------------------------------------------------ */
 
@@ -63,6 +67,18 @@ static void fetch_gap(struct agg *a, const struct gap *g)
 	char ubuf[256];
 	int rc = 0;
 
+	/* after a restart, a box's catalog first (up to CATALOG_WAIT_MS): a
+	 * replay merged before it would go under unnamed keys for good */
+	for (int waited = 0; waited < CATALOG_WAIT_MS && !a->stopping; waited += 100) {
+		bool waits;
+
+		pthread_mutex_lock(&a->lock);
+		waits = !a->closed && store_box_awaits_catalog(a->store, g->box);
+		pthread_mutex_unlock(&a->lock);
+		if (!waits)
+			break;
+		nanosleep(&(struct timespec){ 0, 100000000L }, NULL);
+	}
 	pthread_mutex_lock(&a->lock);
 	if (replay_url(a, g->box)) {
 		snprintf(ubuf, sizeof(ubuf), "%s", replay_url(a, g->box));

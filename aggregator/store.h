@@ -75,6 +75,12 @@ int store_restore_point(struct store *s, enum store_ekind kind, const char *name
  */
 void store_restore_frontier(struct store *s, uint64_t cust_s, uint64_t roll_s,
 			    const struct store_boxseq *boxes, size_t n);
+/*
+ * A box the history knew (restored) whose catalog has not come yet since
+ * the restart: its replays should wait for it, or they would be merged
+ * under unnamed keys.
+ */
+bool store_box_awaits_catalog(struct store *s, const char *box);
 
 struct store_opts {
 	uint64_t slot_ns;		/* default 10 s */

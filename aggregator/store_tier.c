@@ -439,6 +439,13 @@ void store_restore_frontier(struct store *s, uint64_t cust_s, uint64_t roll_s,
 	}
 }
 
+bool store_box_awaits_catalog(struct store *s, const char *box)
+{
+	struct box *bx = wire_box_ok(box) ? st_box_get(s, box, false, NULL) : NULL;
+
+	return bx && bx->has_rest && !bx->has_cat;
+}
+
 /* ---- closing ------------------------------------------------------------- */
 
 /* Every series: customers, sites, boxes, the fleet; fn(s, ch, owner id, arg). */

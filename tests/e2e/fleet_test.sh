@@ -6,9 +6,13 @@
 # is cut again and again for 3 s, so deltas are missed and must come back
 # by replay. Checks: per-customer medians against the delays, site
 # rollups = sums of their customers, totals = the datapaths' own counters,
-# recovery of the cut, agg2 = agg1 per customer, and the pingfold CLI;
-# then agg1, which keeps history, is killed (SIGKILL) and started again:
-# its 1 h window comes back exact (history + the boxes' replay rings).
+# recovery of the cut, agg2 = agg1 per customer, and the pingfold CLI.
+# Restart without loss (issue 13): agg3, beside agg1 on the same boxes
+# (started after the traffic), keeps history; once a minute with traffic
+# in it is on disk it is killed
+# (SIGKILL) and started again while the agents still run: its history and
+# the boxes' replay rings must give back exactly agg1's 1 h window (agg1
+# never stopped), customer by customer.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -52,19 +56,23 @@ done
 check "three boxes with their agents are up" test -e "$DIR/b1.ready" -a -e "$DIR/b2.ready" -a -e "$DIR/b3.ready"
 NS3=$(cat "$DIR/b3.ns" 2>/dev/null)
 
-start_agg1() {
-	ip netns exec "$NS3" "$B/pingfold-aggregator" --id agg1 -n 500 \
-		-a "ipc://$DIR/b1.pub,replay=ipc://$DIR/b1.rep" -a "ipc://$DIR/b2.pub,replay=ipc://$DIR/b2.rep" \
-		-a "tcp://127.0.0.1:7700,replay=tcp://127.0.0.1:7701" --history-dir "$DIR/hist" \
-		-q "ipc://$DIR/q1" -p "ipc://$DIR/v1" -r "ipc://$DIR/r1" --republish-replay "ipc://$DIR/r1r" \
-		>> "$DIR/agg1.log" 2>&1 &
-	AGG1=$!
-	agg_pids+=($AGG1)
-}
-start_agg1
+ip netns exec "$NS3" "$B/pingfold-aggregator" --id agg1 -n 500 \
+	-a "ipc://$DIR/b1.pub,replay=ipc://$DIR/b1.rep" -a "ipc://$DIR/b2.pub,replay=ipc://$DIR/b2.rep" \
+	-a "tcp://127.0.0.1:7700,replay=tcp://127.0.0.1:7701" \
+	-q "ipc://$DIR/q1" -p "ipc://$DIR/v1" -r "ipc://$DIR/r1" --republish-replay "ipc://$DIR/r1r" \
+	> "$DIR/agg1.log" 2>&1 &
+agg_pids+=($!)
 "$B/pingfold-aggregator" --id agg2 -n 500 -a "ipc://$DIR/r1,replay=ipc://$DIR/r1r" \
 	-q "ipc://$DIR/q2" > "$DIR/agg2.log" 2>&1 &
 agg_pids+=($!)
+start_agg3() {
+	ip netns exec "$NS3" "$B/pingfold-aggregator" --id agg3 -n 500 \
+		-a "ipc://$DIR/b1.pub,replay=ipc://$DIR/b1.rep" -a "ipc://$DIR/b2.pub,replay=ipc://$DIR/b2.rep" \
+		-a "tcp://127.0.0.1:7700,replay=tcp://127.0.0.1:7701" --history-dir "$DIR/hist" \
+		-q "ipc://$DIR/q3" >> "$DIR/agg3.log" 2>&1 &
+	AGG3=$!
+	agg_pids+=($AGG3)
+}
 "$B/pingfold" -V "ipc://$DIR/v1" watch view/site/ > "$DIR/watch.out" 2>&1 &
 agg_pids+=($!)
 sleep 1
@@ -80,6 +88,54 @@ for _ in $(seq 600); do
 	[ -e "$DIR/b1.traffic" ] && [ -e "$DIR/b2.traffic" ] && [ -e "$DIR/b3.traffic" ] && break
 	sleep 0.1
 done
+
+# agg3 starts now, its load kept out of the RTTs measured above: the
+# boxes' replay rings give it the traffic. Killed and started again once
+# a minute with traffic is on disk.
+start_agg3
+q1() { timeout 20 "$B/pingfold" -s "ipc://$DIR/q1" "$@"; }
+q3() { timeout 20 "$B/pingfold" -s "ipc://$DIR/q3" "$@"; }
+fleet_pts() { q3 --json history fleet --since 10m | jq -c '[.points[] | select(.access.count + .internet.count > 0)]'; }
+for _ in $(seq 150); do
+	[ "$(fleet_pts | jq length)" -gt 0 ] 2>/dev/null && break
+	sleep 0.5
+done
+before_pts=$(fleet_pts)
+check "agg3: a minute with traffic is in its history ($(jq length <<<"$before_pts") fleet points)" \
+	test "$(jq length <<<"$before_pts")" -gt 0
+kill -KILL $AGG3
+wait $AGG3 2>/dev/null
+start_agg3
+fleet_count() { "$1" query fleet -w 1h --json 2>/dev/null | jq '.halves.access.count + .halves.internet.count'; }
+# every customer's and site's 1 h histograms, as one line
+hists() {
+	local id
+	for id in A B C D E F S; do
+		"$1" query customer "$id" -w 1h --json 2>/dev/null | jq -c '.halves | map_values({count, buckets})'
+	done
+	for id in North North/Tower1 South/Tower3; do
+		"$1" query site "$id" -w 1h --json 2>/dev/null | jq -c '.halves | map_values({count, buckets})'
+	done
+}
+# settled: the boxes' replays are in (the history gave back the fleet's
+# minutes at once; customers come from the replays)
+for _ in $(seq 300); do
+	h1=$(hists q1) h3=$(hists q3)
+	[ "$h1" = "$h3" ] && break
+	sleep 0.1
+done
+n1=$(fleet_count q1) n3=$(fleet_count q3)
+check "agg3 after kill -9 and a restart: 1 h fleet count $n3 = agg1's (never stopped) $n1" \
+	test -n "$n1" -a "$n1" = "$n3"
+check "agg3's restart put history points back into its windows" \
+	grep -q "points of the last hour put back into the windows" "$DIR/agg3.log"
+check "agg3 after the restart: every customer's and site's 1 h histograms equal agg1's" \
+	test -n "$h1" -a "$h1" = "$h3"
+[ "$h1" = "$h3" ] || diag "agg1: $(cut -c1-300 <<<"$h1" | tr '\n' ' ') / agg3: $(cut -c1-300 <<<"$h3" | tr '\n' ' ')"
+
+check "agg3's history fleet points are there after the restart, unchanged" \
+	test "$(fleet_pts | jq -c --argjson n "$(jq length <<<"$before_pts")" '.[:$n]')" = "$before_pts"
+
 touch "$DIR/stop"
 for _ in $(seq 200); do
 	[ -e "$DIR/b1.stopped" ] && [ -e "$DIR/b2.stopped" ] && [ -e "$DIR/b3.stopped" ] && break
@@ -87,7 +143,6 @@ for _ in $(seq 200); do
 done
 sleep 2	# agg1 merges the last deltas, republishes; agg2 takes them
 
-q1() { timeout 20 "$B/pingfold" -s "ipc://$DIR/q1" "$@"; }
 q2() { timeout 20 "$B/pingfold" -s "ipc://$DIR/q2" "$@"; }
 
 boxes=$(q1 boxes --json)
@@ -178,42 +233,4 @@ check "pingfold query customer prints both halves" \
 out=$(timeout 20 "$B/pingfold" -s "ipc://$DIR/nothing" boxes 2>&1)
 check "an unreachable aggregator is a clear error" grep -q "cannot reach the aggregator at ipc://$DIR/nothing" <<<"$out"
 check "the view stream carries site views (pingfold watch)" grep -q '^view/site/North {' "$DIR/watch.out"
-
-# Restart without loss (issue 13): agg1 keeps history (--history-dir).
-# Once a minute with traffic in it has closed (its points are on disk),
-# agg1 is killed (SIGKILL) and started again: it puts the last hour's
-# points back into its windows, and the boxes' replay rings bring the
-# rest; what the history holds already is not merged twice.
-fleet_pts() { q1 --json history fleet --since 10m | jq -c '[.points[] | select(.access.count + .internet.count > 0)]'; }
-for _ in $(seq 150); do
-	[ "$(fleet_pts | jq length)" -gt 0 ] 2>/dev/null && break
-	sleep 0.5
-done
-before_pts=$(fleet_pts)
-check "a minute with traffic is in the history ($(jq length <<<"$before_pts") fleet points)" \
-	test "$(jq length <<<"$before_pts")" -gt 0
-before=$(for id in A B C D E F S; do q1 query customer "$id" -w 1h --json | jq -c '.halves | map_values({count, buckets})'; done)
-kill -KILL $AGG1
-wait $AGG1 2>/dev/null
-start_agg1
-fleet_n2= settled=0
-for _ in $(seq 200); do	# settled: every box's merged samples = its committed count
-	boxes=$(q1 boxes --json 2>/dev/null) || { sleep 0.1; continue; }
-	if [ "$(jq '[.boxes[] | select(.samples == .stats.samples_committed and .samples > 0)] | length' <<<"$boxes")" = 3 ]; then
-		settled=1
-		break
-	fi
-	sleep 0.1
-done
-check "after the restart the boxes' replays bring back every delta (merged = committed)" test $settled = 1
-check "the restart put history points back into the windows" \
-	grep -q "points of the last hour put back into the windows" "$DIR/agg1.log"
-fleet_n2=$(q1 query fleet -w 1h --json | jq '.halves.access.count + .halves.internet.count')
-check "after kill -9 and a restart, the 1 h fleet count $fleet_n2 = the boxes' committed $box_sum" \
-	test "$fleet_n2" = "$box_sum"
-after=$(for id in A B C D E F S; do q1 query customer "$id" -w 1h --json | jq -c '.halves | map_values({count, buckets})'; done)
-check "after the restart every customer's 1 h histograms are what they were" \
-	test -n "$after" -a "$before" = "$after"
-check "the history's fleet points are there after the restart, unchanged" \
-	test "$(fleet_pts | jq -c --argjson n "$(jq length <<<"$before_pts")" '.[:$n]')" = "$before_pts"
 topo_exit
