@@ -371,6 +371,7 @@ struct crec *st_crec_of_rec(struct store *s, struct arena *ar, const struct rec 
 unsigned st_crec_buckets(const struct crec *r, struct wire_hist *wh, struct wire_bucket *b);
 void st_crec_stats(const struct crec *r, struct wire_hist *wh);
 void st_crec_to_dense(const struct crec *r, struct hist *h, unsigned *lo, unsigned *hi);
+void st_dense_to_wire(const struct hist *h, unsigned lo, unsigned hi, struct wire_hist *wh, struct wire_bucket *b);
 int st_tot_add(struct store *s, struct rec **tp, const struct wire_hist *wh, const struct wire_bucket *b);
 void st_tot_sub(struct store *s, struct rec **tp, const struct wire_hist *wh, const struct wire_bucket *b);
 void st_tot_free(struct store *s, struct rec **tp);

@@ -612,6 +612,25 @@ void st_crec_to_dense(const struct crec *r, struct hist *h, unsigned *lo, unsign
 		*hi = b[wh.nb - 1].slot;
 }
 
+/* A dense histogram's slots lo..hi as a wire histogram and its buckets. */
+void st_dense_to_wire(const struct hist *h, unsigned lo, unsigned hi, struct wire_hist *wh,
+		      struct wire_bucket *b)
+{
+	unsigned k;
+
+	memset(wh, 0, sizeof(*wh));
+	for (k = lo; k <= hi && k < PF_HIST_NSLOTS; k++) {
+		if (h->slot[k]) {
+			b[wh->nb].slot = (uint16_t)k;
+			b[wh->nb++].n = h->slot[k];
+		}
+	}
+	wh->count = h->count;
+	wh->sum = h->sum;
+	wh->min = h->min;
+	wh->max = h->max;
+}
+
 /* ---- window totals (heap records) ---------------------------------------- */
 
 static size_t tot_size(const struct rec *r)
@@ -785,7 +804,7 @@ static int scratch_to_series(struct store *s, const struct scratch *t, struct ch
 {
 	struct wire_bucket b[PF_HIST_NSLOTS];
 	struct wire_hist wh;
-	unsigned half, i;
+	unsigned half;
 	int err = 0;
 
 	for (half = 0; half < PF_NHALVES; half++) {
@@ -793,17 +812,7 @@ static int scratch_to_series(struct store *s, const struct scratch *t, struct ch
 
 		if (!x->count)
 			continue;
-		memset(&wh, 0, sizeof(wh));
-		for (i = t->lo; i <= t->hi; i++) {
-			if (x->slot[i]) {
-				b[wh.nb].slot = (uint16_t)i;
-				b[wh.nb++].n = x->slot[i];
-			}
-		}
-		wh.count = x->count;
-		wh.sum = x->sum;
-		wh.min = x->min;
-		wh.max = x->max;
+		st_dense_to_wire(x, t->lo, t->hi, &wh, b);
 		err = err ?: st_series_add(s, &h[half], OWN(kind, idx, half), a, &wh, b);
 	}
 	return err;

@@ -350,7 +350,7 @@ int store_restore_point(struct store *s, enum store_ekind kind, const char *name
 	struct chalf *ch;
 	uint64_t a, p;
 	uint32_t idx = 0, own, kown;
-	unsigned t, t0 = kind == STORE_E_CUSTOMER ? 2 : 1, k;
+	unsigned t, t0 = kind == STORE_E_CUSTOMER ? 2 : 1;
 	char path[256];
 	int err = 0;
 
@@ -366,16 +366,7 @@ int store_restore_point(struct store *s, enum store_ekind kind, const char *name
 		free(h);
 		return -EINVAL;
 	}
-	for (k = 0; k < PF_HIST_NSLOTS; k++) {
-		if (h->slot[k]) {
-			b[wh.nb].slot = (uint16_t)k;
-			b[wh.nb++].n = h->slot[k];
-		}
-	}
-	wh.count = h->count;
-	wh.sum = h->sum;
-	wh.min = h->min;
-	wh.max = h->max;
+	st_dense_to_wire(h, 0, PF_HIST_NSLOTS - 1, &wh, b);
 	free(h);
 	store_advance(s, now_ns);
 	a = start_s * 1000000000ULL / s->o.slot_ns;	/* the period's first slot */
@@ -522,7 +513,7 @@ static void build_one(struct store *s, struct chalf *ch, uint32_t own, void *arg
 	const struct crec *r = ch->head[bd->t - 1];
 	uint64_t a = ch->head_per[bd->t - 1];
 	struct wire_hist wh;
-	unsigned lo = PF_HIST_NSLOTS, hi = 0, k, n = 0;
+	unsigned lo = PF_HIST_NSLOTS, hi = 0, n = 0;
 	struct crec *c;
 
 	for (; r && per_kept(s, bd->t - 1, a) && a >= bd->lo; a = r->prev_per, r = r->prev) {
@@ -535,18 +526,9 @@ static void build_one(struct store *s, struct chalf *ch, uint32_t own, void *arg
 		return;
 	if (bd->t == point_tier(own))
 		point_add(s, own, bd->P, h);
-	memset(&wh, 0, sizeof(wh));
-	for (k = lo; k <= hi; k++) {
-		if (h->slot[k]) {
-			b[wh.nb].slot = (uint16_t)k;
-			b[wh.nb++].n = h->slot[k];
-			h->slot[k] = 0;
-		}
-	}
-	wh.count = h->count;
-	wh.sum = h->sum;
-	wh.min = h->min;
-	wh.max = h->max;
+	st_dense_to_wire(h, lo, hi, &wh, b);
+	if (lo <= hi)		/* the scratch, cleared for the next series */
+		memset(&h->slot[lo], 0, (hi - lo + 1) * sizeof(h->slot[0]));
 	h->count = h->sum = h->max = 0;
 	h->min = UINT64_MAX;
 	c = st_crec_new(s, st_arena_of(s, bd->t, bd->P), &wh, b);

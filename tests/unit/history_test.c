@@ -248,7 +248,7 @@ Test(history, old_points_pruned, .init = mkdir_tmp, .fini = rm_tmp)
 	cr_assert_eq(history_read(h, STORE_E_FLEET, "", t0, t0 + 32 * 86400, 0, &res, &step, &v,
 				  &n), 0);
 	cr_assert_eq(n, 2);
-	cr_assert_eq(v[0].t_s, t0 + 10 * 86400 - (10 * 86400) % step);
+	cr_assert_eq(v[0].t_s, t0 + 10 * 86400 - (t0 + 10 * 86400) % step);	/* steps on multiples */
 	free(v);
 	history_close(h);
 }
