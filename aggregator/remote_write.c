@@ -179,15 +179,19 @@ int rw_take(struct remote_writer *r, struct store *s, const struct wire_delta *d
 	for (i = 0; i < d->nh && err >= 0; i++) {
 		const char *id = store_key_id(s, d->box, d->h[i].key), *p;
 		int half = d->h[i].half & 1;
+		bool named = id && !store_customer_info(s, id, &ci);
 
 		wire_delta_get(d, i, &h);
-		err = acc_add(r, RW_FLEET, "", 0, half, &h);
-		if (err >= 0)
-			err = acc_add(r, RW_BOX, d->box, strlen(d->box), half, &h);
-		if (err < 0 || !id || store_customer_info(s, id, &ci))
+		/* an excluded customer (store_set_excluded): its own series only */
+		if (!named || !ci.excluded) {
+			err = acc_add(r, RW_FLEET, "", 0, half, &h);
+			if (err >= 0)
+				err = acc_add(r, RW_BOX, d->box, strlen(d->box), half, &h);
+		}
+		if (err < 0 || !named)
 			continue;	/* unnamed: its site is not known */
 		/* a site sums its subtree: "North/Tower 1" counts in "North" too */
-		for (p = ci.site; err >= 0 && *ci.site; p++) {
+		for (p = ci.site; err >= 0 && *ci.site && !ci.excluded; p++) {
 			if (*p == '/' || !*p)
 				err = acc_add(r, RW_SITE, ci.site, (size_t)(p - ci.site), half, &h);
 			if (!*p)
