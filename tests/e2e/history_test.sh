@@ -61,44 +61,45 @@ for _ in $(seq 100); do grep -q '^ready' "$DIR/feed" && break; sleep 0.05; done
 check "pffeed sent its burst" grep -q '^ready' "$DIR/feed"
 check "the history file was made" test -s "$DIR/hist/history.db"
 
-# expected FILTER PERIOD: "START COUNT" per period of PERIOD seconds, from
-# pffeed's sent lines matching the awk FILTER (on $2 id, $3 half, $6.. site),
-# for periods that closed at least 25 s before now
+# expected FILTER PERIOD NOW: "START COUNT" per period of PERIOD seconds,
+# from pffeed's sent lines matching the awk FILTER (on $2 id, $3 half,
+# $6.. site), for periods that closed at least 25 s before NOW
 expected() {
-	local now
-	now=$(date +%s)
-	awk -v now="$now" -v p="$2" '/^sent / {
+	awk -v now="$3" -v p="$2" '/^sent / {
 		site = $6; for (i = 7; i <= NF; i++) site = site " " $i
 		if (!('"$1"')) next
 		t = $4 - $4 % p
 		if (t + p + 25 <= now) c[t] += $5
 	} END { for (t in c) print t, c[t] }' "$DIR/feed" | sort -n
 }
-# got KIND ID HALF PERIOD: "START COUNT" of the history points (closed periods)
+# got KIND ID HALF PERIOD NOW: "START COUNT" of the history points of the
+# same periods (both sides cut at the same NOW: a period settling between
+# the two reads is on neither)
 got() {
-	local now
-	now=$(date +%s)
 	"$B/pingfold" -s "ipc://$DIR/main.q" --json history "$1" "$2" --since 2h |
 		jq -r --arg h "$3" '.points[] | select(.[$h].count > 0) | "\(.t) \(.[$h].count)"' |
-		awk -v now="$now" -v p="$4" '$1 + p + 25 <= now' | sort -n
+		awk -v now="$5" -v p="$4" '$1 + p + 25 <= now' | sort -n
 }
 
 # the points come when the store's next slot closes and the writer has
 # written them: wait for them, not a guessed time
-want_c=$(expected '$2 == "c01" && $3 == "access"' 300)
 for _ in $(seq 60); do
-	[ "$(got customer c01 access 300)" = "$want_c" ] && break
+	now=$(date +%s)
+	want_c=$(expected '$2 == "c01" && $3 == "access"' 300 $now)
+	got_c=$(got customer c01 access 300 $now)
+	[ "$got_c" = "$want_c" ] && break
 	sleep 0.5
 done
 check "pffeed sent c01 samples in at least two closed five minutes" \
 	test "$(wc -l <<<"$want_c")" -ge 2
 check "c01's five-minute points equal what was sent in each period" \
-	test "$(got customer c01 access 300)" = "$want_c"
+	test "$got_c" = "$want_c"
 ok_all=1
 for id in c02 c05 c07 c08 c10; do
 	for half in access internet; do
-		w=$(expected "\$2 == \"$id\" && \$3 == \"$half\"" 300)
-		g=$(got customer "$id" "$half" 300)
+		now=$(date +%s)
+		w=$(expected "\$2 == \"$id\" && \$3 == \"$half\"" 300 $now)
+		g=$(got customer "$id" "$half" 300 $now)
 		if [ "$w" != "$g" ]; then
 			ok_all=0
 			diag "$id $half: sent [$w] history [$g]"
