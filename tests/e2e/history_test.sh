@@ -110,12 +110,13 @@ check "every customer's points equal what was sent, both halves" test $ok_all = 
 # the site: minute points of what came while its minute was still kept
 # (pffeed's 2 minutes ago; 8 and 40 minutes ago are past the store's
 # minutes, see docs/aggregator.md)
-want_s=$(awk '/^sent / && $3 == "access" && $6 == "North/Tower" && $7 == "1" {
-	t = $4 - $4 % 60; if (t + 60 + 25 <= '"$(date +%s)"' && $4 > '"$(date +%s)"' - 200) c[t] += $5
+now=$(date +%s)		# both sides cut at the same instant
+want_s=$(awk -v now=$now '/^sent / && $3 == "access" && $6 == "North/Tower" && $7 == "1" {
+	t = $4 - $4 % 60; if (t + 60 + 25 <= now && $4 > now - 200) c[t] += $5
 } END { for (t in c) print t, c[t] }' "$DIR/feed" | sort -n)
 got_s=$("$B/pingfold" -s "ipc://$DIR/main.q" --json history site "North/Tower 1" --since 5m |
 	jq -r '.points[] | select(.access.count > 0) | "\(.t) \(.access.count)"' |
-	awk -v now="$(date +%s)" '$1 + 60 + 25 <= now' | sort -n)
+	awk -v now=$now '$1 + 60 + 25 <= now' | sort -n)
 check "the site's minute point of 2 minutes ago equals what its customers sent" \
 	test -n "$want_s" -a "$want_s" = "$got_s"
 diag "site North/Tower 1: sent [$want_s] history [$got_s]"
