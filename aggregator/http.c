@@ -292,6 +292,8 @@ static void api_config(struct http *h, struct httpd_req *r)
 	jw_key(&w, "metrics_customers");
 	jw_bool(&w, h->opts.metrics_customers);
 	jw_kstr(&w, "metrics_window", "1h");
+	jw_key(&w, "history");		/* --history-dir: the page's charts and heatmaps */
+	jw_bool(&w, h->opts.hist != NULL);
 	jw_obj_end(&w);
 	http_reply_jw(r, 200, &w);
 	jw_free(&w);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -221,6 +222,13 @@ static int parse_heatmap(const char *const *a, int n, struct query *q, char *why
 			q->q = strtod(a[k] + 1, &end) / 100;
 			if (*end || q->q <= 0 || q->q > 1)
 				return bad(why, wn, "heatmap: bad percentile '%s'", a[k]);
+		} else if (!strncmp(a[k], "worst=", 6)) {
+			char *end;
+			unsigned long v = strtoul(a[k] + 6, &end, 10);
+
+			if (*end || a[k][6] < '1' || a[k][6] > '9' || v > 10000)
+				return bad(why, wn, "heatmap: worst=N with N 1..10000, not '%s'", a[k]);
+			q->worst = (unsigned)v;
 		} else if (!q->from) {
 			q->from = a[k];
 		} else if (!q->to) {
@@ -249,7 +257,7 @@ int query_parse(const char *const *a, int n, struct query *q, char *why, size_t 
 
 	*q = (struct query){ .win = STORE_W5M, .half = PF_HALF_ACCESS, .q = 0.95, .n = 10 };
 	if (n < 1 || n > QUERY_ARGS_MAX)
-		return bad(why, wn, "1 to 8 strings in a request");
+		return bad(why, wn, "1 to 9 strings in a request");
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (!strcmp(a[0], words[i].word))
 			break;
@@ -554,14 +562,83 @@ static int history(struct history *hist, const struct query *q, uint64_t now, st
 	return 0;
 }
 
-/* Rows (sites, or a site's customers) x steps of one quantile of one half. */
+/* A heatmap's row: its name, its step and its cells (NAN: no data). */
+struct hm_row {
+	char *name;
+	uint64_t from;		/* the first cell's time: from, down to a multiple of step */
+	uint32_t step;
+	size_t n;
+	double *v, peak;	/* peak: the highest cell, -1 when none */
+};
+
+/* worst first: the highest cell, then the name */
+static int hm_worse(const void *pa, const void *pb)
+{
+	const struct hm_row *a = pa, *b = pb;
+
+	if (a->peak != b->peak)
+		return a->peak > b->peak ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+/* The row of one name: 0 with r filled (r->n == 0: no point in the range), or an error. */
+static int hm_row_read(struct history *hist, const struct query *q, const char *name,
+		       uint64_t from, uint64_t to, uint32_t step, struct hm_row *r)
+{
+	struct history_pt *v = NULL;
+	uint32_t res, got;
+	size_t n, k, i;
+	uint64_t t;
+	int rc;
+
+	rc = history_read(hist, q->ekind, name, from, to, step, &res, &got, &v, &n);
+	if (!rc && got != step) {	/* coarser stored points: the column is theirs */
+		free(v);
+		v = NULL;
+		rc = history_read(hist, q->ekind, name, from, to, got, &res, &got, &v, &n);
+	}
+	r->n = 0;
+	r->peak = -1;
+	if (rc || !n) {
+		free(v);
+		return rc == -ENOENT ? 0 : rc;
+	}
+	r->step = got;
+	from -= from % got;	/* its points start on multiples of its step */
+	r->from = from;
+	r->n = (size_t)((to - from + got - 1) / got);
+	r->v = malloc(r->n * sizeof(*r->v));
+	if (!r->v) {
+		free(v);
+		r->n = 0;
+		return -ENOMEM;
+	}
+	for (t = from, k = 0, i = 0; i < r->n; t += got, i++) {
+		while (k < n && v[k].t_s < t)
+			k++;
+		r->v[i] = NAN;
+		if (k < n && v[k].t_s == t && v[k].h[q->half].count) {
+			r->v[i] = ms(hist_quantile(&v[k].h[q->half], q->q));
+			if (r->v[i] > r->peak)
+				r->peak = r->v[i];
+		}
+	}
+	free(v);
+	return 0;
+}
+
+/*
+ * Rows (sites, or a site's customers) x steps of one quantile of one half;
+ * with "worst=N", the N rows whose highest cell is highest, worst first.
+ */
 static int heatmap(struct history *hist, const struct query *q, uint64_t now, struct jw *w)
 {
+	struct hm_row *rows = NULL;
+	size_t nn, i, k, nrows = 0, shown;
 	uint64_t from, to, t;
-	uint32_t step, res, got;
 	char why[160], **names;
-	size_t nn, i, n, k;
-	int rc;
+	uint32_t step;
+	int rc = 0;
 
 	if (range(q, now / 1000000000ULL, 86400, &from, &to, &step, why, sizeof(why)))
 		return query_fail(w, -EINVAL, why);
@@ -569,9 +646,32 @@ static int heatmap(struct history *hist, const struct query *q, uint64_t now, st
 		step = (uint32_t)((to - from + 95) / 96);
 	step = step < 60 ? 60 : (step + 59) / 60 * 60;
 	from -= from % step;
+	if ((to - from) / step > 4000)
+		return query_fail(w, -EINVAL, "heatmap: more than 4000 columns; a larger STEP");
 	rc = history_names(hist, q->ekind, q->name, &names, &nn);
 	if (rc)
 		return query_fail(w, rc, "the history file could not be read");
+	if (nn && !(rows = calloc(nn, sizeof(*rows))))
+		rc = -ENOMEM;
+	for (i = 0; !rc && i < nn; i++) {
+		rows[nrows].name = names[i];
+		rc = hm_row_read(hist, q, names[i], from, to, step, &rows[nrows]);
+		if (!rc && rows[nrows].n)
+			nrows++;
+	}
+	if (rc) {
+		for (i = 0; i < nrows; i++)
+			free(rows[i].v);
+		for (i = 0; i < nn; i++)
+			free(names[i]);
+		free(names);
+		free(rows);
+		return query_fail(w, rc, rc == -ENOMEM ? "out of memory" :
+				  "the history file could not be read");
+	}
+	if (q->worst)
+		qsort(rows, nrows, sizeof(*rows), hm_worse);
+	shown = q->worst && q->worst < nrows ? q->worst : nrows;
 	jw_obj(w);
 	jw_kstr(w, "kind", "heatmap");
 	jw_kstr(w, "of", q->ekind == STORE_E_SITE ? "sites" : "customers");
@@ -580,6 +680,8 @@ static int heatmap(struct history *hist, const struct query *q, uint64_t now, st
 	jw_kdbl(w, "quantile", q->q);
 	jw_ku64(w, "from", from);
 	jw_ku64(w, "to", to);
+	jw_ku64(w, "step_s", step);
+	jw_ku64(w, "rows_total", nrows);
 	jw_key(w, "times");
 	jw_arr(w);
 	for (t = from; t < to; t += step)
@@ -587,41 +689,30 @@ static int heatmap(struct history *hist, const struct query *q, uint64_t now, st
 	jw_arr_end(w);
 	jw_key(w, "rows");
 	jw_arr(w);
-	for (i = 0; i < nn; i++) {
-		struct history_pt *v = NULL;
-
-		rc = history_read(hist, q->ekind, names[i], from, to, step, &res, &got, &v, &n);
-		if (!rc && got != step) {	/* coarser stored points: the column is theirs */
-			free(v);
-			v = NULL;
-			rc = history_read(hist, q->ekind, names[i], from, to, got, &res, &got, &v, &n);
-		}
-		if (rc || !n) {
-			free(v);
-			free(names[i]);
-			continue;
-		}
+	for (i = 0; i < shown; i++) {
 		jw_obj(w);
-		jw_kstr(w, "name", names[i]);
-		jw_ku64(w, "step_s", got);
+		jw_kstr(w, "name", rows[i].name);
+		jw_ku64(w, "from", rows[i].from);
+		jw_ku64(w, "step_s", rows[i].step);
 		jw_key(w, "values");
 		jw_arr(w);
-		for (t = from, k = 0; t < to; t += got) {
-			while (k < n && v[k].t_s < t)
-				k++;
-			if (k < n && v[k].t_s == t && v[k].h[q->half].count)
-				jw_dbl(w, ms(hist_quantile(&v[k].h[q->half], q->q)));
-			else
+		for (k = 0; k < rows[i].n; k++) {
+			if (isnan(rows[i].v[k]))
 				jw_null(w);
+			else
+				jw_dbl(w, rows[i].v[k]);
 		}
 		jw_arr_end(w);
 		jw_obj_end(w);
-		free(v);
-		free(names[i]);
 	}
 	jw_arr_end(w);
 	jw_obj_end(w);
+	for (i = 0; i < nrows; i++)
+		free(rows[i].v);
+	for (i = 0; i < nn; i++)
+		free(names[i]);
 	free(names);
+	free(rows);
 	return 0;
 }
 
@@ -671,7 +762,7 @@ int query_answer(struct store *s, pthread_mutex_t *lock, struct history *hist, c
 	}
 	n = (int)json_object_array_length(o);
 	if (n < 1 || n > QUERY_ARGS_MAX) {
-		rc = query_fail(w, -EINVAL, "1 to 8 strings in a request");
+		rc = query_fail(w, -EINVAL, "1 to 9 strings in a request");
 		goto out;
 	}
 	for (i = 0; i < n; i++) {

@@ -41,9 +41,10 @@ struct query {
 	enum store_ekind ekind;
 	const char *from, *to, *step;	/* as given; resolved by query_run */
 	bool with_hist;
+	unsigned worst;			/* heatmap "worst=N": 0 = every row */
 };
 
-#define QUERY_ARGS_MAX	8
+#define QUERY_ARGS_MAX	9
 
 /*
  * The language above from its words: 0, or -EINVAL with why (the text an

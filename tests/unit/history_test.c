@@ -10,6 +10,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -19,7 +20,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <json-c/json.h>
 #include "aggregator/history.h"
+#include "aggregator/query.h"
 #include "common/hblob.h"
 #include "tests/lib/points.h"
 #include "tests/lib/rng.h"
@@ -218,6 +221,94 @@ Test(history, hourly_customer_points, .init = mkdir_tmp, .fini = rm_tmp)
 	cr_assert_eq(n, 1);
 	check_equal(&v[0].h[0], &sum, "the hour");
 	free(v);
+	history_close(h);
+}
+
+/* The answer to a request of words, parsed back. */
+static struct json_object *ask_json(struct history *h, const char *const *a, int n)
+{
+	struct json_object *o;
+	struct query q;
+	char why[300];
+	struct jw w;
+
+	cr_assert_eq(query_parse(a, n, &q, why, sizeof(why)), 0, "%s", why);
+	jw_init(&w);
+	cr_assert_eq(query_run(NULL, NULL, h, &q, (uint64_t)time(NULL) * 1000000000ULL, &w), 0,
+		     "%s", w.buf);
+	o = json_tokener_parse(w.buf);
+	cr_assert(o, "not JSON: %s", w.buf);
+	jw_free(&w);
+	return o;
+}
+
+static struct json_object *jget(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	cr_assert(json_object_object_get_ex(o, key, &v), "no %s", key);
+	return v;
+}
+
+/*
+ * A heatmap of customers (kept per five minutes) asked per minute from a
+ * time that is no multiple of five minutes: each row starts on its own
+ * step, its cells are its points' p95; worst=1 keeps the row with the
+ * highest cell; a row whose points have no sample of the half counts
+ * but has no value.
+ */
+Test(history, heatmap_rows_aligned_and_worst_first, .init = mkdir_tmp, .fini = rm_tmp)
+{
+	struct history *h = open_ok();
+	struct store_points *p = points_new();
+	struct hist a1, a2, i3;
+	struct json_object *o, *rows, *r, *v;
+	uint64_t t0 = base_hour();
+	char from[24], to[24];
+	double want;
+
+	synth(&a1, 5 * MS, 40);
+	synth(&a2, 80 * MS, 40);
+	synth(&i3, 30 * MS, 40);
+	add_point(p, STORE_E_CUSTOMER, "c1", "S", 0, 300, t0 + 300, &a1);
+	add_point(p, STORE_E_CUSTOMER, "c2", "S", 0, 300, t0 + 300, &a2);
+	add_point(p, STORE_E_CUSTOMER, "c3", "S", 1, 300, t0 + 600, &i3);
+	add_point(p, STORE_E_CUSTOMER, "x9", "T", 0, 300, t0 + 300, &a2);
+	history_put(h, p);
+	cr_assert_eq(history_flush(h, 5000), 0);
+	snprintf(from, sizeof(from), "%llu", (unsigned long long)(t0 + 120));
+	snprintf(to, sizeof(to), "%llu", (unsigned long long)(t0 + 900));
+
+	o = ask_json(h, (const char *[]){ "heatmap", "customers", "S", from, to, "60", "access",
+					  "p95" }, 8);
+	cr_assert_eq(json_object_get_int64(jget(o, "rows_total")), 3);
+	rows = jget(o, "rows");
+	cr_assert_eq(json_object_array_length(rows), 3);
+	r = json_object_array_get_idx(rows, 0);		/* by name without worst= */
+	cr_assert_str_eq(json_object_get_string(jget(r, "name")), "c1");
+	cr_assert_eq((uint64_t)json_object_get_int64(jget(r, "from")), t0);
+	cr_assert_eq(json_object_get_int64(jget(r, "step_s")), 300);
+	v = jget(r, "values");
+	cr_assert_eq(json_object_array_length(v), 3);
+	cr_assert(json_object_is_type(json_object_array_get_idx(v, 0), json_type_null));
+	want = hist_quantile(&a1, 0.95) / 1e6;
+	cr_assert(fabs(json_object_get_double(json_object_array_get_idx(v, 1)) - want) <= want * 1e-5,
+		  "c1's cell is its p95 (%g)", want);
+	r = json_object_array_get_idx(rows, 2);
+	cr_assert_str_eq(json_object_get_string(jget(r, "name")), "c3");
+	v = jget(r, "values");
+	cr_assert(json_object_is_type(json_object_array_get_idx(v, 2), json_type_null),
+		  "c3 has no access sample");
+	json_object_put(o);
+
+	o = ask_json(h, (const char *[]){ "heatmap", "customers", "S", from, to, "60", "access",
+					  "p95", "worst=1" }, 9);
+	cr_assert_eq(json_object_get_int64(jget(o, "rows_total")), 3);
+	rows = jget(o, "rows");
+	cr_assert_eq(json_object_array_length(rows), 1);
+	cr_assert_str_eq(json_object_get_string(jget(json_object_array_get_idx(rows, 0), "name")),
+			 "c2");
+	json_object_put(o);
 	history_close(h);
 }
 

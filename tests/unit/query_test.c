@@ -110,3 +110,28 @@ Test(query, the_json_edge)
 	jw_free(&w);
 	store_close(s);
 }
+
+Test(query, parse_heatmap)
+{
+	struct query q;
+	char why[300];
+
+	cr_assert_eq(parse(&q, why, 9, "heatmap", "customers", "North", "24h", "0s", "15m",
+			   "internet", "p99", "worst=40"), 0, "%s", why);
+	cr_assert_eq(q.kind, QUERY_HEATMAP);
+	cr_assert_eq(q.ekind, STORE_E_CUSTOMER);
+	cr_assert_str_eq(q.name, "North");
+	cr_assert_str_eq(q.from, "24h");
+	cr_assert_str_eq(q.to, "0s");
+	cr_assert_str_eq(q.step, "15m");
+	cr_assert_eq(q.half, PF_HALF_INTERNET);
+	cr_assert_float_eq(q.q, 0.99, 1e-12);
+	cr_assert_eq(q.worst, 40);
+	cr_assert_eq(parse(&q, why, 3, "heatmap", "sites", ""), 0);
+	cr_assert_eq(q.worst, 0);
+	cr_assert_eq(parse(&q, why, 4, "heatmap", "sites", "", "worst=0"), -EINVAL);
+	cr_assert_str_eq(why, "heatmap: worst=N with N 1..10000, not 'worst=0'");
+	cr_assert_eq(parse(&q, why, 4, "heatmap", "sites", "", "worst=9x"), -EINVAL);
+	cr_assert_eq(parse(&q, why, 4, "heatmap", "sites", "", "worst=10001"), -EINVAL);
+	cr_assert_eq(parse(&q, why, 3, "heatmap", "boxes", ""), -EINVAL);
+}
