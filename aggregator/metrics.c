@@ -456,8 +456,10 @@ static void metrics_self(struct http *h, struct text *t, const struct store_box_
 			"History points removed as older than they are kept.", hs.pruned);
 		gauge(t, "pingfold_aggregator_history_queue_bytes",
 		      "Bytes of history points waiting to be written.", (double)hs.queued);
-		gauge(t, "pingfold_aggregator_history_write_seconds_total",
-		      "CPU time the history writer spent writing.", (double)hs.write_ns / 1e9);
+		family(t, "pingfold_aggregator_history_write_seconds_total", "counter",
+		       "CPU time the history writer spent writing.");
+		tprintf(t, "pingfold_aggregator_history_write_seconds_total %.9f\n",
+			(double)hs.write_ns / 1e9);
 	}
 	store_refusals(h->store, refused);
 	family(t, "pingfold_aggregator_refused_total", "counter",

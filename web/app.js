@@ -14,17 +14,21 @@
 const HALVES = ['access', 'internet'];
 const QS = ['p50_ms', 'p95_ms', 'p99_ms'];
 const POLL_MS = 3000;
-const HISTORY_MS = 3600 * 1000;
-const HISTORY_EVERY_MS = 5000;
+const HISTORY_EVERY_MS = 30000;
+const HEAT_CUSTOMERS = 30;	// a site's heatmap: its 30 worst customers
 
 const state = {
   config: { green_ms: 50, yellow_ms: 100, default_window: '5m' },
   window: localStorage.getItem('pf.window') || '5m',
+  range: localStorage.getItem('pf.range') || '24h',
+  heatHalf: 'access',
   route: { kind: 'overview' },
   timer: null,
-  lastHistory: 0,
+  historyKey: '',
+  historyAt: 0,
   seq: 0,
   names: new Map(),	// customer id -> name, from /api/customers
+  excluded: new Set(),	// customer ids marked "excluded" (--exclude)
 };
 
 // ---- helpers -----------------------------------------------------------
@@ -251,11 +255,18 @@ function drawCustomers(sc) {
   const rows = [];
   let rank = 0;
   for (const c of list) {
-    const tr = el('tr', { 'data-kind': 'customer', 'data-name': c.id, 'data-rank': String(++rank) });
+    const excluded = !!(c.query && c.query.excluded);
+    const tr = el('tr', { 'data-kind': 'customer', 'data-name': c.id, 'data-rank': String(++rank),
+      'data-excluded': String(excluded) });
     const th = el('th', { class: 'name', scope: 'row', title: c.site });
     const a = el('a', { href: link('customer', c.id) }, c.name || c.id);
     th.appendChild(a);
     if (c.name && c.name !== c.id) th.appendChild(el('small', {}, ' ' + c.id));
+    if (excluded) {
+      tr.classList.add('excluded');
+      th.appendChild(el('span', { class: 'tag', title: 'expected high latency: left out of the site, ' +
+        'box and fleet figures and the worst lists' }, 'excluded'));
+    }
     tr.appendChild(th);
     for (const half of HALVES) {
       halfCells(tr, 'customer', c.id, half, c.query && c.query.halves && c.query.halves[half]);
@@ -291,6 +302,11 @@ function drawSummary(id, ans) {
     t.appendChild(tr);
   }
   box.replaceChildren(t);
+  if (ans.excluded) {
+    box.prepend(el('p', { class: 'note excluded', 'data-excluded': 'true' },
+      'Excluded (expected high latency): its own numbers only; left out of its site, its box, ' +
+      'the fleet and the worst lists.'));
+  }
 }
 
 // le (seconds) as a short label: 1.2 ms, 35 ms, 2.1 s, 600 µs
@@ -374,69 +390,201 @@ function drawHistogram(id, ans) {
   div.replaceChildren(s);
 }
 
-// History of one customer's 1m percentiles, kept in localStorage for an hour.
-function historyKey(id) { return 'pf.hist.' + id; }
+// ---- history: charts and heatmaps from the history on disk -----------------
+//
+// The aggregator's ["history", ...] and ["heatmap", ...] answers
+// (--history-dir). Each chart or heatmap container carries the request it
+// drew (data-query) and the answer's from / to (data-from, data-to), so a
+// test can ask the same; each point is <circle data-kind="history"
+// data-name data-half data-q data-t data-value>, each heatmap cell
+// <rect data-kind="heat" data-name data-t data-step data-value data-level>.
 
-function loadHistory(id) {
-  try {
-    return JSON.parse(localStorage.getItem(historyKey(id))) || [];
-  } catch (e) {
-    return [];
-  }
+// a range: how far back, and the step of each kind of entity
+const RANGES = {
+  '1h': { minute: 60, customer: 300 },
+  '24h': { minute: 900, customer: 900 },
+  '7d': { minute: 7200, customer: 7200 },
+  '30d': { minute: 28800, customer: 28800 },
+};
+const RANGE_S = { '1h': 3600, '24h': 86400, '7d': 7 * 86400, '30d': 30 * 86400 };
+
+function stepOf(kind) {
+  return RANGES[state.range][kind === 'customer' ? 'customer' : 'minute'];
 }
 
-function addHistory(id, ans) {
-  const now = Date.now();
-  const h = loadHistory(id).filter((p) => now - p.t <= HISTORY_MS);
-  const p = { t: now };
-  for (const half of HALVES) {
-    const x = ans.halves[half];
-    p[half] = x.count ? [x.p50_ms, x.p95_ms, x.p99_ms] : null;
-  }
-  h.push(p);
-  try {
-    localStorage.setItem(historyKey(id), JSON.stringify(h));
-  } catch (e) { /* full: the chart still gets this session's points */ }
-  return h;
+// a time label fit for the range: 14:05, or Nov 29 14:00
+function fmtTime(t, span) {
+  const d = new Date(t * 1000);
+  const hm = d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
+  if (span <= 86400) return hm;
+  return d.toLocaleDateString('en-US', { month: 'short', day: 'numeric' }) + (span <= 2 * 86400 ? ' ' + hm : '');
 }
 
-function drawLine(div, half, hist) {
+function historyQuery(kind, name) {
+  const q = ['history', kind];
+  if (kind !== 'fleet') q.push(name);
+  return q.concat([state.range, '0s', String(stepOf(kind))]);
+}
+
+function heatQuery(of, site) {
+  const q = ['heatmap', of, site, state.range, '0s', String(stepOf(of === 'sites' ? 'site' : 'customer')),
+    state.heatHalf, 'p95'];
+  if (of === 'customers') q.push('worst=' + HEAT_CUSTOMERS);
+  return q;
+}
+
+function noHistory(div, what) {
+  const s = svg('svg', { viewBox: '0 0 760 80', role: 'img', 'aria-label': what });
+  s.appendChild(svg('text', { x: 380, y: 45, 'text-anchor': 'middle', class: 'empty' },
+    'no history: the aggregator runs without --history-dir'));
+  div.replaceChildren(s);
+}
+
+function mark(div, req, ans) {
+  div.setAttribute('data-query', JSON.stringify(req));
+  div.setAttribute('data-from', String(ans.from));
+  div.setAttribute('data-to', String(ans.to));
+}
+
+// p50 / p95 / p99 of one half of a history answer, a line per quantile
+// (broken where a step has no point), a dot per point.
+function drawHistory(div, kind, name, half, req, ans) {
   const W = 760, H = 200, L = 48, R = 10, T = 10, B = 28;
   const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': half + ' percentiles' });
-  const now = Date.now();
-  const t0 = now - HISTORY_MS;
-  const pts = hist.filter((p) => p[half]);
+  const span = ans.to - ans.from, step = ans.step_s;
+  const pts = ans.points.filter((p) => p[half] && p[half].count);
   let max = state.config.yellow_ms * 1.2;
-  for (const p of pts) max = Math.max(max, p[half][2]);
-  const x = (t) => L + (W - L - R) * (t - t0) / HISTORY_MS;
+  for (const p of pts) max = Math.max(max, p[half].p99_ms);
+  const x = (t) => L + (W - L - R) * Math.min(Math.max((t + step / 2 - ans.from) / span, 0), 1);
   const y = (v) => T + (H - T - B) * (1 - v / max);
   for (const v of [0, state.config.green_ms, state.config.yellow_ms, max]) {
     s.appendChild(svg('line', { x1: L, x2: W - R, y1: y(v), y2: y(v),
       class: v === state.config.green_ms ? 'thr thr-yellow' : v === state.config.yellow_ms ? 'thr thr-red' : 'gridline' }));
     s.appendChild(svg('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, fmtMs(v)));
   }
-  for (let m = 0; m <= 60; m += 10) {
-    const t = now - m * 60000;
-    s.appendChild(svg('text', { x: x(t), y: H - 8, 'text-anchor': m ? 'middle' : 'end', class: 'tick' }, m ? '-' + m + ' min' : 'now'));
+  for (let i = 0; i <= 6; i++) {
+    const t = ans.from + span * i / 6;
+    s.appendChild(svg('text', { x: L + (W - L - R) * i / 6, y: H - 8,
+      'text-anchor': i === 0 ? 'start' : i === 6 ? 'end' : 'middle', class: 'tick' }, fmtTime(t, span)));
   }
-  ['p50', 'p95', 'p99'].forEach((q, i) => {
+  ['p50', 'p95', 'p99'].forEach((q) => {
+    const key = q + '_ms';
+    let d = '', prev = null;
+    for (const p of pts) {
+      d += (prev !== null && p.t - prev <= step ? 'L' : 'M') + x(p.t).toFixed(1) + ' ' + y(p[half][key]).toFixed(1) + ' ';
+      prev = p.t;
+    }
     if (!pts.length) return;
-    const d = pts.map((p, j) => (j ? 'L' : 'M') + x(p.t).toFixed(1) + ' ' + y(p[half][i]).toFixed(1)).join(' ');
-    s.appendChild(svg('path', { d, class: 'line ' + q, 'data-half': half, 'data-q': q + '_ms',
+    s.appendChild(svg('path', { d: d.trim(), class: 'line ' + q, 'data-half': half, 'data-q': key,
       'data-points': String(pts.length) }));
-    if (pts.length < 90) {	// few points: mark them, a lone one has no line
-      for (const p of pts) {
-        s.appendChild(svg('circle', { cx: x(p.t).toFixed(1), cy: y(p[half][i]).toFixed(1), r: 2.5, class: 'dot ' + q }));
-      }
+    for (const p of pts) {
+      const c = svg('circle', { cx: x(p.t).toFixed(1), cy: y(p[half][key]).toFixed(1), r: pts.length < 60 ? 2.5 : 1.5,
+        class: 'dot ' + q, 'data-kind': 'history', 'data-name': name, 'data-half': half, 'data-q': key,
+        'data-t': String(p.t), 'data-step': String(step), 'data-value': String(p[half][key]),
+        'data-level': level(p[half][key]) });
+      c.appendChild(svg('title', {}, `${fmtTime(p.t, 2 * 86400)}: ${q} ${fmtMs(p[half][key])} ms, ${fmtCount(p[half].count)} samples`));
+      s.appendChild(c);
     }
     const last = pts[pts.length - 1];
-    s.appendChild(svg('text', { x: W - R - 2, y: y(last[half][i]) - 3, 'text-anchor': 'end', class: 'line-label ' + q }, q));
+    s.appendChild(svg('text', { x: W - R - 2, y: y(last[half][key]) - 3, 'text-anchor': 'end', class: 'line-label ' + q }, q));
   });
   if (!pts.length) {
     s.appendChild(svg('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'empty' },
-      'collecting: one point every ' + HISTORY_EVERY_MS / 1000 + ' s while this page is open'));
+      'no ' + half + ' samples in the history of the last ' + state.range));
   }
+  mark(div, req, ans);
   div.replaceChildren(s);
+}
+
+// Rows x time, each cell coloured by its value with the tables' thresholds.
+// Rows may have their own step (customers are kept per five minutes).
+function drawHeat(div, rowKind, req, ans) {
+  const rows = ans.rows || [];
+  const W = 1200, L = 200, R = 8, T = 6, RH = 16, B = 22;
+  const H = T + Math.max(rows.length, 1) * RH + B;
+  const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'heatmap' });
+  const span = ans.to - ans.from, cw = W - L - R;
+  const x = (t) => L + cw * Math.min(Math.max((t - ans.from) / span, 0), 1);
+  rows.forEach((r, i) => {
+    const yy = T + i * RH;
+    const excluded = rowKind === 'customer' && state.excluded.has(r.name);
+    const label = rowKind === 'customer' ? (state.names.get(r.name) || r.name) : r.name;
+    const a = svg('a', { href: link(rowKind, r.name) });
+    const txt = svg('text', { x: L - 6, y: yy + RH - 4, 'text-anchor': 'end',
+      class: 'rowname' + (excluded ? ' excluded' : ''), 'data-kind': 'heat-row', 'data-name': r.name,
+      'data-excluded': String(excluded) }, (excluded ? '⊘ ' : '') + (label.length > 30 ? '…' + label.slice(-29) : label));
+    txt.appendChild(svg('title', {}, r.name + (excluded ? ' (excluded: expected high latency)' : '')));
+    a.appendChild(txt);
+    s.appendChild(a);
+    r.values.forEach((v, k) => {
+      const t = r.from + k * r.step_s;
+      const x0 = x(t), x1 = x(t + r.step_s);
+      if (x1 <= x0) return;
+      const lv = v === null ? 'none' : level(v);
+      const c = svg('rect', { x: x0.toFixed(2), y: yy + 1, width: (x1 - x0).toFixed(2), height: RH - 2,
+        class: 'cell lvl-' + lv, 'data-kind': 'heat', 'data-name': r.name, 'data-t': String(t),
+        'data-step': String(r.step_s), 'data-value': v === null ? '' : String(v), 'data-level': lv });
+      c.appendChild(svg('title', {}, `${r.name} ${fmtTime(t, 2 * 86400)}: ` +
+        (v === null ? 'no samples' : `${ans.half} p${Math.round(ans.quantile * 100)} ${fmtMs(v)} ms`)));
+      s.appendChild(c);
+    });
+  });
+  if (!rows.length) {
+    s.appendChild(svg('text', { x: W / 2, y: T + RH - 2, 'text-anchor': 'middle', class: 'empty' },
+      'nothing in the history of the last ' + state.range));
+  }
+  for (let i = 0; i <= 6; i++) {
+    const t = ans.from + span * i / 6;
+    s.appendChild(svg('text', { x: L + cw * i / 6, y: H - 6,
+      'text-anchor': i === 0 ? 'start' : i === 6 ? 'end' : 'middle', class: 'tick' }, fmtTime(t, span)));
+  }
+  mark(div, req, ans);
+  div.setAttribute('data-rows-total', String(ans.rows_total));
+  div.replaceChildren(s);
+}
+
+// What the route shows from history: [div, request, draw(answer)] jobs.
+function historyJobs() {
+  const r = state.route, jobs = [];
+  const charts = (prefix, kind, name) => {
+    const req = historyQuery(kind, name);
+    jobs.push([req, (ans) => {
+      for (const half of HALVES) drawHistory($(prefix + half), kind, name, half, req, ans);
+    }]);
+  };
+  const sreq = heatQuery('sites', '');
+  jobs.push([sreq, (ans) => drawHeat($('#sites-heat'), 'site', sreq, ans)]);
+  if (r.kind === 'site') {
+    charts('#site-line-', r.name ? 'site' : 'fleet', r.name);
+    const creq = heatQuery('customers', r.name);
+    jobs.push([creq, (ans) => {
+      drawHeat($('#customers-heat'), 'customer', creq, ans);
+      $('#customers-heat-title').textContent = ans.rows_total > ans.rows.length ?
+        `the ${ans.rows.length} worst of ${fmtCount(ans.rows_total)} by their highest ${ans.half} p95` :
+        `${ans.half} p95 per column`;
+    }]);
+  } else if (r.kind === 'customer') {
+    charts('#line-', 'customer', r.name);
+  }
+  return jobs;
+}
+
+// History changes once a minute: asked again every HISTORY_EVERY_MS, or at once
+// when the route, the range or the half changes.
+async function refreshHistory(force) {
+  if (!state.config.history) {
+    for (const id of ['#line-access', '#line-internet']) noHistory($(id), 'history');
+    return;
+  }
+  const key = JSON.stringify([state.route, state.range, state.heatHalf]);
+  if (!force && key === state.historyKey && Date.now() - state.historyAt < HISTORY_EVERY_MS) return;
+  const jobs = historyJobs();
+  const answers = await Promise.all(jobs.map(([req]) => query(req)));
+  if (key !== JSON.stringify([state.route, state.range, state.heatHalf])) return;	// moved on meanwhile
+  jobs.forEach(([, draw], i) => draw(answers[i]));
+  state.historyKey = key;
+  state.historyAt = Date.now();
+  document.body.setAttribute('data-history', key);
 }
 
 // ---- the loop ----------------------------------------------------------------
@@ -469,10 +617,8 @@ async function refresh() {
       jobs.push(api('api/site_customers?site=' + encodeURIComponent(r.name) + '&w=' + encodeURIComponent(w)));
     } else if (r.kind === 'customer') {
       jobs.push(query(['customer', r.name, w]));
-      const due = Date.now() - state.lastHistory >= HISTORY_EVERY_MS - 200;
-      jobs.push(due ? query(['customer', r.name, '1m']) : Promise.resolve(null));
     }
-    const [ov, x, y] = await Promise.all(jobs);
+    const [ov, x] = await Promise.all(jobs);
     if (seq !== state.seq) return;	// a newer refresh started meanwhile
     drawSites(ov);
     drawBoxes(ov.health);
@@ -481,13 +627,11 @@ async function refresh() {
     if (r.kind === 'customer') {
       drawSummary(r.name, x);
       drawHistogram(r.name, x);
-      const hist = y ? addHistory(r.name, y) : loadHistory(r.name);
-      if (y) state.lastHistory = Date.now();
-      drawLine($('#line-access'), 'access', hist);
-      drawLine($('#line-internet'), 'internet', hist);
     }
+    await refreshHistory(false);
     document.body.setAttribute('data-window', ov.window);
     for (const e of document.querySelectorAll('.win')) e.textContent = ov.window;
+    for (const e of document.querySelectorAll('.range')) e.textContent = state.range;
     $('#updated').textContent = 'updated ' + new Date(ov.time_ms).toLocaleTimeString();
     $('#updated').setAttribute('data-time', String(ov.time_ms));
     showError(null);
@@ -511,6 +655,7 @@ async function loadNames() {
   try {
     const all = await api('api/customers');
     state.names = new Map(all.customers.map((c) => [c.id, c.name]));
+    state.excluded = new Set(all.customers.filter((c) => c.excluded).map((c) => c.id));
     state.sites = new Map(all.customers.map((c) => [c.id, c.site]));
     state.namesAt = Date.now();
   } catch (e) { /* ids stand in for names */ }
@@ -531,7 +676,6 @@ async function customerName(id) {
 
 function onRoute() {
   state.route = parseRoute();
-  state.lastHistory = 0;
   showPanels();
   if (state.route.kind === 'customer') {
     $('#customer-title').textContent = 'Customer ' + state.route.name;
@@ -547,6 +691,16 @@ function setWindow(w) {
     b.classList.toggle('on', b.dataset.window === w);
     b.setAttribute('aria-pressed', String(b.dataset.window === w));
   }
+}
+
+function setRange(r) {
+  state.range = r;
+  localStorage.setItem('pf.range', r);
+  for (const b of document.querySelectorAll('#ranges button')) {
+    b.classList.toggle('on', b.dataset.range === r);
+    b.setAttribute('aria-pressed', String(b.dataset.range === r));
+  }
+  for (const e of document.querySelectorAll('.range')) e.textContent = r;
 }
 
 async function init() {
@@ -568,6 +722,23 @@ async function init() {
     });
   }
   $('#sort').addEventListener('change', () => schedule(true));
+  if (RANGE_S[params.get('r')]) state.range = params.get('r');
+  if (!RANGE_S[state.range]) state.range = '24h';
+  setRange(state.range);
+  const hist = !!state.config.history;
+  $('#ranges').hidden = !hist;
+  $('#heat-panel').hidden = !hist;
+  for (const e of document.querySelectorAll('#site-panel .history')) e.hidden = !hist;
+  for (const b of document.querySelectorAll('#ranges button')) {
+    b.addEventListener('click', () => {
+      setRange(b.dataset.range);
+      schedule(true);
+    });
+  }
+  $('#heat-half').addEventListener('change', () => {
+    state.heatHalf = $('#heat-half').value;
+    schedule(true);
+  });
   window.addEventListener('hashchange', onRoute);
   onRoute();
 }

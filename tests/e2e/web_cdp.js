@@ -6,12 +6,15 @@
 //   node web_cdp.js CHROMIUM URL OUTDIR SITE
 //
 // Opens URL at 1280x800, waits for <body data-state="ready">, then the
-// drill-down of SITE (#/site/SITE) and of that site's worst customer, and
-// the overview at phone size. Writes to OUTDIR:
+// drill-down of SITE (#/site/SITE) and of that site's worst customer (and
+// that customer's history over 24 h, when the aggregator keeps history),
+// and the overview at phone size. Writes to OUTDIR:
 //   overview.png site.png customer.png overview-phone.png   screenshots
 //   overview.tsv site.tsv customer.tsv   every [data-value] element:
 //       kind TAB name TAB half TAB q TAB value TAB text TAB level
 //   buckets.tsv   the histogram's bars: name TAB half TAB slot TAB n
+//   heat-sites.tsv history-site.tsv history-customer.tsv history-customer-24h.tsv
+//       the history charts' points and the heatmaps' cells (see dumpHistory)
 //   result.json   {errors: [...], sites: [...], customer: ID, ...}
 // Console errors, uncaught exceptions and failed loads are collected in
 // errors; the exit status is 0 when the page could be driven at all (the
@@ -257,6 +260,32 @@ async function main() {
     fs.writeFileSync(path.join(outdir, file), rows.join('\n') + '\n');
     return rows.length;
   };
+  // the history charts and heatmaps in containers SEL: for each, its request and
+  // answer's from / to (result.visuals[id]); into FILE every point and cell:
+  //   id TAB kind TAB name TAB half TAB q TAB t TAB step TAB value TAB level
+  const dumpHistory = async (sel, file) => {
+    const got = await evaluate(`[...document.querySelectorAll(${JSON.stringify(sel)})].map((d) => ({
+      id: d.id, query: d.dataset.query || '', from: d.dataset.from || '', to: d.dataset.to || '',
+      rows_total: d.dataset.rowsTotal || '',
+      rows: [...d.querySelectorAll('[data-kind="history"], [data-kind="heat"]')].map((e) =>
+        [d.id, e.dataset.kind, e.dataset.name, e.dataset.half || '', e.dataset.q || '', e.dataset.t,
+         e.dataset.step || '', e.dataset.value, e.dataset.level || ''].join('\t')),
+      excluded: [...d.querySelectorAll('[data-kind="heat-row"][data-excluded="true"]')].map((e) => e.dataset.name),
+    }))`);
+    const rows = [];
+    result.visuals = result.visuals || {};
+    for (const g of got) {
+      rows.push(...g.rows);
+      result.visuals[file + ':' + g.id] = { id: g.id, file, query: g.query, from: g.from, to: g.to,
+        rows_total: g.rows_total, points: g.rows.length, excluded: g.excluded };
+    }
+    fs.writeFileSync(path.join(outdir, file), rows.length ? rows.join('\n') + '\n' : '');
+    return rows.length;
+  };
+  // history is drawn once its requests for the route, range and half are answered
+  const historyDrawn = (what) => waitFor(`(document.body.dataset.history || '').includes(${JSON.stringify(what)})`,
+    'the history of ' + what, 20000);
+
   // the page polls every 3 s: wait for a refresh after a change
   const nextRefresh = async () => {
     const t = await evaluate(`document.querySelector('#updated').dataset.time || ''`);
@@ -272,6 +301,11 @@ async function main() {
   result.stale = await evaluate(`[...document.querySelectorAll('#boxes tr.stale')].map((e) => e.dataset.name)`);
   result.badge = await evaluate(`document.querySelector('#health-badge').textContent`);
   result.overview = await dump('overview.tsv');
+  result.history_on = await evaluate(`!document.querySelector('#heat-panel').hidden`);
+  if (result.history_on) {
+    await historyDrawn('"overview"');
+    await dumpHistory('#sites-heat', 'heat-sites.tsv');
+  }
   await shot('overview.png');
 
   // a site's customers: click its link
@@ -281,6 +315,11 @@ async function main() {
   result.site_title = await evaluate(`document.querySelector('#site-title').textContent`);
   result.customers = await evaluate(`[...document.querySelectorAll('#customers tr[data-kind="customer"]')].map((e) => e.dataset.name)`);
   result.site = await dump('site.tsv');
+  result.site_excluded = await evaluate(`[...document.querySelectorAll('#customers tr[data-excluded="true"]')].map((e) => e.dataset.name)`);
+  if (result.history_on) {
+    await historyDrawn('"site"');
+    await dumpHistory('#site-line-access, #site-line-internet, #customers-heat', 'history-site.tsv');
+  }
   await shot('site.png');
 
   // its worst customer: click the first row
@@ -288,14 +327,23 @@ async function main() {
   await evaluate(`document.querySelector('#customers tr[data-kind="customer"] a').click()`);
   await waitFor(`!document.querySelector('#customer-panel').hidden && document.querySelectorAll('#hist-chart rect[data-kind="bucket"]').length > 0`, 'the customer panel');
   await nextRefresh();
-  await waitFor(`document.querySelectorAll('#line-access path[data-q]').length === 3`, 'the line chart');
+  if (result.history_on) {
+    await historyDrawn('"customer"');
+    await dumpHistory('#line-access, #line-internet', 'history-customer.tsv');
+  }
   result.customer_title = await evaluate(`document.querySelector('#customer-title').textContent`);
+  result.customer_excluded = await evaluate(`!!document.querySelector('#customer-summary [data-excluded="true"]')`);
   result.customer_rows = await dump('customer.tsv');
   const bars = await evaluate(`[...document.querySelectorAll('#hist-chart rect[data-kind="bucket"]')]
     .map((e) => [e.dataset.name, e.dataset.half, e.dataset.slot, e.dataset.value].join('\\t'))`);
   fs.writeFileSync(path.join(outdir, 'buckets.tsv'), bars.join('\n') + '\n');
-  result.lines = await evaluate(`[...document.querySelectorAll('.chart path[data-q]')].map((e) => e.dataset.half + ' ' + e.dataset.q)`);
+  result.lines = await evaluate(`[...document.querySelectorAll('#customer-panel .chart path[data-q]')].map((e) => e.dataset.half + ' ' + e.dataset.q)`);
   await shot('customer.png');
+  if (result.history_on) {	// another range: asked and drawn again
+    await evaluate(`document.querySelector('#ranges button[data-range="24h"]').click()`);
+    await historyDrawn('"24h"');
+    await dumpHistory('#line-access, #line-internet', 'history-customer-24h.tsv');
+  }
 
   // a phone
   await size(390, 844, true);

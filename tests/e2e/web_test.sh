@@ -15,6 +15,11 @@
 #    --metrics-customers) of each customer equal to the query API's 1 h
 #    histograms; box health and the aggregator's counters;
 #  - /api: the query API over HTTP, its errors, the convenience endpoints.
+#  - history on the page (the aggregator keeps history, c05 is excluded):
+#    the sites heatmap, North's charts and customers heatmap, its worst
+#    customer's charts over 1h and, after a click, 24h: every settled
+#    point and cell equal to the query API's answer to the same request;
+#    c05 marked excluded in the list, on its page and in the heatmap.
 # Needs chromium, node (>= 18), jq, curl and promtool (Debian: chromium,
 # nodejs, jq, curl, prometheus).
 set -u
@@ -82,15 +87,28 @@ get() { curl -s --max-time 20 "http://127.0.0.1:$PORT$1"; }
 
 # ---- the aggregator, its data ----------------------------------------------
 
-if ! start_agg main --green-ms $GREEN --yellow-ms $YELLOW || ! feed main; then
+: > "$DIR/exclude"
+if ! start_agg main --green-ms $GREEN --yellow-ms $YELLOW --history-dir "$DIR/hist" \
+	--exclude "$DIR/exclude" || ! feed main; then
 	not_ok "an aggregator with --http and a synthetic fleet"
 	topo_exit
 fi
-ok "an aggregator with --http on port $PORT and a synthetic fleet (4 boxes, 2 sites)"
+MAIN_PID=${pids[-2]}	# (the last is its pffeed)
+ok "an aggregator with --http on port $PORT, history and a synthetic fleet (4 boxes, 2 sites)"
 URL=http://127.0.0.1:$PORT
 sent=$(awk '$1 == "total" { print $2 }' "$DIR/main.feed")
 check "the aggregator merged every sample sent ($sent)" \
 	test "$(q query fleet -w 1h --json | jq '.halves.access.count + .halves.internet.count')" = "$sent"
+# c05 (North/Tower 2, the worst of North) flagged from now on: what was
+# merged stays, the page marks it
+echo c05 > "$DIR/exclude"
+kill -HUP "$MAIN_PID"
+for _ in $(seq 100); do
+	[ "$(q customers --json | jq -r '.customers[] | select(.id == "c05") | .excluded')" = true ] && break
+	sleep 0.05
+done
+check "c05 is excluded after SIGHUP" \
+	test "$(q customers --json | jq -c '[.customers[] | select(.excluded) | .id]')" = '["c05"]'
 for _ in $(seq 100); do	# shaper-s2 falls silent after its burst
 	[ "$(q boxes --json | jq -r '.boxes[] | select(.box == "shaper-s2") | .stale')" = true ] && break
 	sleep 0.1
@@ -130,6 +148,7 @@ convenience_api() {
 check "/api/customer, /box, /site, /fleet, /top, /sites, /customers answer as the query API" convenience_api
 check "/api/config gives the thresholds of --green-ms and --yellow-ms" \
 	test "$(get /api/config | jq -c '[.green_ms, .yellow_ms, .default_window]')" = "[$GREEN,$YELLOW,\"5m\"]"
+check "/api/config says history is kept (--history-dir)" test "$(get /api/config | jq .history)" = true
 status() { curl -s -o "$DIR/body" -w '%{http_code}' "$URL$1"; }
 check "errors are JSON with 4xx: bad q 400, unknown customer 404, unknown endpoint 404, bad window 400, unknown site 404" \
 	test "$(status '/api/query?q=nope')$(jq -r 'has("error")' "$DIR/body")" = 400true -a \
@@ -140,10 +159,31 @@ check "errors are JSON with 4xx: bad q 400, unknown customer 404, unknown endpoi
 
 # ---- the page in Chromium ---------------------------------------------------
 
+# pffeed's burst held deltas that ended 40, 8, 2 and 0 minutes ago: those
+# of closed periods become history points (rewritten whole) when the
+# store's next slot closes. Wait for them, not a guessed time: every
+# customer's five minutes that closed 25 s ago hold what was sent.
+history_in() {
+	local now id want got
+	now=$(date +%s)
+	for id in $(awk '/^sent / { print $2 }' "$DIR/main.feed" | sort -u); do
+		want=$(awk -v now="$now" -v id="$id" '/^sent / && $2 == id {
+			t = $4 - $4 % 300; if (t + 325 <= now) c[t] += $5
+		} END { for (t in c) print t, c[t] }' "$DIR/main.feed" | sort -n)
+		got=$(q --json history customer "$id" --since 2h |
+			jq -r '.points[] | "\(.t) \(.access.count + .internet.count)"' |
+			awk -v now="$now" '$1 + 325 <= now && $2 > 0' | sort -n)
+		[ "$want" = "$got" ] || return 1
+	done
+}
+for _ in $(seq 60); do history_in && break; sleep 0.5; done
+check "the history holds every customer's closed five minutes" history_in
+
 SITE=North
 CDP=$DIR/cdp
+RANGE=1h
 timeout 150 node "$TOPO_ROOT/tests/e2e/web_cdp.js" "$CHROMIUM" \
-	"$URL/?w=$W" "$CDP" "$SITE" > "$DIR/cdp.log" 2>&1 &
+	"$URL/?w=$W&r=$RANGE" "$CDP" "$SITE" > "$DIR/cdp.log" 2>&1 &
 cdp_pid=$!
 pids+=("$cdp_pid")
 if ! wait $cdp_pid || [ ! -s "$CDP/result.json" ]; then
@@ -246,6 +286,95 @@ check "customer $C: percentiles drawn as lines (3 per half)" test "$(jq '.lines 
 check "customer $C: the title names the customer and its site" \
 	grep -q "($C) — $SITE" <<<"$(jq -r .customer_title "$R")"
 check "on a phone (390 px) nothing overflows sideways" test "$(jq -r .phone_overflow "$R")" = false
+check "the excluded customer is marked in $SITE's list and on its own page (c05)" \
+	test "$(jq -c .site_excluded "$R")" = '["c05"]' -a "$C" = c05 -a "$(jq -r .customer_excluded "$R")" = true
+
+# ---- history on the page: charts and heatmaps = the query API ---------------
+#
+# Each chart and heatmap says what it asked (data-query) and the answer's
+# from / to; the same request with those times is asked again here. Points
+# and cells of periods that closed 25 s before the page's answer (and
+# were in the history already, see history_in) cannot change in between:
+# those must be equal, every one, both ways; the others must be there
+# with the same times and coloured by their own value.
+
+# api_history VISUAL: the answer to the page's request, as dumpHistory's rows
+api_history() {
+	local v req id
+	v=$(jq -c --arg k "$1" '.visuals[$k]' "$R")
+	id=$(jq -r .id <<<"$v")
+	req=$(jq -c '(.query | fromjson) as $q | .from as $f | .to as $t |
+		(if $q[0] == "history" and $q[1] == "fleet" then 2 else 3 end) as $i |
+		$q | .[$i] = $f | .[$i + 1] = $t' <<<"$v")
+	get "/api/query?q=$(enc "$req")" | jq -r --arg id "$id" --argjson q "$req" '
+		if .kind == "history" then
+			($id | split("-") | last) as $h | .step_s as $st |
+			.points[] | select(.[$h].count > 0) | . as $p |
+			("p50_ms", "p95_ms", "p99_ms") as $k |
+			[$id, "history", (if $q[1] == "fleet" then "" else $q[2] end), $h, $k, $p.t, "", $p[$h][$k], $st]
+		else
+			.rows[] | . as $r | .values | to_entries[] |
+			[$id, "heat", $r.name, "", "", ($r.from + .key * $r.step_s), $r.step_s, (.value // ""), $r.step_s]
+		end | map(tostring) | @tsv'
+}
+# same_history VISUAL: the page's rows of VISUAL equal the API's (see above)
+same_history() {
+	local v file id to
+	v=$(jq -c --arg k "$1" '.visuals[$k]' "$R")
+	file=$(jq -r .file <<<"$v") id=$(jq -r .id <<<"$v") to=$(jq -r .to <<<"$v")
+	[ "$v" != null ] && [ -n "$to" ] || { diag "$1: not drawn"; return 1; }
+	api_history "$1" > "$DIR/api-$id.tsv"
+	awk -F'\t' -v id="$id" -v to="$to" -v g=$GREEN -v y=$YELLOW '
+	function fail(m) { if (++bad <= 10) print "#   " id ": " m }
+	NR == FNR {
+		k = $2 FS $3 FS $4 FS $5 FS $6
+		step[k] = $9; api[k] = $8
+		next
+	}
+	$1 != id { next }
+	{
+		k = $2 FS $3 FS $4 FS $5 FS $6
+		seen[k] = 1
+		if (!(k in api)) {
+			if ($6 + $7 + 25 <= to) fail("on the page, not in the API: " k)
+			next
+		}
+		settled = $6 + step[k] + 25 <= to
+		if ($8 == "" || api[k] == "") {
+			if (settled && $8 != api[k]) fail(k ": page \"" $8 "\", API \"" api[k] "\"")
+		} else if (settled && $8 + 0 != api[k] + 0) {
+			fail(k ": page " $8 ", API " api[k])
+		}
+		if (settled) { compared++; if ($8 != "") values++ }
+		lvl = $8 == "" ? "none" : $8 + 0 < g ? "green" : $8 + 0 < y ? "yellow" : "red"
+		if ($9 != lvl) fail(k ": coloured " $9 " for \"" $8 "\"")
+	}
+	END {
+		for (k in api) if (!(k in seen) && split(k, f, FS) && f[5] + step[k] + 25 <= to)
+			fail("not on the page: " k)
+		print "#   " id ": " compared + 0 " settled points or cells compared, " values + 0 " with a value"
+		exit bad > 0 || !values
+	}' "$DIR/api-$id.tsv" "$CDP/$file"
+}
+hist_pair() { same_history "$1:$2-access" && same_history "$1:$2-internet"; }
+if [ "$(jq -r .history_on "$R")" = true ]; then
+	check "sites heatmap ($RANGE, access p95, every site): cells = the query API's heatmap" \
+		same_history heat-sites.tsv:sites-heat
+	check "site $SITE over $RANGE: access and internet p50/p95/p99 = the query API's history" \
+		hist_pair history-site.tsv site-line
+	check "$SITE's customers heatmap (its 30 worst) = the query API's, c05 marked excluded" \
+		same_history history-site.tsv:customers-heat
+	check "... and its excluded customer marked" \
+		test "$(jq -c '.visuals["history-site.tsv:customers-heat"].excluded' "$R")" = '["c05"]'
+	check "customer $C over $RANGE: p50/p95/p99 of both halves = the query API's history" \
+		hist_pair history-customer.tsv line
+	check "customer $C over 24h (the range button): asked again and = the query API's" \
+		hist_pair history-customer-24h.tsv line
+	check "... with the 24h request" \
+		test "$(jq -r '.visuals["history-customer-24h.tsv:line-access"].query | fromjson | .[3]' "$R")" = 24h
+else
+	not_ok "the page shows history (an aggregator with --history-dir)"
+fi
 png_ok() {
 	local f
 	for f in overview site customer overview-phone; do
@@ -361,6 +490,8 @@ if start_agg cust --metrics-customers --http-static "$TOPO_ROOT/web" && feed cus
 	done < <(timeout 20 "$B/pingfold" -s "ipc://$DIR/cust.q" customers --json | jq -r '.customers[] | [.id, .name, .site] | @tsv')
 	check "--metrics-customers: each customer's series equal its 1h histograms ($ncust customers, names escaped)" \
 		test $cust_ok = 0 -a $ncust -ge 13
+	check "without --history-dir, /api/config says there is no history (the page hides it)" \
+		test "$(curl -s "http://127.0.0.1:$PORT/api/config" | jq .history)" = false
 	check "--http-static serves the page from the folder" \
 		cmp -s <(curl -s "http://127.0.0.1:$PORT/style.css") "$TOPO_ROOT/web/style.css"
 else
