@@ -46,9 +46,69 @@ struct agent {
 	struct pf_dp_health health;	/* the hooks at the last poll */
 	/* counters published in stats/<box> */
 	uint64_t n_polls, n_reloads, n_reload_errors;
+	size_t n_ignores;		/* prefixes in the ignore trie */
 };
 
-/* ---- the customer files ------------------------------------------------ */
+/* ---- the customer files and the ignore list ----------------------------- */
+
+#define AGENT_MAX_IGNORES	4096	/* the ignore trie's size */
+
+int agent_check_ignores(const struct agent_cfg *c, struct prefix **out, size_t *n,
+			struct cfg_err *err)
+{
+	char *text = NULL;
+	size_t len;
+	int i, rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (i = 0; !rc && i < c->nignore; i++)
+		rc = prefix_list_parse(c->ignore[i], "--ignore", out, n, err);
+	if (!rc && c->ignore_file) {
+		rc = sys_read_file(c->ignore_file, 1 << 20, &text, &len);
+		if (rc)
+			rc = cfg_err_set(err, c->ignore_file, 0, rc, "%s", rc == -EFBIG ?
+					 "larger than 1 MiB" : strerror(-rc));
+		else
+			rc = prefix_list_parse(text, c->ignore_file, out, n, err);
+		free(text);
+	}
+	if (!rc && *n > AGENT_MAX_IGNORES)
+		rc = cfg_err_set(err, c->ignore_file ? c->ignore_file : "--ignore", 0, -E2BIG,
+				 "%zu prefixes to ignore, more than %d", *n, AGENT_MAX_IGNORES);
+	if (rc) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/* The ignore trie from the options and file: 0, or an error logged (the old list stays). */
+static int load_ignores(struct agent *a, bool reload)
+{
+	struct prefix *v;
+	struct cfg_err e;
+	char buf[600];
+	size_t n;
+	int err = agent_check_ignores(&a->cfg, &v, &n, &e);
+
+	if (err) {
+		pr_err("%s%s", cfg_err_str(&e, buf, sizeof(buf)),
+		       reload ? "; the ignore list in force stays" : "");
+		return err;
+	}
+	err = pf_dp_ignore_set(a->dp, v, n);
+	free(v);
+	if (err) {
+		pr_err("cannot set the ignore list in the datapath: %s", strerror(-err));
+		return err;
+	}
+	if (n || a->n_ignores)
+		pr_info("ignoring samples towards %zu prefixes", n);
+	a->n_ignores = n;
+	return 0;
+}
 
 int agent_check_customers(const struct agent_cfg *c, struct custlist *out, struct cfg_err *err)
 {
@@ -212,6 +272,7 @@ static void send_stats(struct agent *a)
 	stat_add(&st, "agent_reloads", a->n_reloads);
 	stat_add(&st, "agent_reload_errors", a->n_reload_errors);
 	stat_add(&st, "agent_customers", a->keys.cust.n);
+	stat_add(&st, "agent_ignore_prefixes", a->n_ignores);
 	stat_add(&st, "agent_ring_bytes", pc.ring_bytes);
 	stat_add(&st, "hook_tcx", a->health.tcx);
 	stat_add(&st, "hook_count", a->health.hooks);
@@ -416,6 +477,7 @@ int agent_open(struct agent **ap, const struct agent_cfg *cfg)
 	err = keys_init(&a->keys, pf_dp_max_customers(a->dp));
 	err = err ?: open_publisher(a);
 	err = err ?: assign_keys(a, &l);
+	err = err ?: load_ignores(a, false);
 	if (err)
 		goto fail;
 	pr_info("box %s epoch %llu: %zu customers, %zu prefixes%s", cfg->box,
@@ -459,6 +521,8 @@ int agent_reload(struct agent *a)
 	int err;
 
 	a->n_reloads++;
+	if ((a->cfg.nignore || a->cfg.ignore_file || a->n_ignores) && load_ignores(a, true))
+		a->n_reload_errors++;
 	err = agent_check_customers(&a->cfg, &l, &e);
 	if (err) {
 		a->n_reload_errors++;

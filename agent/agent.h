@@ -33,6 +33,9 @@ struct agent_cfg {
 	uint32_t catalog_every;			/* intervals between catalogs */
 	const char *customers;			/* ShapedDevices.csv or plain list */
 	const char *network;			/* network.json, optional */
+	const char *ignore[AGENT_MAX_URLS];	/* --ignore: remote prefixes not to count */
+	int nignore;
+	const char *ignore_file;		/* --ignore-file: one prefix a line */
 	const char *state_dir;
 	struct pf_dp_opts dp;
 	bool detach_on_exit;
@@ -50,11 +53,15 @@ struct agent;
 /* Parses and checks the customer files; the same checks --dry-run does. */
 int agent_check_customers(const struct agent_cfg *c, struct custlist *out, struct cfg_err *err);
 
+/* The prefixes of --ignore and --ignore-file (the same checks --dry-run does). */
+int agent_check_ignores(const struct agent_cfg *c, struct prefix **out, size_t *n,
+			struct cfg_err *err);
+
 /* Loads and attaches the datapath, loads customers, opens sockets. */
 int agent_open(struct agent **ap, const struct agent_cfg *c);
 /* One interval's work: read, journal, commit, publish. */
 int agent_poll(struct agent *a);
-/* Re-reads the customer files; on error the old list stays. */
+/* Re-reads the customer files and the ignore list; on error the old ones stay. */
 int agent_reload(struct agent *a);
 /* Runs until *stop; SIGHUP sets *reload. */
 int agent_run(struct agent *a, volatile int *stop, volatile int *reload);

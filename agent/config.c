@@ -89,6 +89,12 @@ const struct opt agent_opts[] = {
 		  "('customer-id prefix [prefix...] [site=PATH]')" },
 	{ "network", 'N', OPT_STR, F(network), .arg = "FILE",
 	  .help = "LibreQoS network.json: customers' site paths" },
+	{ "ignore", 0, OPT_LIST, F(ignore), F(nignore), 0, AGENT_MAX_URLS, .arg = "P[,P]",
+	  .help = "remote prefixes whose samples must not count (a far\n"
+		  "management server, a VPN concentrator); repeatable" },
+	{ "ignore-file", 0, OPT_STR, F(ignore_file), .arg = "FILE",
+	  .help = "more of them, one or more a line, '#' comments\n"
+		  "(SIGHUP reads it again)" },
 	{ "box-id", 'b', OPT_FN, .set = set_box, .arg = "ID",
 	  .help = "this box's name (default: the hostname)" },
 	{ "interval", 'n', OPT_U64, F(interval_ms), 0, 100, 3600000, .arg = "MS",

@@ -20,8 +20,8 @@ static const char usage_head[] =
 
 static const char usage_tail[] =
 "\n"
-"Signals: SIGHUP re-reads the customer files (a bad file is refused, the old\n"
-"list stays); SIGTERM/SIGINT publish a last delta and exit.\n"
+"Signals: SIGHUP re-reads the customer files and --ignore-file (a bad file is\n"
+"refused, the old list stays); SIGTERM/SIGINT publish a last delta and exit.\n"
 "\n"
 "Examples:\n"
 "  pingfold-agent --dry-run -C /opt/libreqos/src/ShapedDevices.csv \\\n"
@@ -78,9 +78,11 @@ static int on_flag(void *cfg, const struct opt *o)
 
 static int dry_run(const struct agent_cfg *cfg)
 {
+	struct prefix *ign;
 	struct custlist l;
 	struct cfg_err e;
 	char buf[600];
+	size_t nign;
 
 	if (agent_check_customers(cfg, &l, &e)) {
 		pr_err("%s", cfg_err_str(&e, buf, sizeof(buf)));
@@ -89,6 +91,13 @@ static int dry_run(const struct agent_cfg *cfg)
 	printf("%zu customers, %zu prefixes (%zu IPv4, %zu IPv6), %zu sites\n", l.n, l.nprefixes,
 	       l.nv4, l.nv6, l.nsites);
 	custlist_free(&l);
+	if (agent_check_ignores(cfg, &ign, &nign, &e)) {
+		pr_err("%s", cfg_err_str(&e, buf, sizeof(buf)));
+		return 1;
+	}
+	if (nign)
+		printf("%zu prefixes ignored\n", nign);
+	free(ign);
 	return 0;
 }
 

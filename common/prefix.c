@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cfgerr.h"
 #include "prefix.h"
 
 static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -93,4 +94,50 @@ bool prefix_contains(const struct prefix *p, const uint8_t addr[16])
 	if (!rest)
 		return true;
 	return ((p->addr[full] ^ addr[full]) & (0xff << (8 - rest))) == 0;
+}
+
+int prefix_list_parse(const char *text, const char *what, struct prefix **v, size_t *n,
+		      struct cfg_err *e)
+{
+	unsigned line = strchr(text, '\n') ? 1 : 0;	/* one line (an option): no number */
+	const char *p = text;
+
+	while (*p) {
+		char word[PREFIX_STRLEN];
+		const char *start, *why;
+		struct prefix pf, *nv;
+		size_t len;
+
+		if (*p == '\n') {
+			line++;
+			p++;
+			continue;
+		}
+		if (*p == ' ' || *p == '\t' || *p == ',' || *p == '\r') {
+			p++;
+			continue;
+		}
+		if (*p == '#') {
+			while (*p && *p != '\n')
+				p++;
+			continue;
+		}
+		start = p;
+		while (*p && !strchr(" \t,\r\n#", *p))
+			p++;
+		len = (size_t)(p - start);
+		if (len >= sizeof(word))
+			return cfg_err_set(e, what, line, -EINVAL, "'%.40s...': too long for a prefix",
+					   start);
+		memcpy(word, start, len);
+		word[len] = '\0';
+		if (prefix_parse(word, &pf, &why))
+			return cfg_err_set(e, what, line, -EINVAL, "'%s': %s", word, why);
+		nv = realloc(*v, (*n + 1) * sizeof(**v));
+		if (!nv)
+			return cfg_err_set(e, what, line, -ENOMEM, "out of memory");
+		*v = nv;
+		nv[(*n)++] = pf;
+	}
+	return 0;
 }

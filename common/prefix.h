@@ -25,4 +25,14 @@ bool prefix_contains(const struct prefix *p, const uint8_t addr[16]);
 
 #define PREFIX_STRLEN 64
 
+/*
+ * Appends to *v (*n entries; grown with realloc, the caller frees) the
+ * prefixes in text: separated by spaces, tabs, commas or newlines, '#'
+ * to the end of a line a comment. A refused word fills e with where
+ * ("WHAT:LINE") and why; what was appended before stays. 0 or -errno.
+ */
+struct cfg_err;
+int prefix_list_parse(const char *text, const char *what, struct prefix **v, size_t *n,
+		      struct cfg_err *e);
+
 #endif /* PINGFOLD_PREFIX_H */

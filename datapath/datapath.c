@@ -39,6 +39,7 @@ static const char *const stat_names[PF_STAT_MAX] = {
 	[PF_STAT_FLOW_FULL] = "flow_map_full",
 	[PF_STAT_TS_FULL] = "ts_map_full",
 	[PF_STAT_BAD_SLOT] = "bad_slot",
+	[PF_STAT_IGNORED] = "ignored",
 };
 
 const char *pf_dp_stat_name(enum pf_stat s)
@@ -86,6 +87,48 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
+/*
+ * Maps that hold only caches and counters: when a pinned one has another
+ * layout than this build's (an upgrade that changed it), it is made anew
+ * rather than refusing to start. The customers' histograms, dirty bits,
+ * trie and meta are never dropped this way: a change there stops the load
+ * with a message (see pf_dp_open).
+ */
+static bool map_is_cache(const char *name)
+{
+	static const char *const caches[] = { "flows", "tstamps", "stats", "ignores" };
+	size_t i;
+
+	for (i = 0; i < sizeof(caches) / sizeof(caches[0]); i++)
+		if (!strcmp(name, caches[i]))
+			return true;
+	return false;
+}
+
+/* The pinned map at path differs from map (type, sizes, entries, flags)? */
+static bool pin_differs(const struct bpf_map *map, const char *path)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	int fd = bpf_obj_get(path);
+	bool differs;
+
+	if (fd < 0)
+		return false;	/* not readable: libbpf says what is wrong */
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		close(fd);
+		return false;
+	}
+	close(fd);
+	differs = info.type != (__u32)bpf_map__type(map) ||
+		  info.key_size != bpf_map__key_size(map) ||
+		  info.value_size != bpf_map__value_size(map) ||
+		  info.max_entries != bpf_map__max_entries(map) ||
+		  info.map_flags != bpf_map__map_flags(map);
+	return differs;
+}
+
 static int set_pins(struct pf_dp *dp)
 {
 	struct bpf_map *map;
@@ -106,7 +149,16 @@ static int set_pins(struct pf_dp *dp)
 		if (err)
 			return err;
 		total++;
-		found += access(path, F_OK) == 0;
+		if (access(path, F_OK))
+			continue;
+		if (map_is_cache(bpf_map__name(map)) && pin_differs(map, path)) {
+			pr_warn("pinned map %s has another layout than this build's (an upgrade?): "
+				"made anew (it holds only caches and counters)", path);
+			if (unlink(path) && errno != ENOENT)
+				return -errno;
+			continue;
+		}
+		found++;
 	}
 	if (found && found != total)
 		pr_warn("%s holds %d of %d maps; the missing ones are created anew",
@@ -456,7 +508,7 @@ void pf_dp_close(struct pf_dp *dp)
 int pf_dp_unpin(const char *pin_dir)
 {
 	static const char *const maps[] = {
-		"customers", "hists", "dirty", "flows", "tstamps", "stats", "meta",
+		"customers", "hists", "dirty", "flows", "tstamps", "stats", "meta", "ignores",
 	};
 	char path[PATH_MAX];
 	size_t i;
@@ -547,6 +599,71 @@ int pf_dp_commit(struct pf_dp *dp)
 		return -errno;
 	m.gen++;
 	if (bpf_map_update_elem(fd, &zero, &m, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+/* One (prefix -> unused) entry of the ignore trie, for sync_ignores. */
+static bool in_list(const struct prefix *ps, size_t n, const struct pf_lpm_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ps[i].len == k->prefixlen && !memcmp(ps[i].addr, k->addr, 16))
+			return true;
+	return false;
+}
+
+int pf_dp_ignore_set(struct pf_dp *dp, const struct prefix *ps, size_t n)
+{
+	int fd = bpf_map__fd(dp->skel->maps.ignores), mfd = bpf_map__fd(dp->skel->maps.meta);
+	struct pf_lpm_key k, next, *gone = NULL;
+	char buf[PREFIX_STRLEN];
+	size_t i, ngone = 0, cap = 0;
+	struct pf_meta m;
+	__u32 zero = 0, v = 1, count = 0;
+	void *prev = NULL;
+	int err = 0;
+
+	for (i = 0; i < n; i++) {
+		lpm_key(&k, &ps[i]);
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY)) {
+			err = -errno;
+			pr_err("ignore prefix %s: %s", prefix_format(&ps[i], buf, sizeof(buf)),
+			       err == -ENOSPC || err == -E2BIG || err == -ENOMEM ?
+			       "the ignore trie is full (4096 prefixes)" : strerror(-err));
+			return err;
+		}
+	}
+	/* what is no longer listed goes (collected first: deleting while walking skips keys) */
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		count++;
+		if (in_list(ps, n, &k))
+			continue;
+		if (ngone == cap) {
+			struct pf_lpm_key *g = realloc(gone, (cap = cap ? 2 * cap : 16) * sizeof(*g));
+
+			if (!g) {
+				free(gone);
+				return -ENOMEM;
+			}
+			gone = g;
+		}
+		gone[ngone++] = k;
+	}
+	for (i = 0; i < ngone; i++)
+		if (bpf_map_delete_elem(fd, &gone[i]) && errno != ENOENT)
+			err = err ?: -errno;
+	free(gone);
+	if (err)
+		return err;
+	if (bpf_map_lookup_elem(mfd, &zero, &m))
+		return -errno;
+	m.n_ignores = count - (__u32)ngone;
+	m.gen++;		/* flows look their ends up again */
+	if (bpf_map_update_elem(mfd, &zero, &m, BPF_ANY))
 		return -errno;
 	return 0;
 }

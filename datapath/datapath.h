@@ -100,6 +100,13 @@ int pf_dp_prefix_each(struct pf_dp *dp, pf_dp_prefix_fn fn, void *ctx);
 int pf_dp_commit(struct pf_dp *dp);
 uint32_t pf_dp_max_customers(const struct pf_dp *dp);
 
+/*
+ * The ignore trie becomes exactly these prefixes (remote ends whose samples
+ * must not count: no timestamp is stored towards them; counted as
+ * "ignored"), and flows look their ends up again. At most 4096.
+ */
+int pf_dp_ignore_set(struct pf_dp *dp, const struct prefix *ps, size_t n);
+
 /* Diagnostic counters summed over CPUs. */
 int pf_dp_stats(struct pf_dp *dp, uint64_t out[PF_STAT_MAX]);
 const char *pf_dp_stat_name(enum pf_stat s);

@@ -41,6 +41,19 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } customers SEC(".maps");
 
+/*
+ * Remote prefixes whose samples must not count (a far-away management
+ * server, a VPN concentrator): no timestamp is stored towards them, so
+ * no sample measures the path to them. Value unused.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct pf_lpm_key);
+	__type(value, __u32);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} ignores SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
@@ -252,20 +265,35 @@ static __always_inline __u32 pf_customer(const __u8 *addr)
 	return v ? v->slot : PF_SLOT_NONE;
 }
 
-static __always_inline __u32 pf_gen(void)
+static __always_inline bool pf_ignored(const __u8 *addr)
+{
+	struct pf_lpm_key k = { .prefixlen = 128 };
+
+	__builtin_memcpy(k.addr, addr, 16);
+	return bpf_map_lookup_elem(&ignores, &k) != NULL;
+}
+
+static __always_inline struct pf_meta *pf_meta(void)
 {
 	__u32 zero = 0;
-	struct pf_meta *m = bpf_map_lookup_elem(&meta, &zero);
 
-	return m ? m->gen : 0;
+	return bpf_map_lookup_elem(&meta, &zero);
 }
 
 static __always_inline void pf_lookup_customers(const struct pf_flow_key *k,
-						struct pf_flow_state *st, __u32 gen)
+						struct pf_flow_state *st,
+						const struct pf_meta *m)
 {
 	st->slot_src = pf_customer(k->saddr);
 	st->slot_dst = pf_customer(k->daddr);
-	st->gen = gen;
+	st->ignored = 0;
+	if (m && m->n_ignores) {
+		if (pf_ignored(k->saddr))
+			st->ignored |= PF_IGN_SRC;
+		if (pf_ignored(k->daddr))
+			st->ignored |= PF_IGN_DST;
+	}
+	st->gen = m ? m->gen : 0;
 }
 
 /*
@@ -277,16 +305,16 @@ static __always_inline struct pf_flow_state *
 pf_flow_get(const struct pf_flow_key *k, struct pf_flow_state *tmp)
 {
 	struct pf_flow_state *st = bpf_map_lookup_elem(&flows, k);
-	__u32 gen = pf_gen();
+	struct pf_meta *m = pf_meta();
 	long err;
 
 	if (st) {
-		if (st->gen != gen)
-			pf_lookup_customers(k, st, gen);
+		if (st->gen != (m ? m->gen : 0))
+			pf_lookup_customers(k, st, m);
 		return st;
 	}
 	__builtin_memset(tmp, 0, sizeof(*tmp));
-	pf_lookup_customers(k, tmp, gen);
+	pf_lookup_customers(k, tmp, m);
 	err = bpf_map_update_elem(&flows, k, tmp, BPF_NOEXIST);
 	if (err && err != -PF_EEXIST)
 		pf_stat(PF_STAT_FLOW_FULL);
@@ -367,7 +395,9 @@ __noinline int pf_process(const struct pf_pkt *pk)
 		pf_stat(PF_STAT_NO_CUSTOMER);
 		return 0;
 	}
-	if (pk->can_match && (!pk->is_tcp || !st->seen_echo || pk->echo != st->last_echo)) {
+	/* an echo from an ignored end: nothing was stored for it (see below) */
+	if (pk->can_match && !(st->ignored & PF_IGN_SRC) &&
+	    (!pk->is_tcp || !st->seen_echo || pk->echo != st->last_echo)) {
 		st->last_echo = pk->echo;
 		st->seen_echo = 1;
 		pf_match(pk, st->slot_src, st->slot_dst);
@@ -383,6 +413,12 @@ __noinline int pf_process(const struct pf_pkt *pk)
 	now = bpf_ktime_get_ns();
 	if (pk->is_tcp && st->last_record_ns && now - st->last_record_ns < pf_rate_limit_ns) {
 		pf_stat(PF_STAT_RATE_LIMITED);
+		return 0;
+	}
+	if (st->ignored & PF_IGN_DST) {	/* its echo would measure the path to an ignored end */
+		if (pk->is_tcp)
+			st->last_record_ns = now;	/* counted as often as it would be stored */
+		pf_stat(PF_STAT_IGNORED);
 		return 0;
 	}
 	if (pf_store(&pk->key, pk->id, now))

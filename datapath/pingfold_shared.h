@@ -73,13 +73,18 @@ struct pf_flow_state {
 	__u32 slot_dst;
 	__u8 seen_id;		/* last_id / last_echo are valid */
 	__u8 seen_echo;
-	__u8 pad[2];
+	__u8 ignored;		/* PF_IGN_SRC / PF_IGN_DST: an end in the ignore trie */
+	__u8 pad;
 };
+
+/* pf_flow_state.ignored: this direction's source / destination is ignored */
+#define PF_IGN_SRC	1
+#define PF_IGN_DST	2
 
 /* Global state shared by the programs and the agent (one entry). */
 struct pf_meta {
-	__u32 gen;		/* bumped by userspace after a customer change */
-	__u32 pad;
+	__u32 gen;		/* bumped by userspace after a customer or ignore change */
+	__u32 n_ignores;	/* prefixes in the ignore trie (0: no lookups) */
 	__u64 epoch;		/* datapath instance id, set at creation */
 };
 
@@ -100,6 +105,8 @@ enum pf_stat {
 	PF_STAT_FLOW_FULL,	/* flow map update failed */
 	PF_STAT_TS_FULL,	/* timestamp map update failed */
 	PF_STAT_BAD_SLOT,	/* customer slot outside the hists map */
+	PF_STAT_IGNORED,	/* timestamps not stored: their echo would come from an
+				 * ignored address (its samples must not count) */
 	PF_STAT_MAX,
 };
 

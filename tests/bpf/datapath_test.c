@@ -14,10 +14,15 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "common/cfgerr.h"
 #include "datapath/datapath.h"
 #include "pkt.h"
 #include "pkt.c"
@@ -187,11 +192,12 @@ static void run(const struct pkt_spec *s)
 struct st {
 	uint64_t packets, parsed, not_ip, truncated, odd, other_l4, tcp_no_ts,
 		 no_customer, recorded, rate_limited, matched, samples, flow_full,
-		 ts_full, bad_slot;
+		 ts_full, bad_slot, ignored;
 };
 _Static_assert(sizeof(struct st) == PF_STAT_MAX * sizeof(uint64_t),
 	       "struct st must list every pf_stat");
-_Static_assert(PF_STAT_PACKETS == 0 && PF_STAT_RECORDED == 8 && PF_STAT_BAD_SLOT == 14,
+_Static_assert(PF_STAT_PACKETS == 0 && PF_STAT_RECORDED == 8 && PF_STAT_BAD_SLOT == 14 &&
+	       PF_STAT_IGNORED == 15,
 	       "struct st follows enum pf_stat");
 
 static uint64_t st_mark[PF_STAT_MAX];
@@ -1105,6 +1111,84 @@ Test(dp, no_customer_records_nothing)
 	expect_no_deltas("no customer");
 }
 
+static void set_ignores(const char *text)
+{
+	struct prefix *v = NULL;
+	struct cfg_err e;
+	size_t n = 0;
+
+	cr_assert_eq(prefix_list_parse(text, "test", &v, &n, &e), 0, "%s", e.msg);
+	cr_assert_eq(pf_dp_ignore_set(dp, v, n), 0);
+	free(v);
+}
+
+/*
+ * Ignored remote prefixes: no timestamp is stored towards them (counted
+ * "ignored", once per TSval that would have been stored), so the customer's
+ * internet half gets nothing from them; the access half of the same flow
+ * (stored towards the customer, echoed by it) still counts; other remotes
+ * are untouched; taking the prefix out again brings the samples back, also
+ * for flows that existed before; IPv6 and ICMP alike.
+ */
+Test(dp0, ignored_prefixes_count_nothing_towards_them)
+{
+	struct pkt_spec up = DATA(C4_1, R4A, 40001, 443, 1000), down, up6, ping, other;
+	struct pkt_spec echo;
+	uint64_t t0;
+
+	/* a flow before the list: its state learns the list at the next packet */
+	run(&up);
+	EXPECT_STATS("before the list", .packets = 1, .parsed = 1, .recorded = 1);
+	set_ignores("198.19.1.0/24 2001:db8:ff::/64");
+	echo = pkt_echo(&up);
+	run(&echo);
+	EXPECT_STATS("the echo of what was stored before: not taken", .packets = 1, .parsed = 1);
+	up.tsval = 1001;
+	run(&up);
+	EXPECT_STATS("towards an ignored remote", .packets = 1, .parsed = 1, .ignored = 1);
+	echo = pkt_echo(&up);
+	run(&echo);
+	EXPECT_STATS("its echo", .packets = 1, .parsed = 1);
+	up.tsval = 1001;
+	run(&up);
+	EXPECT_STATS("the same TSval again: nothing", .packets = 1, .parsed = 1);
+
+	/* the other direction of the same flow: the customer's access half counts */
+	down = DATA(R4A, C4_1, 443, 40001, 7000);
+	t0 = now_ns();
+	run(&down);
+	EXPECT_STATS("towards the customer", .packets = 1, .parsed = 1, .recorded = 1);
+	sleep_ns(MS(2));
+	echo = pkt_echo(&down);
+	run(&echo);
+	EXPECT_STATS("the customer echoes", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
+	EXPECT_DELTAS({ 1, PF_HALF_ACCESS, 1, { MS(2), now_ns() - t0 } });
+
+	/* IPv6 and ICMP towards ignored prefixes */
+	up6 = DATA(C6_3, R6A, 40001, 443, 1000);
+	run(&up6);
+	EXPECT_STATS("IPv6 towards an ignored remote", .packets = 1, .parsed = 1, .ignored = 1);
+	ping = (struct pkt_spec){ .src = C4_1, .dst = "198.19.1.77", .proto = 1, .icmp_type = 8,
+				  .icmp_id = 9, .icmp_seq = 1 };
+	run(&ping);
+	EXPECT_STATS("a ping to an ignored remote", .packets = 1, .parsed = 1, .ignored = 1);
+	echo = pkt_echo(&ping);
+	run(&echo);
+	EXPECT_STATS("its reply", .packets = 1, .parsed = 1);
+	expect_no_deltas("towards ignored remotes");
+
+	/* another remote is not touched */
+	other = DATA(C4_1, R4B, 40002, 443, 1000);
+	one_rtt(&other, 1, PF_HALF_INTERNET, MS(2));
+
+	/* the list emptied: the same flow samples again */
+	set_ignores("");
+	up.tsval = 1002;
+	one_rtt(&up, 1, PF_HALF_INTERNET, MS(2));
+	up6.tsval = 1001;
+	one_rtt(&up6, 3, PF_HALF_INTERNET, MS(2));
+}
+
 Test(dp0, customer_change_after_commit)
 {
 	struct pkt_spec rec = DATA(R4A, "198.19.3.3", 443, 40001, 100), echo;
@@ -1582,4 +1666,70 @@ Test(dp, egress_and_ingress_share_state)
 	EXPECT_STATS("ingress record, egress echo", .packets = 2, .parsed = 2, .recorded = 1,
 		     .matched = 1, .samples = 1);
 	EXPECT_DELTAS({ 1, PF_HALF_INTERNET, 1, w });
+}
+
+/* --- pinned maps from another build ---------------------------------------- */
+
+/* A map pinned at dir/name as another build might have left it. */
+static void pin_foreign(const char *dir, const char *name, enum bpf_map_type type,
+			uint32_t key, uint32_t val, uint32_t entries)
+{
+	char path[256];
+	int fd = bpf_map_create(type, name, key, val, entries, NULL);
+
+	cr_assert_geq(fd, 0, "bpf_map_create %s: %s", name, strerror(errno));
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	cr_assert_eq(bpf_obj_pin(fd, path), 0, "pin %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+static uint32_t pinned_value_size(const char *dir, const char *name)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	close(fd);
+	return info.value_size;
+}
+
+/*
+ * An upgrade that changed the counters' layout (stats of 8 bytes here):
+ * the pinned counters are made anew and the datapath loads, keeping the
+ * rest; a changed histogram layout is refused, not dropped.
+ */
+Test(dp, pinned_counters_of_another_layout_are_made_anew)
+{
+	struct pf_dp_opts o;
+	struct pf_dp *d2;
+	char fs[] = "/tmp/pf-bpffs-XXXXXX", dir[64];
+
+	/* a bpffs of our own (/sys/fs/bpf may not be mounted here) */
+	cr_assert(mkdtemp(fs), "mkdtemp: %s", strerror(errno));
+	cr_assert_eq(mount("bpf", fs, "bpf", 0, NULL), 0, "mount bpffs: %s", strerror(errno));
+	snprintf(dir, sizeof(dir), "%s/a", fs);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	pf_dp_opts_default(&o);
+	o.pin_dir = dir;
+	o.max_flows = 4096;
+	o.max_customers = 64;
+	o.max_prefixes = 64;
+	pin_foreign(dir, "stats", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 1);
+	cr_assert_eq(pf_dp_open(&d2, &o), 0, "the datapath refused old counters");
+	cr_assert_eq(pinned_value_size(dir, "stats"), sizeof(struct pf_stats));
+	pf_dp_close(d2);
+	cr_assert_eq(pf_dp_unpin(dir), 0);
+
+	snprintf(dir, sizeof(dir), "%s/b", fs);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	pin_foreign(dir, "hists", BPF_MAP_TYPE_ARRAY, 4, 8, 64);
+	cr_assert_neq(pf_dp_open(&d2, &o), 0, "histograms of another layout were taken");
+	cr_assert_eq(pinned_value_size(dir, "hists"), 8, "the old histograms were touched");
+	umount2(fs, MNT_DETACH);
+	rmdir(fs);
 }

@@ -47,6 +47,14 @@ expect "--box-id with a byte outside printable ASCII is refused at once" 2 \
 	"$AGENT" --dry-run -C "$DATA/customers.txt" --box-id 'bøx'
 expect "--box-id with a '/' is refused" 2 "box-id 'a/b': box id has a '/'" \
 	"$AGENT" --dry-run -C "$DATA/customers.txt" --box-id a/b
+printf '# far away\n198.18.250.0/24 2001:db8:fe::/48\n198.18.251.1\n' > "$TMP/ignore.txt"
+expect "--dry-run counts the ignored prefixes (option and file)" 0 '^4 prefixes ignored$' \
+	"$AGENT" --dry-run -C "$DATA/customers.txt" --ignore 198.18.252.0/24 --ignore-file "$TMP/ignore.txt"
+printf '198.18.250.0/24\n198.18.250.1/24\n' > "$TMP/ignore.txt"
+expect "a bad ignore prefix is refused with file:line" 1 "ignore.txt:2: '198.18.250.1/24'" \
+	"$AGENT" --dry-run -C "$DATA/customers.txt" --ignore-file "$TMP/ignore.txt"
+expect "a bad --ignore is named" 1 "--ignore: 'nope'" \
+	"$AGENT" --dry-run -C "$DATA/customers.txt" --ignore nope
 printf 'customers = %s\nfoo = 1\n' "$DATA/customers.txt" > "$TMP/agent.conf"
 expect "a config file error names file:line" 2 "agent.conf:2: unknown setting 'foo'" \
 	"$AGENT" --dry-run -c "$TMP/agent.conf"

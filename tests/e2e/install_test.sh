@@ -322,11 +322,12 @@ for prog in agent aggregator; do
 done
 
 # The examples with every setting uncommented are accepted (the agent's
-# customer files: the demo's, on the command line).
+# customer files: the demo's, and an ignore file, on the command line).
 DEMO=$ROOT/deploy/demo
 sed -E 's/^#([a-z-]+ = )/\1/' "$ROOT/deploy/config/agent.conf.example" >"$T/agent-all.conf"
+printf '# the example ignore file\n198.18.251.0/24\n' >"$T/ignore.txt"
 out=$("$P/bin/pingfold-agent" --dry-run -c "$T/agent-all.conf" -C "$DEMO/ShapedDevices.csv" \
-	-N "$DEMO/network.json" 2>&1)
+	-N "$DEMO/network.json" --ignore-file "$T/ignore.txt" 2>&1)
 check "agent.conf.example, every setting set: pingfold-agent --dry-run accepts it ($out)" \
 	test $? -eq 0
 out=$("$P/bin/pingfold-agent" --dry-run -c "$ROOT/deploy/config/agent.conf.example" \

@@ -13,7 +13,7 @@
  *   cust ID HALF COUNT SUM       (at the end, by customer id via catalogs)
  *   total COUNT deltas N dups D replayed R lost L
  * With -k, as they come: a line per customer-half of each delta taken, and
- * the hook_* counters of each stats message:
+ * the counters of each stats message:
  *   dkey BOX SEQ CUSTOMER HALF COUNT   (CUSTOMER: id from the catalog, or #KEY)
  *   hstat BOX NAME VALUE
  */
@@ -193,9 +193,8 @@ static void on_msg(const char *msg, size_t len)
 		if (wire_decode_stats(msg, len, &s, &why) == 0 && (b = box_get(s.box))) {
 			b->stats = s;
 			for (i = 0; per_key && i < s.n; i++)
-				if (!strncmp(s.s[i].name, "hook_", 5))
-					printf("hstat %s %s %llu\n", s.box, s.s[i].name,
-					       (unsigned long long)s.s[i].value);
+				printf("hstat %s %s %llu\n", s.box, s.s[i].name,
+				       (unsigned long long)s.s[i].value);
 			fflush(stdout);
 		}
 		break;

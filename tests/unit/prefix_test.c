@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 #include <criterion/criterion.h>
 #include <string.h>
+#include <errno.h>
+#include <stdlib.h>
+#include "common/cfgerr.h"
 #include "common/prefix.h"
 
 static struct prefix parse_ok(const char *s)
@@ -94,4 +97,32 @@ Test(prefix, contains)
 	cr_assert(prefix_contains(&p, h.addr));
 	h = parse_ok("2001:db8:4::1");
 	cr_assert_not(prefix_contains(&p, h.addr));
+}
+
+Test(prefix, list_from_a_file_and_an_option)
+{
+	struct prefix *v = NULL;
+	struct cfg_err e;
+	char buf[600];
+	size_t n = 0;
+
+	cr_assert_eq(prefix_list_parse("# management servers\n198.18.7.0/24  # far away\n\n"
+				       "2001:db8:9::/48,198.19.4.4\n", "ign.txt", &v, &n, &e), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(prefix_format(&v[0], buf, sizeof(buf)), "198.18.7.0/24");
+	cr_assert_str_eq(prefix_format(&v[1], buf, sizeof(buf)), "2001:db8:9::/48");
+	cr_assert_str_eq(prefix_format(&v[2], buf, sizeof(buf)), "198.19.4.4/32");
+	cr_assert_eq(prefix_list_parse("198.18.9.0/24 2001:db8::1", "--ignore", &v, &n, &e), 0);
+	cr_assert_eq(n, 5);
+	/* a bad word: where, and what was there before stays */
+	cr_assert_eq(prefix_list_parse("198.18.1.0/24\n\n198.18.1.1/24\n", "ign.txt", &v, &n, &e),
+		     -EINVAL);
+	cr_assert_eq(n, 6);
+	cr_assert_eq(e.line, 3);
+	cfg_err_str(&e, buf, sizeof(buf));
+	cr_assert(strstr(buf, "ign.txt:3: '198.18.1.1/24'"), "%s", buf);
+	cr_assert_eq(prefix_list_parse("nope", "--ignore", &v, &n, &e), -EINVAL);
+	cfg_err_str(&e, buf, sizeof(buf));
+	cr_assert(!strncmp(buf, "--ignore: 'nope'", 16), "%s", buf);
+	free(v);
 }
