@@ -40,6 +40,7 @@ static const char *const stat_names[PF_STAT_MAX] = {
 	[PF_STAT_TS_FULL] = "ts_map_full",
 	[PF_STAT_BAD_SLOT] = "bad_slot",
 	[PF_STAT_IGNORED] = "ignored",
+	[PF_STAT_FCACHE_HIT] = "fcache_hits",
 };
 
 const char *pf_dp_stat_name(enum pf_stat s)
@@ -96,7 +97,7 @@ static int mkdir_p(const char *dir)
  */
 static bool map_is_cache(const char *name)
 {
-	static const char *const caches[] = { "flows", "tstamps", "stats", "ignores" };
+	static const char *const caches[] = { "flows", "tstamps", "stats", "ignores", "fcache" };
 	size_t i;
 
 	for (i = 0; i < sizeof(caches) / sizeof(caches[0]); i++)
@@ -171,7 +172,7 @@ static int size_maps(struct pf_dp *dp)
 {
 	const struct pf_dp_opts *o = &dp->o;
 	struct pingfold *s = dp->skel;
-	int err = 0;
+	int err = 0, ncpus;
 
 	dp->dirty_words = (o->max_customers + 63) / 64;
 	err = err ?: bpf_map__set_max_entries(s->maps.hists, o->max_customers);
@@ -179,6 +180,10 @@ static int size_maps(struct pf_dp *dp)
 	err = err ?: bpf_map__set_max_entries(s->maps.customers, o->max_prefixes);
 	err = err ?: bpf_map__set_max_entries(s->maps.flows, o->max_flows);
 	err = err ?: bpf_map__set_max_entries(s->maps.tstamps, o->max_flows);
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0 || ncpus > 65536)
+		return ncpus < 0 ? ncpus : -ERANGE;
+	err = err ?: bpf_map__set_max_entries(s->maps.fcache, (__u32)ncpus * PF_FCACHE_SLOTS);
 	return err;
 }
 
@@ -256,7 +261,8 @@ int pf_dp_open(struct pf_dp **dpp, const struct pf_dp_opts *o)
 		goto out_free;
 	}
 	dp->skel->rodata->pf_rate_limit_ns = o->rate_limit_ns;
-	bpf_program__set_autoload(dp->skel->progs.pf_tc_empty, o->load_empty);
+	bpf_program__set_autoload(dp->skel->progs.pf_tc_empty, o->load_empty || o->attach_empty);
+	bpf_program__set_autoload(dp->skel->progs.pf_tc_empty_egress, o->attach_empty);
 	err = size_maps(dp);
 	if (o->pin_dir && !err) {
 		if (snprintf(dp->pin_dir, sizeof(dp->pin_dir), "%s", o->pin_dir) >=
@@ -312,6 +318,11 @@ uint32_t pf_dp_max_customers(const struct pf_dp *dp)
 
 static void prog_fds(struct pf_dp *dp, int fd[PF_HOOK_NDIRS])
 {
+	if (dp->o.attach_empty) {	/* the baseline of make bench */
+		fd[PF_HOOK_INGRESS] = bpf_program__fd(dp->skel->progs.pf_tc_empty);
+		fd[PF_HOOK_EGRESS] = bpf_program__fd(dp->skel->progs.pf_tc_empty_egress);
+		return;
+	}
 	fd[PF_HOOK_INGRESS] = bpf_program__fd(dp->skel->progs.pf_tc_ingress);
 	fd[PF_HOOK_EGRESS] = bpf_program__fd(dp->skel->progs.pf_tc_egress);
 }
@@ -508,7 +519,7 @@ void pf_dp_close(struct pf_dp *dp)
 int pf_dp_unpin(const char *pin_dir)
 {
 	static const char *const maps[] = {
-		"customers", "hists", "dirty", "flows", "tstamps", "stats", "meta", "ignores",
+		"customers", "hists", "dirty", "flows", "tstamps", "stats", "meta", "ignores", "fcache",
 	};
 	char path[PATH_MAX];
 	size_t i;

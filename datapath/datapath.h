@@ -30,6 +30,7 @@ struct pf_dp_opts {
 	uint32_t tc_priority;	/* clsact filter priority; 0 = choose */
 	enum pf_hook_mode attach_mode;	/* tcx where available, or forced */
 	bool load_empty;	/* also load the empty baseline program */
+	bool attach_empty;	/* attach it instead of the datapath (benchmarks) */
 	const char *state_path;	/* reader state file; NULL: in memory only */
 };
 

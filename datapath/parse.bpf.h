@@ -207,6 +207,9 @@ done:
 	return PF_PARSE_OK;
 }
 
+/* NOP, NOP, kind 8, length 10: how Linux starts the options of every segment */
+#define PF_TS_FAST_WORD	0x0101080aU
+
 struct pf_tcp_ts {
 	__u32 tsval;
 	__u32 tsecr;
@@ -221,6 +224,7 @@ static __always_inline int pf_parse_tcp(struct __sk_buff *skb, void *pos, void *
 	struct tcphdr *th = pos;
 	struct pf_tcp_ts ts;
 	__u32 optoff;
+	__u8 *opt;
 	int doff;
 
 	if ((void *)(th + 1) > end)
@@ -233,9 +237,17 @@ static __always_inline int pf_parse_tcp(struct __sk_buff *skb, void *pos, void *
 	pk->key.sport = th->source;
 	pk->key.dport = th->dest;
 	pk->is_tcp = 1;
-	optoff = (__u32)((void *)(th + 1) - (void *)(long)skb->data);
-	if (pf_parse_tcp_ts(skb, optoff, doff - sizeof(*th), &ts))
-		return PF_PARSE_NO_TS;
+	opt = (__u8 *)(th + 1);
+	if (doff >= (int)sizeof(*th) + 12 && (void *)(opt + 12) <= end &&
+	    *(__u32 *)opt == bpf_htonl(PF_TS_FAST_WORD)) {
+		/* Linux's own layout (NOP NOP TS first): what the walk below finds */
+		ts.tsval = bpf_ntohl(*(__be32 *)(opt + 4));
+		ts.tsecr = bpf_ntohl(*(__be32 *)(opt + 8));
+	} else {
+		optoff = (__u32)((void *)opt - (void *)(long)skb->data);
+		if (pf_parse_tcp_ts(skb, optoff, doff - sizeof(*th), &ts))
+			return PF_PARSE_NO_TS;
+	}
 	pk->id = ts.tsval;
 	pk->echo = ts.tsecr;
 	/* pure ACKs are not echoed promptly: only data, SYN or FIN record */

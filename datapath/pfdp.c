@@ -33,6 +33,8 @@ static const char usage[] =
 "  -a, --attach MODE       tcx, tc (clsact filters) or auto (default)\n"
 "  -P, --tc-priority N     clsact filter priority (default 0: the lowest that\n"
 "                          runs before every filter already there)\n"
+"  -E, --empty             attach an empty program instead (the baseline\n"
+"                          of make bench: what a hook itself costs)\n"
 "  -v, --verbose           debug logging (libbpf too)\n"
 "\n"
 "Output, one line per customer-half with samples, then the totals:\n"
@@ -203,6 +205,7 @@ int main(int argc, char **argv)
 		{ "pin", required_argument, NULL, 'p' },
 		{ "attach", required_argument, NULL, 'a' },
 		{ "tc-priority", required_argument, NULL, 'P' },
+		{ "empty", no_argument, NULL, 'E' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -217,7 +220,7 @@ int main(int argc, char **argv)
 	log_set_ident("pingfold-dp");
 	pf_dp_opts_default(&o);
 	o.pin_dir = NULL;
-	while ((c = getopt_long(argc, argv, "i:c:t:n:r:f:C:p:a:P:vh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:c:t:n:r:f:C:p:a:P:Evh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			if (nif == PFDP_MAX_IFACES) {
@@ -258,6 +261,7 @@ int main(int argc, char **argv)
 			err = parse_u64("--tc-priority", optarg, 0, 65535, &v);
 			o.tc_priority = (uint32_t)v;
 			break;
+		case 'E': o.attach_empty = true; break;
 		case 'v': log_set_level(LOG_LVL_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;

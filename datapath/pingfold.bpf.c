@@ -92,6 +92,21 @@ struct {
 	__uint(max_entries, 1);
 } stats SEC(".maps");
 
+/*
+ * The flow cache: PF_FCACHE_SLOTS entries per CPU, CPU n's at n *
+ * PF_FCACHE_SLOTS (the loader sizes it for the possible CPUs). A plain
+ * array, not a per-CPU one: its lookup is an address computation with no
+ * load from the map itself; mmapable, so entries start on a page and each
+ * is one cache line.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pf_fcache_ent);
+	__uint(max_entries, PF_FCACHE_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+} fcache SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
@@ -378,23 +393,89 @@ __noinline int pf_store(const struct pf_flow_key *fk, __u32 id, __u64 now)
 	return 1;
 }
 
+/* This CPU's flow-cache entry for a flow direction (direct-mapped). */
+static __always_inline struct pf_fcache_ent *pf_fcache(const struct pf_flow_key *k)
+{
+	__u32 idx = pf_fcache_slot(k) | (bpf_get_smp_processor_id() << PF_FCACHE_BITS);
+
+	return bpf_map_lookup_elem(&fcache, &idx);	/* NULL beyond the CPUs sized for */
+}
+
+static __always_inline bool pf_key_eq(const struct pf_flow_key *a, const struct pf_flow_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
+}
+
 /*
- * Per packet: one flow-state lookup. Only the first packet carrying a new
- * TSecr is matched, only the first carrying a new TSval may be stored
- * (wrap-aware, after the rate limit); ICMP echoes always are.
+ * A TCP packet with nothing new for this CPU: the same flow direction, and
+ * the TSval (if it could record) and TSecr (if it could match) of the last
+ * one this CPU took through pf_process. Everything pf_process would do with
+ * it has been done with those values already: a TSval not newer than the
+ * flow's last is never stored, a TSecr equal to the flow's last is never
+ * looked up (and another CPU's newer ones only make this one older).
+ */
+static __always_inline bool pf_fcache_hit(const struct pf_fcache_ent *e, const struct pf_pkt *pk)
+{
+	if (!e || !pk->is_tcp || !pf_key_eq(&e->key, &pk->key))
+		return false;
+	if (pk->can_record && (!e->has_id || e->id != pk->id))
+		return false;
+	if (pk->can_match && (!e->has_echo || e->echo != pk->echo))
+		return false;
+	return true;
+}
+
+static __always_inline void pf_fcache_put(struct pf_fcache_ent *e, const struct pf_pkt *pk,
+					  bool no_cust)
+{
+	if (!e || !pk->is_tcp)
+		return;
+	if (!pf_key_eq(&e->key, &pk->key)) {
+		e->key = pk->key;
+		e->has_id = 0;
+		e->has_echo = 0;
+	}
+	if (pk->can_record) {
+		e->id = pk->id;
+		e->has_id = 1;
+	}
+	if (pk->can_match) {
+		e->echo = pk->echo;
+		e->has_echo = 1;
+	}
+	e->no_cust = no_cust;
+}
+
+/*
+ * Per packet: the flow cache, and only past it one flow-state lookup. Only
+ * the first packet carrying a new TSecr is matched, only the first carrying
+ * a new TSval may be stored (wrap-aware, after the rate limit); ICMP echoes
+ * always are.
  */
 __noinline int pf_process(const struct pf_pkt *pk)
 {
 	struct pf_flow_state tmp, *st;
+	struct pf_fcache_ent *e;
 	__u64 now;
 
 	if (!pk)
 		return -1;
+	e = pf_fcache(&pk->key);
+	if (pf_fcache_hit(e, pk)) {
+		pf_stat(PF_STAT_FCACHE_HIT);
+		if (e->no_cust)
+			pf_stat(PF_STAT_NO_CUSTOMER);
+		return 0;
+	}
 	st = pf_flow_get(&pk->key, &tmp);
 	if (st->slot_src == PF_SLOT_NONE && st->slot_dst == PF_SLOT_NONE) {
 		pf_stat(PF_STAT_NO_CUSTOMER);
+		pf_fcache_put(e, pk, true);
 		return 0;
 	}
+	pf_fcache_put(e, pk, false);
 	/* an echo from an ignored end: nothing was stored for it (see below) */
 	if (pk->can_match && !(st->ignored & PF_IGN_SRC) &&
 	    (!pk->is_tcp || !st->seen_echo || pk->echo != st->last_echo)) {
@@ -476,9 +557,18 @@ int pf_tc_egress(struct __sk_buff *skb)
 	return TC_ACT_UNSPEC;
 }
 
-/* Baseline for benchmarks: the cost of an empty tc program. */
+/*
+ * Baselines for benchmarks: the cost of an empty tc program (two, so that
+ * bpf_stats tells ingress from egress when they are attached, pfdp -E).
+ */
 SEC("tc")
 int pf_tc_empty(struct __sk_buff *skb)
+{
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc")
+int pf_tc_empty_egress(struct __sk_buff *skb)
 {
 	return TC_ACT_UNSPEC;
 }

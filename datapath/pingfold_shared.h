@@ -81,6 +81,39 @@ struct pf_flow_state {
 #define PF_IGN_SRC	1
 #define PF_IGN_DST	2
 
+/*
+ * The per-CPU flow cache (`fcache`, direct-mapped by a hash of the flow
+ * key): what this CPU last saw of a flow direction. A TCP packet whose
+ * direction, TSval and TSecr all equal it carries nothing new and leaves
+ * before any hash-map lookup (docs/datapath.md "The flow cache"). One
+ * cache line per entry.
+ */
+#define PF_FCACHE_BITS	12
+#define PF_FCACHE_SLOTS	(1U << PF_FCACHE_BITS)
+
+struct pf_fcache_ent {
+	struct pf_flow_key key;
+	__u32 id;		/* last TSval of a packet that could record */
+	__u32 echo;		/* last TSecr of a packet that could match */
+	__u8 has_id;
+	__u8 has_echo;
+	__u8 no_cust;		/* the flow had no customer at either end */
+	__u8 pad[13];
+};
+
+/* The entry of a flow direction within its CPU's part of the cache. */
+static inline __attribute__((always_inline)) __u32 pf_fcache_slot(const struct pf_flow_key *k)
+{
+	const __u64 *w = (const __u64 *)k;
+	__u64 h = w[0];
+
+	h = (h ^ w[1]) * 0x9e3779b97f4a7c15ULL;
+	h = (h ^ w[2]) * 0x9e3779b97f4a7c15ULL;
+	h = (h ^ w[3]) * 0x9e3779b97f4a7c15ULL;
+	h = (h ^ w[4]) * 0x9e3779b97f4a7c15ULL;
+	return (__u32)(h >> (64 - PF_FCACHE_BITS));
+}
+
 /* Global state shared by the programs and the agent (one entry). */
 struct pf_meta {
 	__u32 gen;		/* bumped by userspace after a customer or ignore change */
@@ -107,6 +140,7 @@ enum pf_stat {
 	PF_STAT_BAD_SLOT,	/* customer slot outside the hists map */
 	PF_STAT_IGNORED,	/* timestamps not stored: their echo would come from an
 				 * ignored address (its samples must not count) */
+	PF_STAT_FCACHE_HIT,	/* TCP packets with nothing new, left at the flow cache */
 	PF_STAT_MAX,
 };
 
@@ -135,6 +169,7 @@ _Static_assert(sizeof(struct pf_flow_key) == 40, "pf_flow_key: no hidden padding
 _Static_assert(sizeof(struct pf_pkt_key) == 44, "pf_pkt_key: no hidden padding");
 _Static_assert(sizeof(struct pf_flow_state) == 32, "pf_flow_state: no hidden padding");
 _Static_assert(sizeof(struct pf_meta) == 16, "pf_meta: no hidden padding");
+_Static_assert(sizeof(struct pf_fcache_ent) == 64, "pf_fcache_ent: one cache line");
 _Static_assert(sizeof(struct pf_hist_half) ==
 	       8 * (3 + PF_HIST_MASK_WORDS + PF_HIST_NSLOTS), "pf_hist_half: u64s only");
 _Static_assert(sizeof(struct pf_stats) == 8 * (PF_STAT_MAX + 2 * PF_HOOK_SLOTS),

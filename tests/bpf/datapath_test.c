@@ -11,7 +11,9 @@
  * that nothing landed anywhere else).
  */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,12 +194,12 @@ static void run(const struct pkt_spec *s)
 struct st {
 	uint64_t packets, parsed, not_ip, truncated, odd, other_l4, tcp_no_ts,
 		 no_customer, recorded, rate_limited, matched, samples, flow_full,
-		 ts_full, bad_slot, ignored;
+		 ts_full, bad_slot, ignored, fcache_hits;
 };
 _Static_assert(sizeof(struct st) == PF_STAT_MAX * sizeof(uint64_t),
 	       "struct st must list every pf_stat");
 _Static_assert(PF_STAT_PACKETS == 0 && PF_STAT_RECORDED == 8 && PF_STAT_BAD_SLOT == 14 &&
-	       PF_STAT_IGNORED == 15,
+	       PF_STAT_IGNORED == 15 && PF_STAT_FCACHE_HIT == 16,
 	       "struct st follows enum pf_stat");
 
 static uint64_t st_mark[PF_STAT_MAX];
@@ -740,7 +742,9 @@ static void truncation(const struct pkt_spec *rec, uint32_t cust, int half)
 	EXPECT_STATS("whole record", .packets = 1, .parsed = 1, .recorded = 1);
 	for (len = hdr; len < fn; len++) {
 		cr_assert_eq(run_raw(prog_in, f, len), 0);
-		EXPECT_STATS("record cut in its payload", .packets = 1, .parsed = 1);
+		/* TCP: the same flow and TSval as the whole one, left at the cache */
+		EXPECT_STATS("record cut in its payload", .packets = 1, .parsed = 1,
+			     .fcache_hits = rec->proto == 0);
 	}
 	sleep_ns(MS(3));
 	for (len = 0; len < en; len++)
@@ -1151,7 +1155,7 @@ Test(dp0, ignored_prefixes_count_nothing_towards_them)
 	EXPECT_STATS("its echo", .packets = 1, .parsed = 1);
 	up.tsval = 1001;
 	run(&up);
-	EXPECT_STATS("the same TSval again: nothing", .packets = 1, .parsed = 1);
+	EXPECT_STATS("the same TSval again: nothing", .packets = 1, .parsed = 1, .fcache_hits = 1);
 
 	/* the other direction of the same flow: the customer's access half counts */
 	down = DATA(R4A, C4_1, 443, 40001, 7000);
@@ -1319,7 +1323,7 @@ Test(dp0, same_tsval_records_once_echo_matches_once)
 	EXPECT_STATS("TSval 100", .packets = 1, .parsed = 1, .recorded = 1);
 	sleep_ns(MS(3));
 	run(&rec);
-	EXPECT_STATS("TSval 100 again", .packets = 1, .parsed = 1);
+	EXPECT_STATS("TSval 100 again", .packets = 1, .parsed = 1, .fcache_hits = 1);
 	rec.tsval = 99;
 	run(&rec);
 	EXPECT_STATS("older TSval 99", .packets = 1, .parsed = 1);
@@ -1333,7 +1337,7 @@ Test(dp0, same_tsval_records_once_echo_matches_once)
 	/* the RTT runs from the first packet with TSval 100 */
 	EXPECT_DELTAS({ 1, PF_HALF_ACCESS, 1, { MS(3), now_ns() - t0 } });
 	run(&echo);
-	EXPECT_STATS("echo of 100 again", .packets = 1, .parsed = 1);
+	EXPECT_STATS("echo of 100 again", .packets = 1, .parsed = 1, .fcache_hits = 1);
 	echo.payload = 50;	/* data echoing it, and carrying a TSval of its own */
 	run(&echo);
 	EXPECT_STATS("data echoing 100", .packets = 1, .parsed = 1, .recorded = 1);
@@ -1387,7 +1391,7 @@ Test(dp0, only_data_syn_fin_record)
 	padded.flags = PKT_ACK | PKT_PSH;
 	padded.trailer = 6;	/* Ethernet padding is not payload */
 	run(&padded);
-	EXPECT_STATS("pure ACK with Ethernet padding", .packets = 1, .parsed = 1);
+	EXPECT_STATS("pure ACK with Ethernet padding", .packets = 1, .parsed = 1, .fcache_hits = 1);
 	fin = ack;
 	fin.dport = 40011;
 	fin.tsval = 200;
@@ -1732,4 +1736,127 @@ Test(dp, pinned_counters_of_another_layout_are_made_anew)
 	cr_assert_eq(pinned_value_size(dir, "hists"), 8, "the old histograms were touched");
 	umount2(fs, MNT_DETACH);
 	rmdir(fs);
+}
+
+/* --- the flow cache ---------------------------------------------------------- */
+
+/* A flow direction's key as the parser builds it (TCP, ports in network order). */
+static struct pf_flow_key flow_key(const char *src, const char *dst, uint16_t sport,
+				   uint16_t dport)
+{
+	struct pf_flow_key k;
+	struct prefix p;
+	const char *why;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(prefix_parse(src, &p, &why), 0);
+	memcpy(k.saddr, p.addr, 16);
+	cr_assert_eq(prefix_parse(dst, &p, &why), 0);
+	memcpy(k.daddr, p.addr, 16);
+	k.sport = htons(sport);
+	k.dport = htons(dport);
+	k.proto = 6;
+	return k;
+}
+
+/* Runs the programs on CPU 0 from here on: the cache entries are CPU 0's. */
+static void on_cpu0(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	cr_assert_eq(sched_setaffinity(0, sizeof(set), &set), 0);
+}
+
+/*
+ * Hit: a packet with the flow's last TSval and TSecr leaves at the cache
+ * (counted), and changes nothing. Miss: a new TSval or TSecr goes the whole
+ * way. Eviction: two flow directions sharing an entry take turns in it;
+ * each packet then goes the whole way and is judged by the flow's own state
+ * (not new: nothing), so the samples are exactly those without a cache.
+ */
+Test(dp0, fcache_hit_miss_and_eviction)
+{
+	struct pkt_spec a = DATA(C4_1, R4A, 40001, 443, 100), b, echo;
+	struct pf_flow_key ka = flow_key(C4_1, R4A, 40001, 443), kb;
+	uint16_t port;
+	uint64_t t0;
+
+	on_cpu0();
+	run(&a);
+	EXPECT_STATS("first TSval", .packets = 1, .parsed = 1, .recorded = 1);
+	run(&a);
+	EXPECT_STATS("the same again: a hit", .packets = 1, .parsed = 1, .fcache_hits = 1);
+	a.tsval = 101;
+	t0 = now_ns();
+	run(&a);
+	EXPECT_STATS("a new TSval: a miss, stored", .packets = 1, .parsed = 1, .recorded = 1);
+
+	/* a flow direction that shares a's entry */
+	for (port = 1024; port; port++) {
+		kb = flow_key(C4_1, R4A, port, 443);
+		if (port != 40001 && pf_fcache_slot(&kb) == pf_fcache_slot(&ka))
+			break;
+	}
+	cr_assert(port, "no port shares the entry");
+	b = DATA(C4_1, R4A, port, 443, 7000);
+	run(&b);
+	EXPECT_STATS("b takes the entry", .packets = 1, .parsed = 1, .recorded = 1);
+	run(&a);
+	EXPECT_STATS("a again, evicted: not new by its own state", .packets = 1, .parsed = 1);
+	run(&b);
+	EXPECT_STATS("b again, evicted by a", .packets = 1, .parsed = 1);
+	run(&b);
+	EXPECT_STATS("b once more: a hit", .packets = 1, .parsed = 1, .fcache_hits = 1);
+	sleep_ns(MS(2));
+	echo = pkt_echo(&a);
+	run(&echo);
+	EXPECT_STATS("a's echo", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
+	run(&echo);
+	EXPECT_STATS("a's echo again: a hit", .packets = 1, .parsed = 1, .fcache_hits = 1);
+	EXPECT_DELTAS({ 1, PF_HALF_INTERNET, 1, { MS(2), now_ns() - t0 } });
+	echo = pkt_echo(&b);
+	run(&echo);
+	EXPECT_STATS("b's echo", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
+	read_deltas();
+	cr_assert_eq(deltas_total(), 1, "one sample for b:%s", deltas_str());
+}
+
+/*
+ * An entry that says more than the flow's state (as when another CPU took
+ * the flow's packets since): the packets it lets go carry a TSval this CPU
+ * saw already, so nothing is stored from them and no sample is ever wrong;
+ * the next new TSval is stored and echoed exactly.
+ */
+Test(dp0, fcache_stale_entry_never_makes_a_wrong_sample)
+{
+	struct pkt_spec a = DATA(C4_1, R4A, 40007, 443, 500), echo;
+	struct pf_fcache_ent ent;
+	__u32 idx;
+	uint64_t t0;
+
+	on_cpu0();
+	memset(&ent, 0, sizeof(ent));
+	ent.key = flow_key(C4_1, R4A, 40007, 443);
+	ent.id = 500;
+	ent.has_id = 1;
+	ent.echo = 7;		/* DATA's TSecr */
+	ent.has_echo = 1;
+	idx = pf_fcache_slot(&ent.key);
+	cr_assert_eq(bpf_map_update_elem(pf_dp_map_fd(dp, "fcache"), &idx, &ent, BPF_ANY), 0);
+	run(&a);
+	EXPECT_STATS("a TSval the entry has seen", .packets = 1, .parsed = 1, .fcache_hits = 1);
+	echo = pkt_echo(&a);
+	run(&echo);
+	EXPECT_STATS("its echo: nothing stored, no sample", .packets = 1, .parsed = 1);
+	a.tsval = 501;
+	t0 = now_ns();
+	run(&a);
+	EXPECT_STATS("the next TSval", .packets = 1, .parsed = 1, .recorded = 1);
+	sleep_ns(MS(2));
+	echo = pkt_echo(&a);
+	run(&echo);
+	EXPECT_STATS("its echo", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
+	EXPECT_DELTAS({ 1, PF_HALF_INTERNET, 1, { MS(2), now_ns() - t0 } });
 }
