@@ -8,9 +8,13 @@
  * does so only once, so those rows are run one call at a time, REPEAT
  * calls, with the state reset between calls, and compared with the empty
  * program run the same way (per-call figures include the kernel's timer
- * overhead, which the per-call baseline shows).
+ * overhead, which the per-call baseline shows). Each reset clears the
+ * flow's entry in CPU 0's flow cache too (the bench runs on CPU 0), so that
+ * the stored and matched rows go the whole way; a row with only the cache
+ * entry cleared shows what a miss costs.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +72,7 @@ static void row(const char *what, double ns, double base)
 }
 
 struct reset_ctx {
-	int flows, tstamps;
+	int flows, tstamps, fcache;
 	struct pf_flow_key flow;	/* the direction whose state is reset */
 	struct pf_pkt_key ts;		/* the timestamp (re)stored */
 	int store;			/* 1: put ts back; 0: remove it */
@@ -78,8 +82,15 @@ static void reset_state(void *p)
 {
 	struct reset_ctx *c = p;
 	struct pf_flow_state st;
+	struct pf_fcache_ent none;
+	__u32 slot = pf_fcache_slot(&c->flow);	/* CPU 0's: main() runs there */
 	__u64 t = 1;
 
+	memset(&none, 0, sizeof(none));
+	bpf_map_update_elem(c->fcache, &slot, &none, BPF_ANY);
+
+	if (c->flows < 0)	/* the flow cache only */
+		return;
 	if (bpf_map_lookup_elem(c->flows, &c->flow, &st) == 0) {
 		st.seen_id = 0;
 		st.seen_echo = 0;
@@ -123,7 +134,13 @@ int main(void)
 	double base, base_call;
 	int fd, fd_empty;
 
+	cpu_set_t cpu0;
+
 	log_set_ident("dp_bench");
+	CPU_ZERO(&cpu0);	/* the flow cache entries reset below are CPU 0's */
+	CPU_SET(0, &cpu0);
+	if (sched_setaffinity(0, sizeof(cpu0), &cpu0))
+		return 1;
 	pf_dp_opts_default(&o);
 	o.pin_dir = NULL;
 	o.max_flows = 65536;
@@ -159,8 +176,16 @@ int main(void)
 	printf("one call at a time, state reset between calls:\n");
 	base_call = run_calls(fd_empty, &f_data, NULL, NULL);
 	row("empty tc program (per-call baseline)", base_call, base_call);
+	rc.fcache = pf_dp_map_fd(dp, "fcache");
+	rc.flows = -1;		/* the flow cache entry only: the flow's state stays */
+	key_of(data.src, data.dst, data.sport, data.dport, &rc.flow);
+	row("TSval already seen, not in the flow cache (evicted)",
+	    run_calls(fd, &f_data, reset_state, &rc), base_call);
+	row("TSval already seen, in the flow cache",
+	    run_calls(fd, &f_data, NULL, NULL), base_call);
 	rc.flows = pf_dp_map_fd(dp, "flows");
 	rc.tstamps = pf_dp_map_fd(dp, "tstamps");
+	rc.fcache = pf_dp_map_fd(dp, "fcache");
 	key_of(data.src, data.dst, data.sport, data.dport, &rc.flow);
 	rc.ts.flow = rc.flow;
 	rc.ts.id = data.tsval;

@@ -373,6 +373,33 @@ __noinline int pf_match(const struct pf_pkt *pk, __u32 cust_b, __u32 cust_a)
 	return 1;
 }
 
+/*
+ * Tells the other direction's state (when it exists) the newest TSval
+ * stored this way, so that its echoes of newer ones skip the lookup. Once
+ * per stored timestamp, not per packet.
+ */
+__noinline int pf_note_stored(const struct pf_flow_key *fk, __u32 id)
+{
+	struct pf_flow_key rk;
+	struct pf_flow_state *rev;
+
+	if (!fk)
+		return -1;
+	__builtin_memcpy(rk.saddr, fk->daddr, 16);
+	__builtin_memcpy(rk.daddr, fk->saddr, 16);
+	rk.sport = fk->dport;
+	rk.dport = fk->sport;
+	rk.proto = fk->proto;
+	__builtin_memset(rk.pad, 0, sizeof(rk.pad));
+	rev = bpf_map_lookup_elem(&flows, &rk);
+	if (!rev)
+		return 0;	/* its echoes are all looked up until it exists */
+	if (!rev->stored_valid || (__s32)(id - rev->stored_hi) > 0)
+		rev->stored_hi = id;	/* only forward: CPUs may store out of order */
+	rev->stored_valid = 1;
+	return 1;
+}
+
 /* Stores the time of this packet under (flow direction, id). */
 __noinline int pf_store(const struct pf_flow_key *fk, __u32 id, __u64 now)
 {
@@ -476,12 +503,18 @@ __noinline int pf_process(const struct pf_pkt *pk)
 		return 0;
 	}
 	pf_fcache_put(e, pk, false);
-	/* an echo from an ignored end: nothing was stored for it (see below) */
+	/*
+	 * An echo from an ignored end: nothing was stored for it (see below).
+	 * A TSecr newer than the newest TSval stored the other way has nothing
+	 * to match: no lookup (most new TSecrs echo TSvals the rate limit
+	 * passed over).
+	 */
 	if (pk->can_match && !(st->ignored & PF_IGN_SRC) &&
 	    (!pk->is_tcp || !st->seen_echo || pk->echo != st->last_echo)) {
 		st->last_echo = pk->echo;
 		st->seen_echo = 1;
-		pf_match(pk, st->slot_src, st->slot_dst);
+		if (!pk->is_tcp || !st->stored_valid || (__s32)(pk->echo - st->stored_hi) <= 0)
+			pf_match(pk, st->slot_src, st->slot_dst);
 	}
 	if (!pk->can_record)
 		return 0;
@@ -502,8 +535,11 @@ __noinline int pf_process(const struct pf_pkt *pk)
 		pf_stat(PF_STAT_IGNORED);
 		return 0;
 	}
-	if (pf_store(&pk->key, pk->id, now))
+	if (pf_store(&pk->key, pk->id, now)) {
 		st->last_record_ns = now;
+		if (pk->is_tcp)
+			pf_note_stored(&pk->key, pk->id);
+	}
 	return 0;
 }
 

@@ -74,7 +74,10 @@ struct pf_flow_state {
 	__u8 seen_id;		/* last_id / last_echo are valid */
 	__u8 seen_echo;
 	__u8 ignored;		/* PF_IGN_SRC / PF_IGN_DST: an end in the ignore trie */
-	__u8 pad;
+	__u8 stored_valid;	/* stored_hi is known (TCP) */
+	__u32 stored_hi;	/* newest TSval stored in the *other* direction: a
+				 * TSecr newer than it has nothing to match */
+	__u32 pad;
 };
 
 /* pf_flow_state.ignored: this direction's source / destination is ignored */
@@ -167,7 +170,7 @@ _Static_assert(PF_HIST_MASK_WORDS * 64 >= PF_HIST_NSLOTS, "a mask bit for every 
 _Static_assert(sizeof(struct pf_lpm_key) == 20, "pf_lpm_key: 4 + 16 bytes");
 _Static_assert(sizeof(struct pf_flow_key) == 40, "pf_flow_key: no hidden padding");
 _Static_assert(sizeof(struct pf_pkt_key) == 44, "pf_pkt_key: no hidden padding");
-_Static_assert(sizeof(struct pf_flow_state) == 32, "pf_flow_state: no hidden padding");
+_Static_assert(sizeof(struct pf_flow_state) == 40, "pf_flow_state: no hidden padding");
 _Static_assert(sizeof(struct pf_meta) == 16, "pf_meta: no hidden padding");
 _Static_assert(sizeof(struct pf_fcache_ent) == 64, "pf_fcache_ent: one cache line");
 _Static_assert(sizeof(struct pf_hist_half) ==

@@ -1860,3 +1860,44 @@ Test(dp0, fcache_stale_entry_never_makes_a_wrong_sample)
 	EXPECT_STATS("its echo", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
 	EXPECT_DELTAS({ 1, PF_HALF_INTERNET, 1, { MS(2), now_ns() - t0 } });
 }
+
+/*
+ * A TSecr newer than the newest TSval stored the other way is not looked
+ * up: a timestamp planted in the map for such a TSval (the datapath never
+ * stores one there) is not matched, while the echo of the stored TSval is,
+ * exactly. (Before the other direction exists every new TSecr is looked
+ * up: one_rtt's tests.)
+ */
+Test(dp0, echo_newer_than_any_stored_tsval_is_not_looked_up)
+{
+	struct pkt_spec a = DATA(C4_1, R4A, 40011, 443, 300), echo, first;
+	struct pf_pkt_key planted;
+	__u64 t_planted;
+	uint64_t t0;
+
+	/* the reverse direction exists first (data from the remote) */
+	first = DATA(R4A, C4_1, 443, 40011, 9000);
+	first.tsecr = 0;
+	run(&first);
+	EXPECT_STATS("the remote's first packet", .packets = 1, .parsed = 1, .recorded = 1);
+	t0 = now_ns();
+	run(&a);
+	EXPECT_STATS("TSval 300 stored", .packets = 1, .parsed = 1, .recorded = 1);
+	memset(&planted, 0, sizeof(planted));
+	planted.flow = flow_key(C4_1, R4A, 40011, 443);
+	planted.id = 305;
+	t_planted = now_ns() - MS(50);
+	cr_assert_eq(bpf_map_update_elem(pf_dp_map_fd(dp, "tstamps"), &planted, &t_planted,
+					 BPF_ANY), 0);
+	sleep_ns(MS(2));
+	echo = pkt_echo(&a);
+	echo.tsecr = 305;
+	run(&echo);
+	EXPECT_STATS("an echo of 305, newer than the stored 300: no lookup", .packets = 1,
+		     .parsed = 1);
+	expect_no_deltas("no lookup, no sample");
+	echo.tsecr = 300;
+	run(&echo);
+	EXPECT_STATS("the echo of 300", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
+	EXPECT_DELTAS({ 1, PF_HALF_INTERNET, 1, { MS(2), now_ns() - t0 } });
+}
