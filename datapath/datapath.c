@@ -41,6 +41,7 @@ static const char *const stat_names[PF_STAT_MAX] = {
 	[PF_STAT_BAD_SLOT] = "bad_slot",
 	[PF_STAT_IGNORED] = "ignored",
 	[PF_STAT_FCACHE_HIT] = "fcache_hits",
+	[PF_STAT_PSH_SKIPPED] = "psh_skipped",
 };
 
 const char *pf_dp_stat_name(enum pf_stat s)
@@ -269,6 +270,7 @@ int pf_dp_open(struct pf_dp **dpp, const struct pf_dp_opts *o)
 		goto out_free;
 	}
 	dp->skel->rodata->pf_rate_limit_ns = o->rate_limit_ns;
+	dp->skel->rodata->pf_record_psh = o->record_psh;
 	bpf_program__set_autoload(dp->skel->progs.pf_tc_empty, o->load_empty || o->attach_empty);
 	bpf_program__set_autoload(dp->skel->progs.pf_tc_empty_egress, o->attach_empty);
 	err = size_maps(dp);

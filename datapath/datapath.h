@@ -27,6 +27,7 @@ struct pf_dp_opts {
 	uint32_t max_prefixes;	/* trie entries */
 	uint32_t max_flows;	/* flow-state and timestamp entries, each */
 	uint64_t rate_limit_ns;	/* per flow, between stored TSvals */
+	bool record_psh;	/* record data segments with PSH too (delayed ACKs) */
 	uint32_t tc_priority;	/* clsact filter priority; 0 = choose */
 	enum pf_hook_mode attach_mode;	/* tcx where available, or forced */
 	bool load_empty;	/* also load the empty baseline program */

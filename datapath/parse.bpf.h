@@ -55,6 +55,8 @@ struct pf_pkt {
 	__u8 can_record;
 	__u8 can_match;
 	__u8 is_tcp;
+	__u8 psh;		/* a small message: data < PF_PSH_SMALL bytes with PSH
+				 * (not SYN or FIN): see pf_process */
 };
 
 struct pf_vlan_hdr {
@@ -207,6 +209,15 @@ done:
 	return PF_PARSE_OK;
 }
 
+/*
+ * Data with PSH and less than this many bytes is a lone message (a
+ * request, an answer, a keystroke) whose ACK a receiver may hold: not
+ * recorded (pf_process). Larger ones are bulk: a full segment, or a GRO/GSO
+ * aggregate of several (which carries the PSH of its last), acknowledged
+ * at once by a receiver with more than one segment's worth unacknowledged.
+ */
+#define PF_PSH_SMALL	1024
+
 /* NOP, NOP, kind 8, length 10: how Linux starts the options of every segment */
 #define PF_TS_FAST_WORD	0x0101080aU
 
@@ -251,7 +262,9 @@ static __always_inline int pf_parse_tcp(struct __sk_buff *skb, void *pos, void *
 	pk->id = ts.tsval;
 	pk->echo = ts.tsecr;
 	/* pure ACKs are not echoed promptly: only data, SYN or FIN record */
-	pk->can_record = !th->rst && (l4len > doff || th->syn || th->fin);
+	pk->can_record = !th->rst && (th->syn || th->fin || l4len > doff);
+	pk->psh = th->psh && !th->syn && !th->fin && l4len - doff < PF_PSH_SMALL &&
+		  !pf_record_psh;
 	pk->can_match = th->ack && ts.tsecr != 0;
 	return PF_PARSE_OK;
 }

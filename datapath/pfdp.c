@@ -33,12 +33,15 @@ static const char usage[] =
 "  -a, --attach MODE       tcx, tc (clsact filters) or auto (default)\n"
 "  -P, --tc-priority N     clsact filter priority (default 0: the lowest that\n"
 "                          runs before every filter already there)\n"
+"  -R, --record-psh        record data segments with PSH too (their ACKs may\n"
+"                          wait for the peer's delayed-ACK timer)\n"
 "  -E, --empty             attach an empty program instead (the baseline\n"
 "                          of make bench: what a hook itself costs)\n"
 "  -v, --verbose           debug logging (libbpf too)\n"
 "\n"
 "Output, one line per customer-half with samples, then the totals:\n"
 "  customer SLOT HALF count N sum_ns S min_ns A max_ns B p50_ns C p90_ns D\n"
+"  buckets SLOT HALF LO:N ...  (each non-empty bucket: its lower bound in ns)\n"
 "  deltas N polls P          (sum of every delta's count)\n"
 "  stat NAME VALUE           (the datapath's own counters)\n"
 "  hooks tcx T missing M not_first F not_running R reattached A blind B\n"
@@ -164,7 +167,7 @@ static void report(struct pf_dp *dp, struct pfdp *st)
 {
 	static const char *const half_name[] = { "access", "internet" };
 	uint64_t stats[PF_STAT_MAX];
-	uint32_t s;
+	uint32_t s, k;
 	int h, i;
 
 	for (s = 0; s < st->nslots; s++) {
@@ -178,6 +181,12 @@ static void report(struct pf_dp *dp, struct pfdp *st)
 			       (unsigned long long)x->count, (unsigned long long)x->sum,
 			       (unsigned long long)x->min, (unsigned long long)x->max,
 			       hist_quantile(x, 0.5), hist_quantile(x, 0.9));
+			printf("buckets %u %s", s, half_name[h]);
+			for (k = 0; k < PF_HIST_NSLOTS; k++)
+				if (x->slot[k])
+					printf(" %llu:%llu", (unsigned long long)hist_slot_lo(k),
+					       (unsigned long long)x->slot[k]);
+			printf("\n");
 		}
 	}
 	printf("deltas %llu polls %llu\n", (unsigned long long)st->deltas,
@@ -206,6 +215,7 @@ int main(int argc, char **argv)
 		{ "attach", required_argument, NULL, 'a' },
 		{ "tc-priority", required_argument, NULL, 'P' },
 		{ "empty", no_argument, NULL, 'E' },
+		{ "record-psh", no_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -220,7 +230,7 @@ int main(int argc, char **argv)
 	log_set_ident("pingfold-dp");
 	pf_dp_opts_default(&o);
 	o.pin_dir = NULL;
-	while ((c = getopt_long(argc, argv, "i:c:t:n:r:f:C:p:a:P:Evh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:c:t:n:r:f:C:p:a:P:ERvh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			if (nif == PFDP_MAX_IFACES) {
@@ -262,6 +272,7 @@ int main(int argc, char **argv)
 			o.tc_priority = (uint32_t)v;
 			break;
 		case 'E': o.attach_empty = true; break;
+		case 'R': o.record_psh = true; break;
 		case 'v': log_set_level(LOG_LVL_DEBUG); break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;

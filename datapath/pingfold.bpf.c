@@ -17,6 +17,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "datapath/pingfold_shared.h"
+
+/* Set by the loader before load; read by the parser. */
+const volatile __u8 pf_record_psh = 0;	/* 1: record data with PSH too */
+
 #include "datapath/parse.bpf.h"
 
 #define TC_ACT_UNSPEC	(-1)
@@ -533,6 +537,17 @@ __noinline int pf_process(const struct pf_pkt *pk)
 		if (pk->is_tcp)
 			st->last_record_ns = now;	/* counted as often as it would be stored */
 		pf_stat(PF_STAT_IGNORED);
+		return 0;
+	}
+	/*
+	 * A small message with PSH (a request, an answer, a keystroke): the
+	 * peer acknowledges it with its answer or when its delayed-ACK timer
+	 * fires, so a sample on it would measure that wait (docs/datapath.md
+	 * "Delayed ACKs"). Not stored; its TSval stays seen (above), so no
+	 * later segment with it is stored either: the echo may be its.
+	 */
+	if (pk->psh) {
+		pf_stat(PF_STAT_PSH_SKIPPED);
 		return 0;
 	}
 	if (pf_store(&pk->key, pk->id, now)) {

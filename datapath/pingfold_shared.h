@@ -144,6 +144,7 @@ enum pf_stat {
 	PF_STAT_IGNORED,	/* timestamps not stored: their echo would come from an
 				 * ignored address (its samples must not count) */
 	PF_STAT_FCACHE_HIT,	/* TCP packets with nothing new, left at the flow cache */
+	PF_STAT_PSH_SKIPPED,	/* timestamps not stored: data with PSH (delayed ACKs) */
 	PF_STAT_MAX,
 };
 

@@ -105,6 +105,8 @@ static void del_customer(const char *pfx)
 	cr_assert_eq(pf_dp_prefix_del(dp, &p), 0, "cannot delete %s", pfx);
 }
 
+static bool opt_record_psh;	/* the dpp suite: pf_dp_opts.record_psh */
+
 static void dp_start(bool default_rate_limit)
 {
 	struct pf_dp_opts o;
@@ -119,6 +121,7 @@ static void dp_start(bool default_rate_limit)
 	o.max_prefixes = 64;
 	if (!default_rate_limit)
 		o.rate_limit_ns = 0;
+	o.record_psh = opt_record_psh;
 	err = pf_dp_open(&dp, &o);
 	cr_assert_eq(err, 0, "pf_dp_open: %s", strerror(-err));
 	for (i = 0; i < sizeof(customers) / sizeof(customers[0]); i++)
@@ -146,8 +149,15 @@ static void teardown(void)
 	dp = NULL;
 }
 
+static void setup_psh(void)
+{
+	opt_record_psh = true;
+	dp_start(false);
+}
+
 TestSuite(dp, .init = setup_default, .fini = teardown, .timeout = 20);
 TestSuite(dp0, .init = setup_norl, .fini = teardown, .timeout = 20);
+TestSuite(dpp, .init = setup_psh, .fini = teardown, .timeout = 20);
 
 /* --- running frames ------------------------------------------------------ */
 
@@ -194,12 +204,12 @@ static void run(const struct pkt_spec *s)
 struct st {
 	uint64_t packets, parsed, not_ip, truncated, odd, other_l4, tcp_no_ts,
 		 no_customer, recorded, rate_limited, matched, samples, flow_full,
-		 ts_full, bad_slot, ignored, fcache_hits;
+		 ts_full, bad_slot, ignored, fcache_hits, psh_skipped;
 };
 _Static_assert(sizeof(struct st) == PF_STAT_MAX * sizeof(uint64_t),
 	       "struct st must list every pf_stat");
 _Static_assert(PF_STAT_PACKETS == 0 && PF_STAT_RECORDED == 8 && PF_STAT_BAD_SLOT == 14 &&
-	       PF_STAT_IGNORED == 15 && PF_STAT_FCACHE_HIT == 16,
+	       PF_STAT_IGNORED == 15 && PF_STAT_FCACHE_HIT == 16 && PF_STAT_PSH_SKIPPED == 17,
 	       "struct st follows enum pf_stat");
 
 static uint64_t st_mark[PF_STAT_MAX];
@@ -436,7 +446,7 @@ static void one_rtt(const struct pkt_spec *rec, uint32_t cust, int half, uint64_
 /* A TCP data segment from src to dst carrying TSval tsval. */
 #define DATA(s, d, sp, dp_, ts)						\
 	((struct pkt_spec){ .src = (s), .dst = (d), .sport = (sp), .dport = (dp_),	\
-			    .flags = PKT_ACK | PKT_PSH, .tsval = (ts), .tsecr = 7,	\
+			    .flags = PKT_ACK, .tsval = (ts), .tsecr = 7,		\
 			    .payload = 100 })
 
 static void set_tags(struct pkt_spec *s, const uint16_t *tpid, int n)
@@ -1900,4 +1910,65 @@ Test(dp0, echo_newer_than_any_stored_tsval_is_not_looked_up)
 	run(&echo);
 	EXPECT_STATS("the echo of 300", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
 	EXPECT_DELTAS({ 1, PF_HALF_INTERNET, 1, { MS(2), now_ns() - t0 } });
+}
+
+/* --- data with PSH (delayed ACKs) ----------------------------------------------- */
+
+/*
+ * A small message (data with PSH and less than 1024 bytes, whose ACK may
+ * wait for the peer's answer or delayed-ACK timer) is not stored, and
+ * counted, once per new TSval; its TSval stays seen, so a later segment without PSH with the
+ * same TSval is not stored either (the echo may be the message's); the
+ * next new TSval without PSH is; SYN and FIN with PSH still record, and so
+ * does bulk with PSH (1024 bytes and more).
+ */
+Test(dp0, data_with_psh_is_not_recorded)
+{
+	struct pkt_spec msg = DATA(C4_1, R4A, 40020, 443, 100), bulk, fin, echo;
+	uint64_t t0;
+
+	msg.flags = PKT_ACK | PKT_PSH;
+	run(&msg);
+	EXPECT_STATS("a message (PSH)", .packets = 1, .parsed = 1, .psh_skipped = 1);
+	run(&msg);
+	EXPECT_STATS("the same again", .packets = 1, .parsed = 1, .fcache_hits = 1);
+	bulk = msg;
+	bulk.flags = PKT_ACK;
+	run(&bulk);
+	EXPECT_STATS("a segment without PSH, the same TSval: seen", .packets = 1, .parsed = 1,
+		     .fcache_hits = 1);
+	echo = pkt_echo(&msg);
+	run(&echo);
+	EXPECT_STATS("their ACK: nothing to match", .packets = 1, .parsed = 1);
+	bulk.tsval = 101;
+	t0 = now_ns();
+	run(&bulk);
+	EXPECT_STATS("the next TSval, without PSH", .packets = 1, .parsed = 1, .recorded = 1);
+	sleep_ns(MS(2));
+	echo = pkt_echo(&bulk);
+	run(&echo);
+	EXPECT_STATS("its ACK", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
+	EXPECT_DELTAS({ 1, PF_HALF_INTERNET, 1, { MS(2), now_ns() - t0 } });
+	fin = msg;
+	fin.tsval = 103;
+	fin.flags = PKT_ACK | PKT_PSH | PKT_FIN;
+	run(&fin);
+	EXPECT_STATS("FIN with PSH records", .packets = 1, .parsed = 1, .recorded = 1);
+	msg.sport = 40022;	/* bulk: a full segment or a GRO aggregate, with PSH */
+	msg.payload = 1024;
+	run(&msg);
+	EXPECT_STATS("1024 bytes with PSH record", .packets = 1, .parsed = 1, .recorded = 1);
+	msg.payload = 1023;
+	msg.tsval = 104;
+	run(&msg);
+	EXPECT_STATS("1023 do not", .packets = 1, .parsed = 1, .psh_skipped = 1);
+}
+
+/* pf_dp_opts.record_psh (pingfold-dp --record-psh): every data segment records. */
+Test(dpp, record_psh_records_messages_too)
+{
+	struct pkt_spec msg = DATA(C4_1, R4A, 40021, 443, 100);
+
+	msg.flags = PKT_ACK | PKT_PSH;
+	one_rtt(&msg, 1, PF_HALF_INTERNET, MS(2));
 }

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PKT_MAX		1024
+#define PKT_MAX		2048
 #define PKT_MAX_TAGS	4
 #define PKT_MAX_EXT	10
 

@@ -65,9 +65,8 @@ settle() {
 }
 
 # 2. custA only to the ignored server, custB to the other
-# (small writes: a new TSval every few packets, not one per burst)
-topo_iperf_client 198.18.1.10 198.19.0.2 3 5M -l 1400
-topo_iperf_client 198.18.1.20 198.19.0.1 3 5M -l 1400
+topo_iperf_client 198.18.1.10 198.19.0.2 3 50M
+topo_iperf_client 198.18.1.20 198.19.0.1 3 50M
 check "iperf3 traffic ran (round 1)" topo_iperf_wait
 settle
 a_acc=$(count custA access) a_int=$(count custA internet)
@@ -84,7 +83,7 @@ printf '# none\n' > "$ign"
 kill -HUP "$AGENT_PID"
 check "SIGHUP: the list is now empty" wait_log "$LOG" "ignoring samples towards 0 prefixes"
 before=$(count custA internet)
-topo_iperf_client 198.18.1.10 198.19.0.2 3 5M -l 1400
+topo_iperf_client 198.18.1.10 198.19.0.2 3 50M
 check "iperf3 traffic ran (round 2)" topo_iperf_wait
 settle
 a_int=$(count custA internet)
