@@ -121,8 +121,9 @@ static void key_of(const char *src, const char *dst, uint16_t sport, uint16_t dp
 
 int main(void)
 {
+	/* a bulk segment (no PSH: a small message with PSH is not stored) */
 	struct pkt_spec data = { .src = "198.19.0.1", .dst = "198.18.1.10", .sport = 443,
-				 .dport = 40000, .flags = PKT_ACK | PKT_PSH, .tsval = 1000,
+				 .dport = 40000, .flags = PKT_ACK, .tsval = 1000,
 				 .tsecr = 77, .payload = 512 };
 	struct pkt_spec nocust = data, udp = data, ack;
 	struct frame f_data, f_ack, f_nocust, f_udp;

@@ -60,8 +60,9 @@ static int make_samples(struct pf_dp *dp, int fd, uint32_t from, uint32_t to)
 
 	for (r = from; r <= to; r++) {
 		for (i = 0; i < NCUST; i++) {
+			/* a bulk segment: a small message with PSH is not stored */
 			struct pkt_spec d = { .src = "198.19.200.1", .dport = 40000, .sport = 443,
-					      .flags = PKT_ACK | PKT_PSH, .tsval = 1000 * r,
+					      .flags = PKT_ACK, .tsval = 1000 * r,
 					      .tsecr = 1, .payload = 100 };
 			struct pkt_spec e;
 
