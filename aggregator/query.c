@@ -627,6 +627,18 @@ static int hm_row_read(struct history *hist, const struct query *q, const char *
 	return 0;
 }
 
+static void hm_free(struct hm_row *rows, size_t nrows, char **names, size_t nn)
+{
+	size_t i;
+
+	for (i = 0; i < nrows; i++)
+		free(rows[i].v);
+	for (i = 0; i < nn; i++)
+		free(names[i]);
+	free(names);
+	free(rows);
+}
+
 /*
  * Rows (sites, or a site's customers) x steps of one quantile of one half;
  * with "worst=N", the N rows whose highest cell is highest, worst first.
@@ -660,12 +672,7 @@ static int heatmap(struct history *hist, const struct query *q, uint64_t now, st
 			nrows++;
 	}
 	if (rc) {
-		for (i = 0; i < nrows; i++)
-			free(rows[i].v);
-		for (i = 0; i < nn; i++)
-			free(names[i]);
-		free(names);
-		free(rows);
+		hm_free(rows, nrows, names, nn);
 		return query_fail(w, rc, rc == -ENOMEM ? "out of memory" :
 				  "the history file could not be read");
 	}
@@ -707,12 +714,7 @@ static int heatmap(struct history *hist, const struct query *q, uint64_t now, st
 	}
 	jw_arr_end(w);
 	jw_obj_end(w);
-	for (i = 0; i < nrows; i++)
-		free(rows[i].v);
-	for (i = 0; i < nn; i++)
-		free(names[i]);
-	free(names);
-	free(rows);
+	hm_free(rows, nrows, names, nn);
 	return 0;
 }
 

@@ -684,22 +684,24 @@ function onRoute() {
   schedule(true);
 }
 
+// The button of a group (#windows, #ranges) whose data-KEY is v, pressed.
+function press(group, key, v) {
+  for (const b of document.querySelectorAll(group + ' button')) {
+    b.classList.toggle('on', b.dataset[key] === v);
+    b.setAttribute('aria-pressed', String(b.dataset[key] === v));
+  }
+}
+
 function setWindow(w) {
   state.window = w;
   localStorage.setItem('pf.window', w);
-  for (const b of document.querySelectorAll('#windows button')) {
-    b.classList.toggle('on', b.dataset.window === w);
-    b.setAttribute('aria-pressed', String(b.dataset.window === w));
-  }
+  press('#windows', 'window', w);
 }
 
 function setRange(r) {
   state.range = r;
   localStorage.setItem('pf.range', r);
-  for (const b of document.querySelectorAll('#ranges button')) {
-    b.classList.toggle('on', b.dataset.range === r);
-    b.setAttribute('aria-pressed', String(b.dataset.range === r));
-  }
+  press('#ranges', 'range', r);
   for (const e of document.querySelectorAll('.range')) e.textContent = r;
 }
 
