@@ -134,6 +134,10 @@ const struct opt agent_opts[] = {
 	  .help = "pinned maps (default /sys/fs/bpf/pingfold)" },
 	{ "state-dir", 0, OPT_STR, F(state_dir), .arg = "DIR",
 	  .help = "reader state and journal (default /run/pingfold)" },
+	{ "record-psh", 0, OPT_BOOL, F(dp.record_psh),
+	  .help = "store timestamps on small messages too (data with\n"
+		  "PSH under 1 KiB; their samples include the peer's\n"
+		  "delayed-ACK wait: docs/datapath.md)" },
 	{ "detach-on-exit", 0, OPT_BOOL, F(detach_on_exit),
 	  .help = "on SIGTERM/SIGINT remove programs, pins and state\n"
 		  "(default: leave them, so a restart loses nothing)" },

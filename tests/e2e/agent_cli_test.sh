@@ -1,6 +1,7 @@
 #!/bin/bash
 # pingfold-agent's command line: --dry-run summaries and file:line errors,
-# option validation, config files, an unknown interface, --once --json.
+# option validation, config files, an unknown interface, --once --json,
+# small messages timestamped only with --record-psh.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -84,6 +85,33 @@ if grep -q '"customer":"lo","site":"Loop","half":"access","count":[1-9]' <<<"$ou
 else
 	not_ok "--once --json output: $(head -c 400 <<<"$out")"
 fi
+# small messages (tests/tools/pfrr over lo, 100-byte requests and 200-byte
+# answers): not timestamped by default (psh_skipped), timestamped with
+# --record-psh (the option reaches the datapath)
+PFRR=$TOPO_ROOT/${OUT:-build}/tests/tools/pfrr
+[[ ${OUT:-build} == /* ]] && PFRR=$OUT/tests/tools/pfrr
+ip netns exec "$NS" "$PFRR" -s -p 5400 -t 2 > "$TMP/rr.log" 2>&1 &
+rr_srv=$!
+for _ in $(seq 100); do grep -q '^listening' "$TMP/rr.log" && break; sleep 0.05; done
+psh_once() {	# psh_once [ARGS]: "psh_skipped recorded" of one --once interval under pfrr
+	local cli o
+	ip netns exec "$NS" "$PFRR" -c 127.0.0.1 -p 5400 -k 1 -n 2000 -w 5 >/dev/null 2>&1 &
+	cli=$!
+	o=$(ip netns exec "$NS" "$AGENT" -i lo -C "$TMP/lo.txt" --pin-dir "$PIN" \
+		--state-dir "$TMP/state" --max-flows 4096 -n 1500 --once --json --detach-on-exit -q "$@")
+	kill "$cli" 2>/dev/null
+	wait "$cli" 2>/dev/null
+	jq -r '"\(.stats.psh_skipped) \(.stats.recorded)"' <<<"$o"
+}
+read -r skipped recorded <<<"$(psh_once)"
+check "small messages are not timestamped (psh_skipped $skipped, recorded $recorded)" \
+	test "${skipped:-0}" -gt 0
+read -r skipped2 recorded2 <<<"$(psh_once --record-psh)"
+check "--record-psh: they are (psh_skipped $skipped2, recorded $recorded2)" \
+	test "$skipped2" = 0 -a "${recorded2:-0}" -gt "${recorded:-0}"
+kill "$rr_srv" 2>/dev/null
+wait "$rr_srv" 2>/dev/null
+
 ip netns exec "$NS" "$AGENT" --detach --pin-dir "$PIN" --state-dir "$TMP/state" -q
 check "--detach after --once leaves no pins" test ! -e "$PIN"
 check "--detach after --once leaves no tc filter on lo" \
