@@ -301,6 +301,13 @@ async function main() {
   result.stale = await evaluate(`[...document.querySelectorAll('#boxes tr.stale')].map((e) => e.dataset.name)`);
   result.badge = await evaluate(`document.querySelector('#health-badge').textContent`);
   result.overview = await dump('overview.tsv');
+  // the chosen window and range stand out: the pressed button looks unlike the others
+  result.pressed_distinct = await evaluate(`['#windows', '#ranges'].every((g) => {
+    const on = document.querySelector(g + ' button.on'), off = document.querySelector(g + ' button:not(.on)');
+    if (!on || !off) return false;
+    const a = getComputedStyle(on), b = getComputedStyle(off);
+    return a.backgroundColor !== b.backgroundColor && a.color !== b.color;
+  })`);
   result.history_on = await evaluate(`!document.querySelector('#heat-panel').hidden`);
   if (result.history_on) {
     await historyDrawn('"overview"');

@@ -199,6 +199,8 @@ nerr=$(jq '.errors | length' "$R")
 check "no console errors, exceptions or failed requests ($nerr)" test "$nerr" = 0
 jq -r '.errors[]' "$R" | sed 's/^/#   /'
 check "the page shows the window it was asked for ($W)" test "$(jq -r .window "$R")" = $W
+check "the chosen window and history range stand out (pressed buttons styled apart)" \
+	test "$(jq -r .pressed_distinct "$R")" = true
 check "the page shows every site of the aggregator" \
 	test "$(jq -c '.sites | sort' "$R")" = "$(q sites --json | jq -c '.sites | sort')" -a \
 	     "$(jq '.sites | length' "$R")" = 6
