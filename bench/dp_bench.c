@@ -103,22 +103,6 @@ static void reset_state(void *p)
 		bpf_map_delete_elem(c->tstamps, &c->ts);
 }
 
-static void key_of(const char *src, const char *dst, uint16_t sport, uint16_t dport,
-		   struct pf_flow_key *k)
-{
-	struct prefix a, b;
-	const char *why;
-
-	prefix_parse(src, &a, &why);
-	prefix_parse(dst, &b, &why);
-	memset(k, 0, sizeof(*k));
-	memcpy(k->saddr, a.addr, 16);
-	memcpy(k->daddr, b.addr, 16);
-	k->sport = htons(sport);
-	k->dport = htons(dport);
-	k->proto = 6;
-}
-
 int main(void)
 {
 	/* a bulk segment (no PSH: a small message with PSH is not stored) */
@@ -179,7 +163,7 @@ int main(void)
 	row("empty tc program (per-call baseline)", base_call, base_call);
 	rc.fcache = pf_dp_map_fd(dp, "fcache");
 	rc.flows = -1;		/* the flow cache entry only: the flow's state stays */
-	key_of(data.src, data.dst, data.sport, data.dport, &rc.flow);
+	pkt_flow_key(&data, &rc.flow);
 	row("TSval already seen, not in the flow cache (evicted)",
 	    run_calls(fd, &f_data, reset_state, &rc), base_call);
 	row("TSval already seen, in the flow cache",
@@ -187,13 +171,13 @@ int main(void)
 	rc.flows = pf_dp_map_fd(dp, "flows");
 	rc.tstamps = pf_dp_map_fd(dp, "tstamps");
 	rc.fcache = pf_dp_map_fd(dp, "fcache");
-	key_of(data.src, data.dst, data.sport, data.dport, &rc.flow);
+	pkt_flow_key(&data, &rc.flow);
 	rc.ts.flow = rc.flow;
 	rc.ts.id = data.tsval;
 	rc.store = 0;
 	row("TCP TS, customer, new TSval -> timestamp stored",
 	    run_calls(fd, &f_data, reset_state, &rc), base_call);
-	key_of(ack.src, ack.dst, ack.sport, ack.dport, &rc.flow);
+	pkt_flow_key(&ack, &rc.flow);
 	rc.store = 1;
 	row("TCP TS echo matched -> RTT sample into histogram",
 	    run_calls(fd, &f_ack, reset_state, &rc), base_call);

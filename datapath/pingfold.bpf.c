@@ -292,6 +292,17 @@ static __always_inline bool pf_ignored(const __u8 *addr)
 	return bpf_map_lookup_elem(&ignores, &k) != NULL;
 }
 
+/* The other direction of a flow direction. */
+static __always_inline void pf_reverse_key(const struct pf_flow_key *in, struct pf_flow_key *out)
+{
+	__builtin_memcpy(out->saddr, in->daddr, 16);
+	__builtin_memcpy(out->daddr, in->saddr, 16);
+	out->sport = in->dport;
+	out->dport = in->sport;
+	out->proto = in->proto;
+	__builtin_memset(out->pad, 0, sizeof(out->pad));
+}
+
 static __always_inline struct pf_meta *pf_meta(void)
 {
 	__u32 zero = 0;
@@ -352,12 +363,7 @@ __noinline int pf_match(const struct pf_pkt *pk, __u32 cust_b, __u32 cust_a)
 
 	if (!pk)
 		return -1;
-	__builtin_memcpy(k.flow.saddr, pk->key.daddr, 16);
-	__builtin_memcpy(k.flow.daddr, pk->key.saddr, 16);
-	k.flow.sport = pk->key.dport;
-	k.flow.dport = pk->key.sport;
-	k.flow.proto = pk->key.proto;
-	__builtin_memset(k.flow.pad, 0, sizeof(k.flow.pad));
+	pf_reverse_key(&pk->key, &k.flow);
 	k.id = pk->echo;
 	ts = bpf_map_lookup_elem(&tstamps, &k);
 	if (!ts)
@@ -389,12 +395,7 @@ __noinline int pf_note_stored(const struct pf_flow_key *fk, __u32 id)
 
 	if (!fk)
 		return -1;
-	__builtin_memcpy(rk.saddr, fk->daddr, 16);
-	__builtin_memcpy(rk.daddr, fk->saddr, 16);
-	rk.sport = fk->dport;
-	rk.dport = fk->sport;
-	rk.proto = fk->proto;
-	__builtin_memset(rk.pad, 0, sizeof(rk.pad));
+	pf_reverse_key(fk, &rk);
 	rev = bpf_map_lookup_elem(&flows, &rk);
 	if (!rev)
 		return 0;	/* its echoes are all looked up until it exists */

@@ -1754,18 +1754,10 @@ Test(dp, pinned_counters_of_another_layout_are_made_anew)
 static struct pf_flow_key flow_key(const char *src, const char *dst, uint16_t sport,
 				   uint16_t dport)
 {
+	struct pkt_spec s = { .src = src, .dst = dst, .sport = sport, .dport = dport };
 	struct pf_flow_key k;
-	struct prefix p;
-	const char *why;
 
-	memset(&k, 0, sizeof(k));
-	cr_assert_eq(prefix_parse(src, &p, &why), 0);
-	memcpy(k.saddr, p.addr, 16);
-	cr_assert_eq(prefix_parse(dst, &p, &why), 0);
-	memcpy(k.daddr, p.addr, 16);
-	k.sport = htons(sport);
-	k.dport = htons(dport);
-	k.proto = 6;
+	cr_assert_eq(pkt_flow_key(&s, &k), 0, "%s -> %s", src, dst);
 	return k;
 }
 

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/types.h>
+#include "common/prefix.h"
+#include "datapath/pingfold_shared.h"
 #include "pkt.h"
 
 #define PKT_DIE(...)						\
@@ -253,4 +256,20 @@ struct pkt_spec pkt_echo(const struct pkt_spec *s)
 		e.icmp_type = 129;
 	}
 	return e;
+}
+
+int pkt_flow_key(const struct pkt_spec *s, struct pf_flow_key *k)
+{
+	struct prefix a, b;
+	const char *why;
+
+	if (prefix_parse(s->src, &a, &why) || prefix_parse(s->dst, &b, &why))
+		return -1;
+	memset(k, 0, sizeof(*k));
+	memcpy(k->saddr, a.addr, 16);
+	memcpy(k->daddr, b.addr, 16);
+	k->sport = htons(s->sport);
+	k->dport = htons(s->dport);
+	k->proto = 6;
+	return 0;
 }

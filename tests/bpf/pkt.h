@@ -83,4 +83,11 @@ size_t pkt_opt_ts(uint8_t *p, uint32_t tsval, uint32_t tsecr);
  */
 struct pkt_spec pkt_echo(const struct pkt_spec *s);
 
+/*
+ * The datapath's flow key of a TCP spec's direction (addresses v4-mapped,
+ * ports in network order), as its parser builds it. 0, or -1 on a bad address.
+ */
+struct pf_flow_key;
+int pkt_flow_key(const struct pkt_spec *s, struct pf_flow_key *k);
+
 #endif /* PINGFOLD_TESTS_PKT_H */
