@@ -521,6 +521,7 @@ void pf_dp_close(struct pf_dp *dp)
 	if (dp->state)
 		munmap(dp->state, dp->state_len);
 	free(dp->staged);
+	free(dp->batch);
 	free(dp->percpu);
 	pingfold__destroy(dp->skel);
 	free(dp);

@@ -7,6 +7,7 @@
 #include "datapath/datapath.h"
 
 struct pingfold;	/* the skeleton (pingfold.skel.h) */
+struct rd_batch;	/* the reader's batch (reader.c) */
 
 #define PF_DP_MAX_IFACES 32
 
@@ -58,6 +59,7 @@ struct pf_dp {
 	struct pf_dp_upd *staged;	/* shadow updates of the last read */
 	size_t nstaged, cap_staged;
 	struct hist_sparse scratch;
+	struct rd_batch *batch;		/* customers read together */
 	int ncpus;
 	struct pf_stats *percpu;
 	struct pf_attach att[PF_DP_MAX_IFACES];

@@ -19,6 +19,34 @@
 
 static int read_all(struct pf_dp *dp, bool full, pf_dp_delta_fn cb, void *ctx);
 
+/*
+ * The reader walks 100,000 customers' histograms, 3.4 KiB apart, and
+ * their shadows: a handful of cache misses per customer-half, each one
+ * waited for in turn if read one customer at a time. So customers are
+ * read in batches, in three steps: the batch's headers (masks, sum,
+ * min, max) are prefetched together; their mask bits are taken, each
+ * flagged slot's counter and shadow prefetched; then the slots are read.
+ * The misses of a batch overlap instead of adding up. The order of a
+ * customer-half's reads is unchanged: mask bits taken, then counters,
+ * then sum, then min and max.
+ */
+#define RD_BATCH	8	/* poll_bench: 8 read faster than 4, 16 or 32 */
+
+struct rd_half {
+	uint32_t cust;
+	uint16_t half;
+	uint16_t n;		/* flagged slots: slots[off .. off + n) */
+	uint32_t off;
+};
+
+struct rd_batch {
+	uint32_t cust[RD_BATCH];
+	uint32_t ncust;
+	struct rd_half h[RD_BATCH * PF_NHALVES];
+	uint32_t nh;
+	uint16_t slots[RD_BATCH * PF_NHALVES * PF_HIST_NSLOTS];
+};
+
 static size_t state_size(uint32_t max_customers)
 {
 	size_t pg = sysconf(_SC_PAGESIZE);
@@ -37,6 +65,9 @@ int pf_dpi_map_state(struct pf_dp *dp)
 	int fd = -1, flags = MAP_PRIVATE | MAP_ANONYMOUS;
 	bool existed = false;
 
+	dp->batch = malloc(sizeof(*dp->batch));
+	if (!dp->batch)
+		return -ENOMEM;
 	if (dp->o.state_path) {
 		fd = open(dp->o.state_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0 || fstat(fd, &st)) {
@@ -150,12 +181,7 @@ static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-/*
- * One customer-half: the slots flagged since the last read (all of them
- * when full) are diffed against the shadow. min/max are reset only when
- * there is a delta, and clamped into its first/last slot, since a sample
- * racing the read may have set them while its count lands next time.
- */
+/* One shadow update of the read, kept until it is committed. */
 static int stage(struct pf_dp *dp, uint32_t cust, int half, uint32_t slot, uint64_t v)
 {
 	struct pf_dp_upd *u;
@@ -177,48 +203,105 @@ static int stage(struct pf_dp *dp, uint32_t cust, int half, uint32_t slot, uint6
 	return 0;
 }
 
-static int read_half(struct pf_dp *dp, uint32_t cust, int half, bool full,
+static void rd_prefetch_headers(const struct pf_dp *dp, const struct rd_batch *b)
+{
+	uint32_t i;
+	int half;
+
+	for (i = 0; i < b->ncust; i++)
+		for (half = 0; half < PF_NHALVES; half++) {
+			const struct pf_hist_half *hh = &dp->hists[b->cust[i]].half[half];
+
+			/* the header is 56 bytes: at most two lines */
+			__builtin_prefetch(&hh->sum_ns, 1);
+			__builtin_prefetch(&hh->mask[PF_HIST_MASK_WORDS - 1], 1);
+		}
+}
+
+/* Takes the mask bits of every half of the batch (all of them when full). */
+static void rd_take_masks(struct pf_dp *dp, struct rd_batch *b, bool full)
+{
+	uint32_t i, w, s, off = 0;
+	uint64_t m;
+	int half;
+
+	b->nh = 0;
+	for (i = 0; i < b->ncust; i++) {
+		for (half = 0; half < PF_NHALVES; half++) {
+			struct pf_hist_half *hh = &dp->hists[b->cust[i]].half[half];
+			struct pf_shadow_half *sh = &dp->shadow[b->cust[i]].half[half];
+			struct rd_half *r = &b->h[b->nh];
+
+			r->cust = b->cust[i];
+			r->half = (uint16_t)half;
+			r->off = off;
+			r->n = 0;
+			for (w = 0; w < PF_HIST_MASK_WORDS; w++) {
+				/*
+				 * Most words are zero: a plain load first spares a
+				 * locked exchange. A bit set just after it waits for
+				 * the next read, and its counter was incremented
+				 * before the bit was set.
+				 */
+				m = full ? ~0ULL : __atomic_load_n(&hh->mask[w], __ATOMIC_RELAXED);
+				if (m && !full)
+					m = xchg(&hh->mask[w], 0);
+				while (m) {
+					s = w * 64 + __builtin_ctzll(m);
+					m &= m - 1;
+					if (s >= PF_HIST_NSLOTS)
+						break;
+					if (!full) {
+						__builtin_prefetch(&hh->slots[s], 0);
+						__builtin_prefetch(&sh->slots[s], 0);
+					}
+					b->slots[off + r->n++] = (uint16_t)s;
+				}
+			}
+			if (r->n) {
+				__builtin_prefetch(&sh->sum, 0);
+				off += r->n;
+				b->nh++;
+			}
+		}
+	}
+}
+
+/*
+ * One customer-half whose mask bits were taken: the flagged slots are
+ * diffed against the shadow. min/max are reset only when there is a
+ * delta, and clamped into its first/last slot, since a sample racing the
+ * read may have set them while its count lands next time.
+ */
+static int read_half(struct pf_dp *dp, const struct rd_batch *b, const struct rd_half *r,
 		     pf_dp_delta_fn cb, void *ctx)
 {
-	struct pf_hist_half *hh = &dp->hists[cust].half[half];
-	struct pf_shadow_half *sh = &dp->shadow[cust].half[half];
+	struct pf_hist_half *hh = &dp->hists[r->cust].half[r->half];
+	struct pf_shadow_half *sh = &dp->shadow[r->cust].half[r->half];
 	struct hist_sparse *sp = &dp->scratch;
-	uint64_t m, cur, d, mn, mx;
-	uint32_t w, s, n = 0;
+	uint64_t cur, d, mn, mx;
+	uint32_t i, s, n = 0;
 
 	sp->count = 0;
-	for (w = 0; w < PF_HIST_MASK_WORDS; w++) {
-		/*
-		 * Most words are zero: a plain load first spares a locked
-		 * exchange. A bit set just after it waits for the next read,
-		 * and its counter was incremented before the bit was set.
-		 */
-		m = full ? ~0ULL : __atomic_load_n(&hh->mask[w], __ATOMIC_RELAXED);
-		if (m && !full)
-			m = xchg(&hh->mask[w], 0);
-		while (m) {
-			s = w * 64 + __builtin_ctzll(m);
-			m &= m - 1;
-			if (s >= PF_HIST_NSLOTS)
-				break;
-			cur = __atomic_load_n(&hh->slots[s], __ATOMIC_ACQUIRE);
-			d = cur - sh->slots[s];
-			if (!d)
-				continue;
-			if (stage(dp, cust, half, s, cur))
-				return -ENOMEM;
-			sp->idx[n] = (uint16_t)s;
-			sp->cnt[n] = d;
-			sp->count += d;
-			n++;
-		}
+	for (i = 0; i < r->n; i++) {
+		s = b->slots[r->off + i];
+		cur = __atomic_load_n(&hh->slots[s], __ATOMIC_ACQUIRE);
+		d = cur - sh->slots[s];
+		if (!d)
+			continue;
+		if (stage(dp, r->cust, r->half, s, cur))
+			return -ENOMEM;
+		sp->idx[n] = (uint16_t)s;
+		sp->cnt[n] = d;
+		sp->count += d;
+		n++;
 	}
 	sp->n = n;
 	if (!n)
 		return 0;
 	cur = __atomic_load_n(&hh->sum_ns, __ATOMIC_ACQUIRE);
 	sp->sum = cur - sh->sum;
-	if (stage(dp, cust, half, PF_DP_UPD_SUM, cur))
+	if (stage(dp, r->cust, r->half, PF_DP_UPD_SUM, cur))
 		return -ENOMEM;
 	mn = ~xchg(&hh->min_inv, 0);
 	mx = xchg(&hh->max_ns, 0);
@@ -229,15 +312,34 @@ static int read_half(struct pf_dp *dp, uint32_t cust, int half, bool full,
 		sp->min = hist_slot_lo(sp->idx[0]);
 		sp->max = hist_slot_hi(sp->idx[n - 1]);
 	}
-	return cb ? cb(ctx, cust, half, sp) : 0;
+	return cb ? cb(ctx, r->cust, r->half, sp) : 0;
+}
+
+static int read_batch(struct pf_dp *dp, struct rd_batch *b, bool full,
+		      pf_dp_delta_fn cb, void *ctx)
+{
+	uint32_t i;
+	int err;
+
+	rd_prefetch_headers(dp, b);
+	rd_take_masks(dp, b, full);
+	for (i = 0; i < b->nh; i++) {
+		err = read_half(dp, b, &b->h[i], cb, ctx);
+		if (err)
+			return err;
+	}
+	b->ncust = 0;
+	return 0;
 }
 
 static int read_all(struct pf_dp *dp, bool full, pf_dp_delta_fn cb, void *ctx)
 {
+	struct rd_batch *b = dp->batch;
 	uint32_t w, cust;
 	uint64_t bits;
-	int half, err;
+	int err;
 
+	b->ncust = 0;
 	for (w = 0; w < dp->dirty_words; w++) {
 		bits = xchg(&dp->dirty[w], 0);
 		if (full)
@@ -247,14 +349,15 @@ static int read_all(struct pf_dp *dp, bool full, pf_dp_delta_fn cb, void *ctx)
 			bits &= bits - 1;
 			if (cust >= dp->o.max_customers)
 				break;
-			for (half = 0; half < PF_NHALVES; half++) {
-				err = read_half(dp, cust, half, full, cb, ctx);
+			b->cust[b->ncust++] = cust;
+			if (b->ncust == RD_BATCH) {
+				err = read_batch(dp, b, full, cb, ctx);
 				if (err)
 					return err;
 			}
 		}
 	}
-	return 0;
+	return b->ncust ? read_batch(dp, b, full, cb, ctx) : 0;
 }
 
 int pf_dp_read(struct pf_dp *dp, pf_dp_delta_fn cb, void *ctx)

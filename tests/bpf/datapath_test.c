@@ -244,7 +244,7 @@ static void stats_expect(const char *what, const struct st *exp)
 
 /* --- reading deltas -------------------------------------------------------- */
 
-#define MAX_GOT	32
+#define MAX_GOT	160
 
 struct got {
 	uint32_t cust;
@@ -1610,6 +1610,74 @@ Test(dp0, read_stopped_by_callback_loses_nothing)
 	cr_assert(delta_of(1, PF_HALF_ACCESS) && delta_of(1, PF_HALF_INTERNET) &&
 		  delta_of(2, PF_HALF_ACCESS), "missing:%s", deltas_str());
 	expect_no_deltas("after the commit");
+}
+
+/*
+ * The reader takes customers in batches (datapath/reader.c): 50 customers,
+ * more than a batch holds, each with its own number of samples in its
+ * access half and some in their internet half too, all read exactly once,
+ * in customer order; then a second round in every other customer only.
+ */
+Test(dp0, reader_batches_read_every_customer_exactly)
+{
+	enum { FIRST = 10, NC = 50 };
+	uint32_t want[64][PF_NHALVES] = { { 0 } };
+	char pfx[32], host[32];
+	int c, k, i, half;
+
+	for (c = FIRST; c < FIRST + NC; c++) {
+		snprintf(pfx, sizeof(pfx), "198.19.50.%d/32", c);
+		set_customer(pfx, (uint32_t)c);
+	}
+	cr_assert_eq(pf_dp_commit(dp), 0);
+	for (int round = 0; round < 2; round++) {
+		uint64_t n = 0;
+
+		memset(want, 0, sizeof(want));
+		for (c = FIRST; c < FIRST + NC; c++) {
+			if (round && c % 2)
+				continue;
+			snprintf(host, sizeof(host), "198.19.50.%d", c);
+			for (k = 0; k < 1 + c % 4; k++) {	/* 1..4 access samples */
+				struct pkt_spec rec = DATA(R4A, host, 443, 40000,
+							   (uint32_t)(1000 * round + 10 * c + k));
+				struct pkt_spec echo = pkt_echo(&rec);
+
+				run(&rec);
+				run(&echo);
+				want[c][PF_HALF_ACCESS]++;
+			}
+			if (c % 3 == 0) {			/* one internet sample */
+				struct pkt_spec rec = DATA(host, R4A, 40001, 443,
+							   (uint32_t)(1000 * round + 10 * c));
+				struct pkt_spec echo = pkt_echo(&rec);
+
+				run(&rec);
+				run(&echo);
+				want[c][PF_HALF_INTERNET]++;
+			}
+			n += want[c][0] + want[c][1];
+		}
+		EXPECT_STATS("the round's samples", .packets = 2 * n, .parsed = 2 * n,
+			     .recorded = n, .matched = n, .samples = n);
+		read_deltas();
+		for (i = 0; i < D.n; i++) {
+			c = (int)D.g[i].cust;
+			half = D.g[i].half;
+			cr_assert_eq(D.g[i].h.count, want[c][half],
+				     "round %d, slot %d %s: %" PRIu64 " samples, want %u", round, c,
+				     half_name(half), D.g[i].h.count, want[c][half]);
+			want[c][half] = 0;
+			if (i)
+				cr_assert(D.g[i - 1].cust < D.g[i].cust ||
+					  (D.g[i - 1].cust == D.g[i].cust && D.g[i - 1].half < half),
+					  "round %d: out of order at %d:%s", round, i, deltas_str());
+		}
+		for (c = 0; c < 64; c++)
+			cr_assert(!want[c][0] && !want[c][1], "round %d, slot %d: no delta",
+				  round, c);
+		expect_no_deltas("read again");
+	}
 }
 
 /* --- 8. passive: TC_ACT_UNSPEC, frames unchanged ---------------------------- */
