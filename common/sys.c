@@ -112,3 +112,11 @@ struct timespec sys_deadline(int ms)
 	}
 	return ts;
 }
+
+void sys_prefault(void *p, size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), off;
+
+	for (off = 0; off < len; off += pg)
+		__atomic_fetch_or((uint64_t *)((char *)p + off), 0, __ATOMIC_RELAXED);
+}

@@ -152,6 +152,17 @@ static int delta_reserve(struct wire_delta *d, uint32_t nh, uint32_t nb)
 	return 0;
 }
 
+int wire_delta_reserve(struct wire_delta *d, uint32_t nh, uint32_t nb)
+{
+	int err = delta_reserve(d, nh, nb);
+
+	if (err)
+		return err;
+	memset(d->h + d->nh, 0, (size_t)(d->cap_h - d->nh) * sizeof(*d->h));
+	memset(d->b + d->nb, 0, (size_t)(d->cap_b - d->nb) * sizeof(*d->b));
+	return 0;
+}
+
 int wire_delta_add(struct wire_delta *d, uint32_t key, uint8_t half,
 		   const struct hist_sparse *s)
 {

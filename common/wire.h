@@ -99,6 +99,12 @@ struct wire_stats {
  */
 void wire_delta_init(struct wire_delta *d);
 void wire_delta_reset(struct wire_delta *d);	/* keeps the allocations */
+/*
+ * Room for nh histograms and nb buckets, its pages touched now: a reader
+ * that knows its size at start takes the page faults there, not in its
+ * first interval.
+ */
+int wire_delta_reserve(struct wire_delta *d, uint32_t nh, uint32_t nb);
 void wire_delta_free(struct wire_delta *d);
 int wire_delta_add(struct wire_delta *d, uint32_t key, uint8_t half,
 		   const struct hist_sparse *h);

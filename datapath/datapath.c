@@ -203,11 +203,9 @@ static void *map_mmap(struct bpf_map *map, size_t *len)
 	/*
 	 * The reader writes these pages (it clears mask and dirty bits): the
 	 * first write to each page costs a fault, ~10 us on a VM, ~1 s over
-	 * 100,000 customers. Taken here, at start, with an atomic OR of 0 (no
-	 * change, and no update of the programs' lost), not in the first poll.
+	 * 100,000 customers. Taken here, at start, not in the first poll.
 	 */
-	for (n = 0; n < *len; n += pg)
-		__atomic_fetch_or((__u64 *)((char *)p + n), 0, __ATOMIC_RELAXED);
+	sys_prefault(p, *len);
 	return p;
 }
 

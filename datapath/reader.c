@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "datapath/datapath_int.h"
 #include "common/log.h"
+#include "common/sys.h"
 
 static int read_all(struct pf_dp *dp, bool full, pf_dp_delta_fn cb, void *ctx);
 
@@ -66,8 +67,16 @@ int pf_dpi_map_state(struct pf_dp *dp)
 	bool existed = false;
 
 	dp->batch = malloc(sizeof(*dp->batch));
-	if (!dp->batch)
+	/*
+	 * Staged updates: room for a bucket and a sum of every customer-half,
+	 * its pages touched now rather than in the first read (~20 us a fault
+	 * on a VM: ~30 ms for 100,000 customers). More grows it.
+	 */
+	dp->cap_staged = (size_t)dp->o.max_customers * PF_NHALVES * 2;
+	dp->staged = malloc(dp->cap_staged * sizeof(*dp->staged));
+	if (!dp->batch || !dp->staged)
 		return -ENOMEM;
+	sys_prefault(dp->staged, dp->cap_staged * sizeof(*dp->staged));
 	if (dp->o.state_path) {
 		fd = open(dp->o.state_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0 || fstat(fd, &st)) {

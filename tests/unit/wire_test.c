@@ -614,6 +614,38 @@ Test(roundtrip, replay)
 	wire_delta_free(&back);
 }
 
+/* Reserved room: what is there is kept, and adding within it moves nothing. */
+Test(roundtrip, delta_reserve)
+{
+	struct wire_delta a, b;
+	const struct wire_hist *h;
+	const struct wire_bucket *bk;
+	char *m1, *m2;
+	size_t l1, l2;
+
+	build_delta(&a, 10, 100, 5, 1.0);
+	cr_assert_eq(wire_encode_delta(&a, &m1, &l1), 0);
+	cr_assert_eq(wire_delta_reserve(&a, 4000, 9000), 0);
+	cr_assert(a.cap_h >= 4000 && a.cap_b >= 9000, "room for %u and %u", a.cap_h, a.cap_b);
+	cr_assert_eq(wire_encode_delta(&a, &m2, &l2), 0);
+	cr_assert(l1 == l2 && !memcmp(m1, m2, l1), "reserving changed the delta");
+	free(m1);
+	free(m2);
+	h = a.h;
+	bk = a.b;
+	build_delta(&b, 1500, 200000, 3, 1.0);	/* 3000 hists, 1 to 3 buckets each */
+	wire_delta_reset(&a);
+	for (uint32_t i = 0; i < b.nh; i++) {
+		static struct hist_sparse s;
+
+		wire_delta_get(&b, i, &s);
+		cr_assert_eq(wire_delta_add(&a, b.h[i].key, b.h[i].half, &s), 0);
+	}
+	cr_assert(a.h == h && a.b == bk, "adding within the reserved room moved the arrays");
+	wire_delta_free(&a);
+	wire_delta_free(&b);
+}
+
 Test(roundtrip, kind_of)
 {
 	cr_assert_eq(wire_kind_of("delta/a\0\x90", 9), WIRE_DELTA);
