@@ -40,13 +40,6 @@ args=(-i "$SHP_CUST_IF" -C "$cust" -b box1 -n 500 -l tcp://127.0.0.1:7700
       -r tcp://127.0.0.1:7701 --state-dir "$state" --pin-dir "$PIN"
       --max-customers 64 --max-flows 65536)
 
-# wait_log FILE PATTERN [TRIES]: until PATTERN appears in FILE
-wait_log() {
-	local i
-	for i in $(seq "${3:-100}"); do grep -q -- "$2" "$1" && return 0; sleep 0.05; done
-	return 1
-}
-
 start_agent() {
 	AGENT_LOG=$TOPO_DIR/agent-$1.log
 	topo_bg shp "$AGENT_LOG" "$AGENT" "${args[@]}"

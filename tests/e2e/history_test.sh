@@ -18,18 +18,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-B=${OUT:-build}
-[[ $B == /* ]] || B=$TOPO_ROOT/$B
-DIR=$(mktemp -d)
-pids=()
-
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
+scratch_setup
 
 for tool in jq; do
 	command -v $tool >/dev/null || { not_ok "$tool is not installed (make deps)"; topo_exit; }

@@ -35,11 +35,6 @@ topo_bg shp "$LOG" "$AGENT" -i "$SHP_CUST_IF" -C "$cust" -b box1 -n 200 \
 	-l tcp://127.0.0.1:7700 --state-dir "$TOPO_DIR/state" --pin-dir "$BPFFS/pf" \
 	--max-customers 16 --max-flows 4096 --rate-limit 0 --ignore-file "$ign"
 AGENT_PID=$TOPO_LAST_PID
-wait_log() {
-	local i
-	for i in $(seq "${3:-100}"); do grep -q -- "$2" "$1" && return 0; sleep 0.05; done
-	return 1
-}
 check "the agent starts with 1 prefix ignored" wait_log "$LOG" "ignoring samples towards 1 prefixes"
 SUB=$TOPO_DIR/pfsub.out
 topo_bg shp "$SUB" "$PFSUB" -u tcp://127.0.0.1:7700 -t 60 -k

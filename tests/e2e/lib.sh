@@ -519,3 +519,32 @@ free_port() {
 	done
 	return 1
 }
+
+# wait_log FILE PATTERN [TRIES]: until PATTERN (grep) appears in FILE,
+# 0.05 s apart, 200 tries (10 s) unless told; false if it never does
+wait_log() {
+	local i
+	for i in $(seq "${3:-200}"); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+	return 1
+}
+
+# --- tests without the topology ---------------------------------------------
+# scratch_setup: B (the build folder, OUT, absolute), DIR (a new temporary
+# folder) and pids (add background processes to it). At exit the processes
+# get SIGTERM and are waited for, then cleanup_more runs if the test
+# defines it (namespaces, mounts), then DIR is removed.
+scratch_setup() {
+	B=${OUT:-build}
+	[[ $B == /* ]] || B=$TOPO_ROOT/$B
+	DIR=$(mktemp -d)
+	pids=()
+	trap _scratch_cleanup EXIT
+}
+
+_scratch_cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	if declare -F cleanup_more >/dev/null; then cleanup_more; fi
+	rm -rf "$DIR"
+}

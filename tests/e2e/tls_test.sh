@@ -15,19 +15,13 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-B=${OUT:-build}
-[[ $B == /* ]] || B=$TOPO_ROOT/$B
-T=$(mktemp -d)
+scratch_setup
+T=$DIR
 NS=pftls$$
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+cleanup_more() {
 	ip netns del "$NS" 2>/dev/null
 	umount "$T/bpffs" 2>/dev/null
-	rm -rf "$T"
 }
-trap cleanup EXIT
 
 # cert NAME CA: a key and a certificate for CN=localhost signed by CA,
 # both in NAME.pem (the form nng reads)
@@ -84,12 +78,6 @@ aggregator() {
 		-a "tls+tcp://localhost:7760,replay=tls+tcp://localhost:7761,box=good2" \
 		> "$T/$1.log" 2>&1 &
 	pids+=($!)
-}
-# wait_log FILE PATTERN: the probes log from their own threads, retrying
-# every 0.5 s while a peer is not up yet: wait for the line (at most 10 s)
-wait_log() {
-	for _ in $(seq 100); do grep -q -- "$2" "$1" && return 0; sleep 0.1; done
-	return 1
 }
 # every agent attached before the ping, so that each echo makes its sample
 for a in good selfsigned otherca box-b box-a good2; do

@@ -25,21 +25,10 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-B=${OUT:-build}
-[[ $B == /* ]] || B=$TOPO_ROOT/$B
+scratch_setup
 ART=$B/test-artifacts
-DIR=$(mktemp -d)
 W=15m
 GREEN=40 YELLOW=120	# not the defaults: the page must take them from /api/config
-pids=()
-
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
 
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 for tool in "$CHROMIUM" node jq curl promtool; do
