@@ -24,6 +24,7 @@
 #include "datapath/datapath.h"
 #include "common/log.h"
 #include "common/wire.h"
+#include "bench/synth.h"
 #include "../tests/bpf/pkt.c"
 
 #define NCUST	100000
@@ -77,13 +78,6 @@ static int make_samples(struct pf_dp *dp, int fd, uint32_t from, uint32_t to)
 	}
 	(void)dp;
 	return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static int on_delta(void *ctx, uint32_t slot, enum pf_half half, const struct hist_sparse *h)
@@ -172,8 +166,7 @@ int main(void)
 		if (i + 1 < WARM)
 			free(msg);
 	}
-	qsort(warm, WARM, sizeof(warm[0]), cmp_double);
-	poll_ms = warm[WARM / 2];
+	poll_ms = syn_median(warm, WARM);	/* sorts warm */
 
 	printf("  baseline: bpf_map_lookup_elem loop over %d customers   %8.1f ms CPU\n",
 	       NCUST, base_ms);
