@@ -40,7 +40,10 @@ touch "$DIR/$BOX.ready"
 while [ ! -e "$DIR/go" ]; do sleep 0.05; done
 for a in $BOX_TRAFFIC; do
 	case $a in *:*) srv=2001:db8:2::1 ;; *) srv=198.19.0.1 ;; esac
-	topo_iperf_client "$a" "$srv" "$SECS" "${BOX_RATE:-5M}"
+	# 16 KiB writes: iperf3's 128 KiB default at 5 Mbit/s is a burst every
+	# 200 ms, a sample or so each (the first segment with a new TSval), 60
+	# in 10 s; one of every 26 ms gives the medians six times as many
+	topo_iperf_client "$a" "$srv" "$SECS" "${BOX_RATE:-5M}" -l 16K
 done
 touch "$DIR/$BOX.flowing"	# every client started (a loaded machine takes seconds)
 # until the traffic ends or we are told to stop

@@ -175,6 +175,7 @@ median_ok() {
 		ok "customer $id $half median $p50 ms within $tol of $want ms ($n samples)"
 	else
 		not_ok "customer $id $half median ${p50:-?} ms ($n samples), want $want +- $tol"
+		q1 query customer "$id" -w 1h --json | jq -c ".halves.$half" | sed 's/^/# /'
 	fi
 }
 median_ok access A 5
