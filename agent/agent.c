@@ -449,6 +449,7 @@ int agent_open(struct agent **ap, const struct agent_cfg *cfg)
 	char state[PATH_MAX], buf[600];
 	struct pf_dp_opts o;
 	struct agent *a;
+	uint32_t ncust;
 	int err, i;
 
 	*ap = NULL;
@@ -474,10 +475,10 @@ int agent_open(struct agent **ap, const struct agent_cfg *cfg)
 	if (err)
 		goto fail;
 	a->epoch = pf_dp_epoch(a->dp);
+	ncust = pf_dp_max_customers(a->dp);
 	/* a histogram of every customer-half, two buckets each: grown beyond */
-	err = wire_delta_reserve(&a->delta, pf_dp_max_customers(a->dp) * PF_NHALVES,
-				 pf_dp_max_customers(a->dp) * PF_NHALVES * 2);
-	err = err ?: keys_init(&a->keys, pf_dp_max_customers(a->dp));
+	err = wire_delta_reserve(&a->delta, ncust * PF_NHALVES, ncust * PF_NHALVES * 2);
+	err = err ?: keys_init(&a->keys, ncust);
 	err = err ?: open_publisher(a);
 	err = err ?: assign_keys(a, &l);
 	err = err ?: load_ignores(a, false);

@@ -196,7 +196,7 @@ static int stage(struct pf_dp *dp, uint32_t cust, int half, uint32_t slot, uint6
 	struct pf_dp_upd *u;
 
 	if (dp->nstaged == dp->cap_staged) {
-		size_t cap = dp->cap_staged ? dp->cap_staged * 2 : 4096;
+		size_t cap = dp->cap_staged * 2;	/* sized at start: never 0 */
 
 		u = realloc(dp->staged, cap * sizeof(*u));
 		if (!u)

@@ -16,11 +16,10 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 scratch_setup
-T=$DIR
 NS=pftls$$
 cleanup_more() {
 	ip netns del "$NS" 2>/dev/null
-	umount "$T/bpffs" 2>/dev/null
+	umount "$DIR/bpffs" 2>/dev/null
 }
 
 # cert NAME CA: a key and a certificate for CN=localhost signed by CA,
@@ -28,36 +27,36 @@ cleanup_more() {
 ossl() { openssl "$@" >/dev/null 2>&1; }
 newca() {
 	ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-		-subj "/CN=$1" -keyout "$T/$1.key" -out "$T/$1.crt"
+		-subj "/CN=$1" -keyout "$DIR/$1.key" -out "$DIR/$1.crt"
 }
 cert() {
 	local name=${3:-localhost}
 	ossl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$name" \
-		-keyout "$T/$1.key" -out "$T/$1.csr" &&
-	ossl x509 -req -in "$T/$1.csr" -CA "$T/$2.crt" -CAkey "$T/$2.key" -CAcreateserial \
-		-days 2 -out "$T/$1.crt" -extfile <(printf 'subjectAltName=DNS:%s\n' "$name") &&
-	cat "$T/$1.crt" "$T/$1.key" > "$T/$1.pem"
+		-keyout "$DIR/$1.key" -out "$DIR/$1.csr" &&
+	ossl x509 -req -in "$DIR/$1.csr" -CA "$DIR/$2.crt" -CAkey "$DIR/$2.key" -CAcreateserial \
+		-days 2 -out "$DIR/$1.crt" -extfile <(printf 'subjectAltName=DNS:%s\n' "$name") &&
+	cat "$DIR/$1.crt" "$DIR/$1.key" > "$DIR/$1.pem"
 }
 newca pingfold-ca && newca other-ca && cert agent pingfold-ca && cert agg pingfold-ca &&
 	cert rogue other-ca && cert agg-rogue other-ca && cert boxa pingfold-ca box-a
 ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
-	-keyout "$T/self.key" -out "$T/self.crt" && cat "$T/self.crt" "$T/self.key" > "$T/self.pem"
-check "test certificates made with openssl" test -s "$T/agent.pem" -a -s "$T/self.pem" -a -s "$T/agg-rogue.pem"
+	-keyout "$DIR/self.key" -out "$DIR/self.crt" && cat "$DIR/self.crt" "$DIR/self.key" > "$DIR/self.pem"
+check "test certificates made with openssl" test -s "$DIR/agent.pem" -a -s "$DIR/self.pem" -a -s "$DIR/agg-rogue.pem"
 
 ip netns add "$NS" && ip -n "$NS" link set lo up
-mkdir -p "$T/bpffs" && mount -t bpf bpf "$T/bpffs"
+mkdir -p "$DIR/bpffs" && mount -t bpf bpf "$DIR/bpffs"
 # The customer is 127.0.0.2 alone, so that the TLS connections themselves
 # (localhost: 127.0.0.1 or ::1, with TCP timestamps) make no samples: once
 # the ping is over, the samples stop and the counts can be compared exactly.
-printf 'lo 127.0.0.2/32 site=Loop\n' > "$T/customers.txt"
+printf 'lo 127.0.0.2/32 site=Loop\n' > "$DIR/customers.txt"
 
 # agent NAME PORT CERT PRIO: an agent on lo publishing on tls+tcp://localhost:PORT
 agent() {
-	ip netns exec "$NS" "$B/pingfold-agent" -i lo -C "$T/customers.txt" -b "$1" -n 300 \
+	ip netns exec "$NS" "$B/pingfold-agent" -i lo -C "$DIR/customers.txt" -b "$1" -n 300 \
 		-l "tls+tcp://localhost:$2" -r "tls+tcp://localhost:$(($2 + 1))" \
-		--tls-ca "$T/pingfold-ca.crt" --tls-cert "$T/$3.pem" --tc-priority "$4" \
-		--pin-dir "$T/bpffs/$1" --state-dir "$T/state-$1" --max-flows 4096 \
-		> "$T/$1.log" 2>&1 &
+		--tls-ca "$DIR/pingfold-ca.crt" --tls-cert "$DIR/$3.pem" --tc-priority "$4" \
+		--pin-dir "$DIR/bpffs/$1" --state-dir "$DIR/state-$1" --max-flows 4096 \
+		> "$DIR/$1.log" 2>&1 &
 	pids+=($!)
 }
 agent good 7710 agent 1
@@ -68,20 +67,20 @@ agent box-a 7750 boxa 5
 agent good2 7760 agent 6	# a certificate for localhost, dialled as box=good2
 # aggregator NAME CERT: dials the three agents, query API on ipc
 aggregator() {
-	ip netns exec "$NS" "$B/pingfold-aggregator" -n 300 --tls-ca "$T/pingfold-ca.crt" \
-		--tls-cert "$T/$2.pem" -q "ipc://$T/$1.q" \
+	ip netns exec "$NS" "$B/pingfold-aggregator" -n 300 --tls-ca "$DIR/pingfold-ca.crt" \
+		--tls-cert "$DIR/$2.pem" -q "ipc://$DIR/$1.q" \
 		-a "tls+tcp://localhost:7710,replay=tls+tcp://localhost:7711" \
 		-a "tls+tcp://localhost:7720,replay=tls+tcp://localhost:7721" \
 		-a "tls+tcp://localhost:7730,replay=tls+tcp://localhost:7731" \
 		-a "tls+tcp://localhost:7740,replay=tls+tcp://localhost:7741,box=box-a" \
 		-a "tls+tcp://localhost:7750,replay=tls+tcp://localhost:7751,box=box-a" \
 		-a "tls+tcp://localhost:7760,replay=tls+tcp://localhost:7761,box=good2" \
-		> "$T/$1.log" 2>&1 &
+		> "$DIR/$1.log" 2>&1 &
 	pids+=($!)
 }
 # every agent attached before the ping, so that each echo makes its sample
 for a in good selfsigned otherca box-b box-a good2; do
-	wait_log "$T/$a.log" "running:" || echo "# agent $a did not say it runs"
+	wait_log "$DIR/$a.log" "running:" || echo "# agent $a did not say it runs"
 done
 aggregator agg agg
 aggregator rogue agg-rogue
@@ -93,7 +92,7 @@ sleep 1
 # last delta merged (stats_seq = last_seq) and the last ping's samples are
 # in (the ping ended a second ago; the agent reads every 300 ms).
 for _ in $(seq 50); do
-	boxes=$(timeout 10 "$B/pingfold" -s "ipc://$T/agg.q" boxes --json)
+	boxes=$(timeout 10 "$B/pingfold" -s "ipc://$DIR/agg.q" boxes --json)
 	read -r merged counter lseq sseq <<<"$(jq -r '.boxes[] | select(.box == "good") |
 		"\(.samples) \(.stats.samples) \(.last_seq) \(.stats_seq)"' <<<"$boxes")"
 	[ -n "$lseq" ] && [ "$lseq" = "$sseq" ] && [ "$merged" = "$counter" ] && break
@@ -110,22 +109,22 @@ check "the self-signed agent contributes nothing" \
 check "the agent with another CA's certificate contributes nothing" \
 	test -z "$(jq -r '.boxes[] | select(.box == "otherca") | .box' <<<"$boxes")"
 check "the refusal of the self-signed agent is logged" \
-	wait_log "$T/agg.log" "localhost:7720: peer refused: TLS authentication failed"
+	wait_log "$DIR/agg.log" "localhost:7720: peer refused: TLS authentication failed"
 check "the refusal of the other CA's agent is logged" \
-	wait_log "$T/agg.log" "localhost:7730: peer refused: TLS authentication failed"
+	wait_log "$DIR/agg.log" "localhost:7730: peer refused: TLS authentication failed"
 check "box=box-a: its agent with a certificate for box-a is merged" \
 	test "$(jq -r '.boxes[] | select(.box == "box-a") | .samples' <<<"$boxes")" -gt 0
 check "a certificate for box-a sending as box-b adds nothing" \
 	test -z "$(jq -r '.boxes[] | select(.box == "box-b") | .box' <<<"$boxes")"
 check "... and is refused once in the log, naming both ids" \
-	test "$(grep -c "box 'box-b' sent from tls+tcp://localhost:7740, which may only send as 'box-a'" "$T/agg.log")" = 1
+	test "$(grep -c "box 'box-b' sent from tls+tcp://localhost:7740, which may only send as 'box-a'" "$DIR/agg.log")" = 1
 check "box=good2 with a certificate that does not name good2: nothing merged" \
 	test -z "$(jq -r '.boxes[] | select(.box == "good2") | .box' <<<"$boxes")"
 check "... the handshake's refusal is logged" \
-	wait_log "$T/agg.log" "localhost:7760: peer refused: TLS authentication failed"
-rboxes=$(timeout 10 "$B/pingfold" -s "ipc://$T/rogue.q" boxes --json)
+	wait_log "$DIR/agg.log" "localhost:7760: peer refused: TLS authentication failed"
+rboxes=$(timeout 10 "$B/pingfold" -s "ipc://$DIR/rogue.q" boxes --json)
 check "an aggregator with an untrusted certificate gets nothing from the good agent" \
 	test "$(jq '.boxes | length' <<<"$rboxes")" = 0
-check "... and logs why" wait_log "$T/rogue.log" "localhost:7710: peer refused: TLS authentication failed"
-check "agents warn about nothing for TLS URLs" test -z "$(grep -h 'plain TCP' "$T"/good.log)"
+check "... and logs why" wait_log "$DIR/rogue.log" "localhost:7710: peer refused: TLS authentication failed"
+check "agents warn about nothing for TLS URLs" test -z "$(grep -h 'plain TCP' "$DIR"/good.log)"
 topo_exit
