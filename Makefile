@@ -36,7 +36,8 @@ BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	      -Wall -Werror -I$(OUT) -I.
 
 # common/ by what it needs, so that a binary links only what it uses:
-# core (no library), wire (msgpack), config (json-c), net (nng).
+# core (no library), wire (no library: its own MessagePack writer and
+# reader), config (json-c), net (nng). msgpack-c: wire_test's second packer.
 COMMON_CORE := cfgerr hblob hist jsonw log prefix ring sys utf8
 COMMON_WIRE := wire
 COMMON_CFG  := cfgfile custlist options
@@ -53,7 +54,7 @@ WIRE_LIB   := $(OUT)/common/libpf_wire.a
 CFG_LIB    := $(OUT)/common/libpf_cfg.a
 NET_LIB    := $(OUT)/common/libpf_net.a
 LIBS_CORE  := -lm
-LIBS_WIRE  := -lmsgpackc
+LIBS_WIRE  :=
 LIBS_CFG   := -ljson-c
 LIBS_NET   := -lnng -lpthread
 COMMON_UNLISTED := $(filter-out $(COMMON_CORE) $(COMMON_WIRE) $(COMMON_CFG) $(COMMON_NET), \
@@ -180,7 +181,7 @@ $(OUT)/pingfold-dp: $(OUT)/datapath/pfdp.o $(DP_OBJ) $(CFG_LIB) $(CORE_LIB)
 $(OUT)/tests/unit/%_test: tests/unit/%_test.c $(COMMON_OBJ) $(AGG_CORE_OBJ) $(AGENT_CORE_OBJ)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(COMMON_OBJ) $(AGG_CORE_OBJ) $(AGENT_CORE_OBJ) -o $@ -lcriterion $(LDLIBS_COMMON)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(COMMON_OBJ) $(AGG_CORE_OBJ) $(AGENT_CORE_OBJ) -o $@ -lcriterion -lmsgpackc $(LDLIBS_COMMON)
 
 $(OUT)/tests/bpf/%_test: tests/bpf/%_test.c $(DP_OBJ) $(COMMON_OBJ) $(OUT)/pingfold.skel.h
 	$(call msg,TEST,$@)

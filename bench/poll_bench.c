@@ -85,16 +85,31 @@ static int on_delta(void *ctx, uint32_t slot, enum pf_half half, const struct hi
 	return wire_delta_add(ctx, slot, (uint8_t)half, h);
 }
 
+/* CPU ms of one poll's parts: the read (building the delta), the commit, the encoding */
+enum { P_READ, P_COMMIT, P_ENCODE, NPARTS };
+
 /* One agent poll: read, commit, the wire delta built and encoded. */
-static int poll(struct pf_dp *dp, struct wire_delta *d, uint64_t seq, char **msg, size_t *len)
+static int poll(struct pf_dp *dp, struct wire_delta *d, uint64_t seq, char **msg, size_t *len,
+		double part[NPARTS])
 {
+	double t0 = cpu_ms(), t1, t2;
+	int err;
+
 	wire_delta_reset(d);
-	if (pf_dp_read(dp, on_delta, d) || pf_dp_commit_read(dp, seq))
+	if (pf_dp_read(dp, on_delta, d))
 		return -1;
+	t1 = cpu_ms();
+	if (pf_dp_commit_read(dp, seq))
+		return -1;
+	t2 = cpu_ms();
 	d->seq = seq;
 	snprintf(d->box, sizeof(d->box), "bench");
 	d->scale = PF_HIST_SCALE;
-	return wire_encode_delta(d, msg, len);
+	err = wire_encode_delta(d, msg, len);
+	part[P_ENCODE] = cpu_ms() - t2;
+	part[P_COMMIT] = t2 - t1;
+	part[P_READ] = t1 - t0;
+	return err;
 }
 
 int main(void)
@@ -107,9 +122,9 @@ int main(void)
 	const char *why;
 	char addr[32], *msg;
 	size_t len;
-	double t0, poll_ms, base_ms, first_ms, warm[WARM];
+	double t0, poll_ms, base_ms, first_ms, warm[WARM], parts[NPARTS][WARM], part[NPARTS];
 	uint64_t hists = 0;
-	uint32_t i;
+	uint32_t i, k;
 	int fd, mfd;
 
 	log_set_ident("poll_bench");
@@ -151,7 +166,7 @@ int main(void)
 	if (wire_delta_reserve(&d, o.max_customers * PF_NHALVES, o.max_customers * PF_NHALVES * 2))
 		return 1;
 	t0 = cpu_ms();
-	if (poll(dp, &d, 1, &msg, &len))
+	if (poll(dp, &d, 1, &msg, &len, part))
 		return 1;
 	first_ms = cpu_ms() - t0;
 	free(msg);
@@ -160,9 +175,11 @@ int main(void)
 		if (make_samples(dp, fd, ROUNDS + 1 + i, ROUNDS + 1 + i))
 			return 1;
 		t0 = cpu_ms();
-		if (poll(dp, &d, 2 + i, &msg, &len))
+		if (poll(dp, &d, 2 + i, &msg, &len, part))
 			return 1;
 		warm[i] = cpu_ms() - t0;
+		for (k = 0; k < NPARTS; k++)
+			parts[k][i] = part[k];
 		if (i + 1 < WARM)
 			free(msg);
 	}
@@ -174,6 +191,9 @@ int main(void)
 	       "   (target <= 10 ms)\n", poll_ms, poll_ms / base_ms);
 	printf("    (median of %d warm polls, each after a round of samples: %.1f .. %.1f ms)\n",
 	       WARM, warm[0], warm[WARM - 1]);
+	printf("    of which: read and delta built %.1f ms, commit %.1f ms, encoding %.1f ms"
+	       " (medians)\n", syn_median(parts[P_READ], WARM), syn_median(parts[P_COMMIT], WARM),
+	       syn_median(parts[P_ENCODE], WARM));
 	printf("  the agent's first poll                                  %8.1f ms CPU"
 	       "   (target <= 30 ms)\n", first_ms);
 	printf("  delta: %u customer-halves, %zu bytes, %.1f bytes per customer-half   "

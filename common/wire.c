@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
- * pingfold's wire format (docs/wire.md). Messages are packed with
- * msgpack-c; they are read back with the small reader below instead of
- * msgpack_unpack(), which trusts container lengths: here every length is
- * checked against the bytes that remain before it is used, and nothing is
- * allocated that the remaining bytes cannot back.
+ * pingfold's wire format (docs/wire.md), written and read here without a
+ * library. The writer puts MessagePack's shortest forms straight into one
+ * buffer (byte for byte what msgpack-c's packer writes; wire_test compares
+ * them). The reader does not use msgpack_unpack(), which trusts container
+ * lengths: here every length is checked against the bytes that remain
+ * before it is used, and nothing is allocated that the remaining bytes
+ * cannot back.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -12,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <msgpack.h>
 #include "utf8.h"
 #include "wire.h"
 
@@ -275,57 +276,171 @@ int wire_catalog_add(struct wire_catalog *c, uint32_t key, const char *id,
 
 /* ---- encoding ---------------------------------------------------------- */
 
+/*
+ * The writer: MessagePack's smallest form of each value (what msgpack-c's
+ * packer writes, byte for byte: wire_test compares them) into one growing
+ * buffer. Room is made before a group of values (enc_room), and each
+ * value is then written inline: a delta of 100,000 customer-halves is a
+ * million values, and a call through a write callback for each one was
+ * most of the encoding time.
+ */
+/*
+ * Room is made for a group's most bytes, so the buffer may go a little past
+ * WIRE_MAX_MSG before enc_finish measures the message against it.
+ */
+#define ENC_MAX		((size_t)WIRE_MAX_MSG + (64u << 10))
+
 struct enc {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	int err;		/* any packer call failed (out of memory) */
+	uint8_t *buf;
+	size_t len, cap;
+	int err;		/* out of memory, or past WIRE_MAX_MSG */
 };
 
-/* Starts a message: the topic "KIND/BOX" and its NUL, or nothing. */
-static void enc_start(struct enc *e, enum wire_kind kind, const char *box)
+/* Room for n more bytes; false (and e->err) when there is none. */
+static bool enc_room(struct enc *e, size_t n)
 {
-	msgpack_sbuffer_init(&e->sb);
-	msgpack_packer_init(&e->pk, &e->sb, msgpack_sbuffer_write);
-	e->err = 0;
-	if (kind) {
-		const char *k = kind_name[kind];
+	size_t cap;
+	uint8_t *p;
 
-		e->err |= msgpack_sbuffer_write(&e->sb, k, strlen(k));
-		e->err |= msgpack_sbuffer_write(&e->sb, "/", 1);
-		e->err |= msgpack_sbuffer_write(&e->sb, box, strlen(box) + 1);
+	if (e->err)
+		return false;
+	if (n <= e->cap - e->len)
+		return true;
+	if (n > ENC_MAX - e->len) {
+		e->err = -E2BIG;
+		return false;
 	}
+	cap = e->cap ? e->cap : 4096;
+	while (cap - e->len < n)
+		cap *= 2;
+	p = realloc(e->buf, cap);
+	if (!p) {
+		e->err = -ENOMEM;
+		return false;
+	}
+	e->buf = p;
+	e->cap = cap;
+	return true;
+}
+
+static inline void w8(struct enc *e, uint8_t v)
+{
+	e->buf[e->len++] = v;
+}
+
+static inline void wbe(struct enc *e, uint64_t v, unsigned n)
+{
+	while (n--)
+		w8(e, (uint8_t)(v >> (8 * n)));
+}
+
+/* A header: 'fix' holds n < fix_max in its low bits, else 8/16/32-bit forms. */
+static inline void w_hdr(struct enc *e, uint8_t fix, uint32_t fix_max, uint8_t t8, uint8_t t16,
+			 uint8_t t32, uint32_t n)
+{
+	if (n < fix_max)
+		w8(e, fix | (uint8_t)n);
+	else if (t8 && n <= 0xff)
+		w8(e, t8), w8(e, (uint8_t)n);
+	else if (n <= 0xffff)
+		w8(e, t16), wbe(e, n, 2);
+	else
+		w8(e, t32), wbe(e, n, 4);
+}
+
+/* Writers without a room check: at most 9 bytes each. */
+static inline void w_uint(struct enc *e, uint64_t v)
+{
+	if (v < 0x80)
+		w8(e, (uint8_t)v);
+	else if (v <= 0xff)
+		w8(e, 0xcc), w8(e, (uint8_t)v);
+	else if (v <= 0xffff)
+		w8(e, 0xcd), wbe(e, v, 2);
+	else if (v <= 0xffffffff)
+		w8(e, 0xce), wbe(e, v, 4);
+	else
+		w8(e, 0xcf), wbe(e, v, 8);
+}
+
+static inline void w_array(struct enc *e, uint32_t n)
+{
+	w_hdr(e, 0x90, 16, 0, 0xdc, 0xdd, n);
 }
 
 static void put_uint(struct enc *e, uint64_t v)
 {
-	e->err |= msgpack_pack_uint64(&e->pk, v);
+	if (enc_room(e, 9))
+		w_uint(e, v);
 }
 
 static void put_array(struct enc *e, uint32_t n)
 {
-	e->err |= msgpack_pack_array(&e->pk, n);
+	if (enc_room(e, 5))
+		w_array(e, n);
+}
+
+static void put_map(struct enc *e, uint32_t n)
+{
+	if (enc_room(e, 5))
+		w_hdr(e, 0x80, 16, 0, 0xde, 0xdf, n);
+}
+
+static void put_raw(struct enc *e, const void *p, size_t n)
+{
+	if (enc_room(e, n)) {
+		memcpy(e->buf + e->len, p, n);
+		e->len += n;
+	}
 }
 
 static void put_str(struct enc *e, const char *s)
 {
 	size_t n = strlen(s);
 
-	e->err |= msgpack_pack_str(&e->pk, n);
-	e->err |= msgpack_pack_str_body(&e->pk, s, n);
+	if (n > UINT32_MAX) {
+		e->err = -E2BIG;
+		return;
+	}
+	if (enc_room(e, 5))
+		w_hdr(e, 0xa0, 32, 0xd9, 0xda, 0xdb, (uint32_t)n);
+	put_raw(e, s, n);
+}
+
+static void put_bin(struct enc *e, const void *p, size_t n)
+{
+	if (n > UINT32_MAX) {
+		e->err = -E2BIG;
+		return;
+	}
+	if (enc_room(e, 5))
+		w_hdr(e, 0, 0, 0xc4, 0xc5, 0xc6, (uint32_t)n);
+	put_raw(e, p, n);
+}
+
+/* Starts a message: the topic "KIND/BOX" and its NUL, or nothing. */
+static void enc_start(struct enc *e, enum wire_kind kind, const char *box)
+{
+	memset(e, 0, sizeof(*e));
+	if (kind) {
+		const char *k = kind_name[kind];
+
+		put_raw(e, k, strlen(k));
+		put_raw(e, "/", 1);
+		put_raw(e, box, strlen(box) + 1);
+	}
 }
 
 static int enc_finish(struct enc *e, char **buf, size_t *len)
 {
+	if (!e->err && e->len > WIRE_MAX_MSG)
+		e->err = -E2BIG;
 	if (e->err) {
-		msgpack_sbuffer_destroy(&e->sb);
-		return -ENOMEM;
+		free(e->buf);
+		return e->err;
 	}
-	if (e->sb.size > WIRE_MAX_MSG) {
-		msgpack_sbuffer_destroy(&e->sb);
-		return -E2BIG;
-	}
-	*len = e->sb.size;
-	*buf = msgpack_sbuffer_release(&e->sb);
+	*len = e->len;
+	*buf = (char *)e->buf;
 	return 0;
 }
 
@@ -347,13 +462,6 @@ int wire_encode_delta(const struct wire_delta *d, char **buf, size_t *len)
 
 	if (!wire_box_ok(d->box) || d->scale != PF_HIST_SCALE || d->nh > WIRE_MAX_HISTS)
 		return -EINVAL;
-	for (i = 0; i < d->nh; i++) {
-		const struct wire_hist *h = &d->h[i];
-
-		if (h->off > d->nb || h->nb > d->nb - h->off ||
-		    hist_check(h, d->b + h->off, i ? h - 1 : NULL))
-			return -EINVAL;
-	}
 	enc_start(&e, WIRE_DELTA, d->box);
 	put_head(&e, DELTA_FIELDS, d->box, d->epoch, d->seq);
 	put_uint(&e, d->start_ns);
@@ -364,20 +472,29 @@ int wire_encode_delta(const struct wire_delta *d, char **buf, size_t *len)
 		const struct wire_hist *h = &d->h[i];
 		const struct wire_bucket *b = d->b + h->off;
 
-		put_array(&e, HIST_FIELDS);
-		put_uint(&e, h->key);
-		put_uint(&e, h->half);
-		put_uint(&e, h->count);
-		put_uint(&e, h->sum);
-		put_uint(&e, h->min);
-		put_uint(&e, h->max);
-		put_uint(&e, b[0].slot);
+		/* checked as it is written: one pass over what may be out of cache */
+		if (h->off > d->nb || h->nb > d->nb - h->off ||
+		    hist_check(h, b, i ? h - 1 : NULL)) {
+			free(e.buf);
+			return -EINVAL;
+		}
+		/* two array heads, seven numbers, 2 nb - 1 bucket numbers */
+		if (!enc_room(&e, 2 * 5 + 9 * (7 + 2 * (size_t)h->nb)))
+			break;
+		w_array(&e, HIST_FIELDS);
+		w_uint(&e, h->key);
+		w_uint(&e, h->half);
+		w_uint(&e, h->count);
+		w_uint(&e, h->sum);
+		w_uint(&e, h->min);
+		w_uint(&e, h->max);
+		w_uint(&e, b[0].slot);
 		/* n0, gap1, n1, gap2, n2, ...: gap = slot difference, >= 1 */
-		put_array(&e, 2 * h->nb - 1);
-		put_uint(&e, b[0].n);
+		w_array(&e, 2 * h->nb - 1);
+		w_uint(&e, b[0].n);
 		for (k = 1; k < h->nb; k++) {
-			put_uint(&e, b[k].slot - b[k - 1].slot);
-			put_uint(&e, b[k].n);
+			w_uint(&e, b[k].slot - b[k - 1].slot);
+			w_uint(&e, b[k].n);
 		}
 	}
 	return enc_finish(&e, buf, len);
@@ -425,7 +542,7 @@ int wire_encode_stats(const struct wire_stats *s, char **buf, size_t *len)
 	enc_start(&e, WIRE_STATS, s->box);
 	put_head(&e, STATS_FIELDS, s->box, s->epoch, s->seq);
 	put_uint(&e, s->time_ns);
-	e.err |= msgpack_pack_map(&e.pk, s->n);
+	put_map(&e, s->n);
 	for (i = 0; i < s->n; i++) {
 		put_str(&e, s->s[i].name);
 		put_uint(&e, s->s[i].value);
@@ -466,10 +583,9 @@ int wire_encode_replay_rep(int status, uint64_t first_available, const struct wi
 	put_uint(&e, first_available);
 	put_array(&e, n);
 	for (i = 0; i < n; i++) {
-		e.err |= msgpack_pack_bin(&e.pk, msgs[i].len);
-		e.err |= msgpack_pack_bin_body(&e.pk, msgs[i].p, msgs[i].len);
-		if (e.sb.size > WIRE_MAX_MSG)
-			break;		/* enc_finish says E2BIG */
+		put_bin(&e, msgs[i].p, msgs[i].len);
+		if (e.err)
+			break;		/* enc_finish says why */
 	}
 	return enc_finish(&e, buf, len);
 }

@@ -23,7 +23,7 @@ mkdir -p "$dir"
 
 if [ "${1:-}" = --seed ]; then
 	$CC -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I. -I"$OUT" $SRC \
-		tests/fuzz/wire_seed.c -o "$dir/wire_seed" -lmsgpackc -lm || exit 1
+		tests/fuzz/wire_seed.c -o "$dir/wire_seed" -lm || exit 1
 	rm -f "$CORPUS"/*
 	mkdir -p "$CORPUS"
 	"$dir/wire_seed" "$CORPUS" || exit 1
@@ -33,7 +33,7 @@ fi
 
 if ! $CLANG -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers -D_GNU_SOURCE \
-	-I. -I"$OUT" $SRC tests/fuzz/wire_fuzz.c -o "$bin" -lmsgpackc -lm >"$log" 2>&1; then
+	-I. -I"$OUT" $SRC tests/fuzz/wire_fuzz.c -o "$bin" -lm >"$log" 2>&1; then
 	sed 's/^/# /' "$log" | tail -n 20
 	echo "not ok - wire decoder fuzzer does not build"
 	exit 1

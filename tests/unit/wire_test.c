@@ -773,6 +773,169 @@ Test(limits, most_hists, .timeout = 120)
 	wire_delta_free(&b);
 }
 
+/* ---- the writer against msgpack-c ---------------------------------------- */
+
+static void same_bytes(const char *what, const char *mine, size_t ml, char *theirs, size_t tl)
+{
+	cr_assert_eq(ml, tl, "%s: %zu bytes, msgpack-c's %zu", what, ml, tl);
+	cr_assert_eq(memcmp(mine, theirs, ml), 0, "%s: the bytes differ from msgpack-c's", what);
+	free(theirs);
+}
+
+/* n buckets in slots first, first + gap, ...; min and max at their edges */
+static void spaced_hist(struct hist_sparse *s, uint32_t n, uint32_t first, uint32_t gap,
+			uint64_t cnt)
+{
+	uint32_t k;
+
+	s->n = n;
+	s->count = 0;
+	for (k = 0; k < n; k++) {
+		s->idx[k] = (uint16_t)(first + k * gap);
+		s->cnt[k] = cnt + k;
+		s->count += cnt + k;
+	}
+	s->sum = s->count * 7;
+	s->min = hist_slot_lo(s->idx[0]);
+	s->max = hist_slot_hi(s->idx[n - 1]);
+}
+
+/*
+ * The encoder writes MessagePack itself (common/wire.c, "the writer"): the
+ * bytes must be what msgpack-c's packer writes (tpack_*) for every message
+ * kind, at the edge of every integer, array, map, string and binary form.
+ */
+Test(writer, same_bytes_as_msgpack_c, .timeout = 60)
+{
+	static const uint64_t edge[] = { 0, 1, 127, 128, 255, 256, 65535, 65536,
+					 UINT32_MAX, (uint64_t)UINT32_MAX + 1, UINT64_MAX };
+	static const uint32_t nbuckets[] = { 1, 2, 8, 9, 100, PF_HIST_NSLOTS };
+	static const size_t slen[] = { 0, 1, 31, 32, 63, 127, 255 };
+	static struct hist_sparse s;
+	static struct wire_stats st;
+	struct wire_replay_req r = { .box = "shaper-7" };
+	struct wire_delta d, big;
+	struct wire_catalog c;
+	struct wire_blob bl[3];
+	char *mine, *theirs, *dm[3];
+	char id[64], name[128], site[256];
+	size_t ml, tl, dl[3];
+	uint32_t i, k, key = 0;
+
+	/* deltas: every integer form in every field */
+	wire_delta_init(&d);
+	strcpy(d.box, "b");
+	for (i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+		uint64_t e = edge[i];
+
+		d.epoch = e, d.seq = e, d.start_ns = e, d.end_ns = e;
+		key = e > UINT32_MAX ? UINT32_MAX : (uint32_t)e;
+		wire_delta_reset(&d);
+		/* the underflow slot: min 0..953; the overflow slot: min and max past 2^32 */
+		s = (struct hist_sparse){ .count = e ? e : 1, .sum = e,
+					  .min = e < PF_HIST_UNDER_MAX_NS ? e : 0,
+					  .max = PF_HIST_UNDER_MAX_NS, .n = 1, .idx = { 0 },
+					  .cnt = { e ? e : 1 } };
+		cr_assert_eq(wire_delta_add(&d, key, 0, &s), 0);
+		s = (struct hist_sparse){ .count = 1, .sum = UINT64_MAX - e,
+					  .min = PF_HIST_OVER_MIN_NS,
+					  .max = e > PF_HIST_OVER_MIN_NS ? e : PF_HIST_OVER_MIN_NS,
+					  .n = 1, .idx = { PF_HIST_NSLOTS - 1 }, .cnt = { 1 } };
+		cr_assert_eq(wire_delta_add(&d, key, 1, &s), 0);
+		cr_assert_eq(wire_encode_delta(&d, &mine, &ml), 0);
+		tl = tpack_delta(&d, &(struct tweak){ 0 }, &theirs);
+		same_bytes("delta of integer edges", mine, ml, theirs, tl);
+		free(mine);
+	}
+	/* bucket arrays of 1 to 2 * PF_HIST_NSLOTS - 1 values, gaps of 1 to 209 */
+	wire_delta_reset(&d);
+	for (i = 0; i < sizeof(nbuckets) / sizeof(nbuckets[0]); i++) {
+		k = nbuckets[i];
+		spaced_hist(&s, k, 0, k == 1 ? 1 : (PF_HIST_NSLOTS - 1) / (k - 1), 200);
+		cr_assert_eq(wire_delta_add(&d, i, 0, &s), 0);
+	}
+	cr_assert_eq(wire_encode_delta(&d, &mine, &ml), 0);
+	tl = tpack_delta(&d, &(struct tweak){ 0 }, &theirs);
+	same_bytes("delta of bucket arrays", mine, ml, theirs, tl);
+	free(mine);
+	/* arrays of 15, 16 and 65536 customer-halves */
+	wire_delta_init(&big);
+	strcpy(big.box, "shaper-7");
+	spaced_hist(&s, 1, 100, 1, 1);
+	for (i = 0; i < 65536; i++) {
+		cr_assert_eq(wire_delta_add(&big, i / 2, (uint8_t)(i % 2), &s), 0);
+		if (i + 1 == 15 || i + 1 == 16 || i + 1 == 65536) {
+			cr_assert_eq(wire_encode_delta(&big, &mine, &ml), 0);
+			tl = tpack_delta(&big, &(struct tweak){ 0 }, &theirs);
+			same_bytes("delta of many customer-halves", mine, ml, theirs, tl);
+			free(mine);
+		}
+	}
+
+	/* a catalog: strings of every form, 17 entries (an array16) */
+	wire_catalog_init(&c);
+	strcpy(c.box, "shaper-7");
+	c.epoch = UINT64_MAX;
+	c.seq = 300;
+	for (i = 0; i < 17; i++) {
+		size_t n = slen[i % 7];
+
+		memset(id, 'i', sizeof(id));
+		id[n < 1 ? 1 : n > 63 ? 63 : n] = '\0';
+		memset(name, 'n', sizeof(name));
+		name[n > 127 ? 127 : n] = '\0';
+		memset(site, 's', sizeof(site));
+		site[n] = '\0';
+		key = i < 8 ? (uint32_t)edge[i] : i < 16 ? 65536 + i : UINT32_MAX;
+		cr_assert_eq(wire_catalog_add(&c, key, id, name, site), 0,
+			     "entry %u", i);
+	}
+	cr_assert_eq(wire_encode_catalog(&c, &mine, &ml), 0);
+	tl = tpack_catalog(&c, &(struct tweak){ 0 }, &theirs);
+	same_bytes("catalog", mine, ml, theirs, tl);
+	free(mine);
+	wire_catalog_free(&c);
+
+	/* stats: maps of 15, 16 and WIRE_MAX_STATS */
+	small_stats(&st);
+	for (i = 0; i < WIRE_MAX_STATS; i++) {
+		snprintf(st.s[i].name, sizeof(st.s[i].name), "c%u", i);
+		st.s[i].value = edge[i % 11];
+	}
+	for (i = 15; i <= WIRE_MAX_STATS; i += i == 16 ? WIRE_MAX_STATS - 16 : 1) {
+		st.n = i;
+		cr_assert_eq(wire_encode_stats(&st, &mine, &ml), 0);
+		tl = tpack_stats(&st, &(struct tweak){ 0 }, &theirs);
+		same_bytes("stats", mine, ml, theirs, tl);
+		free(mine);
+	}
+
+	/* replay: a request; a reply of binaries of 8-, 16- and 32-bit lengths */
+	r.epoch = UINT64_MAX, r.first = 65536, r.last = UINT32_MAX;
+	cr_assert_eq(wire_encode_replay_req(&r, &mine, &ml), 0);
+	tl = tpack_req(&r, &(struct tweak){ 0 }, &theirs);
+	same_bytes("replay request", mine, ml, theirs, tl);
+	free(mine);
+	wire_delta_reset(&d);
+	cr_assert_eq(wire_encode_delta(&d, &dm[0], &dl[0]), 0);
+	wire_delta_free(&d);
+	build_delta(&d, 100, 1000, 0, 2.0);
+	cr_assert_eq(wire_encode_delta(&d, &dm[1], &dl[1]), 0);
+	cr_assert_eq(wire_encode_delta(&big, &dm[2], &dl[2]), 0);
+	cr_assert(dl[0] < 256 && dl[1] >= 256 && dl[1] < 65536 && dl[2] >= 65536,
+		  "blobs of %zu, %zu, %zu bytes", dl[0], dl[1], dl[2]);
+	for (i = 0; i < 3; i++)
+		bl[i] = (struct wire_blob){ dm[i], dl[i] };
+	cr_assert_eq(wire_encode_replay_rep(WIRE_REPLAY_PARTIAL, UINT64_MAX, bl, 3, &mine, &ml), 0);
+	tl = tpack_rep(WIRE_REPLAY_PARTIAL, UINT64_MAX, bl, 3, &(struct tweak){ 0 }, &theirs);
+	same_bytes("replay reply", mine, ml, theirs, tl);
+	free(mine);
+	for (i = 0; i < 3; i++)
+		free(dm[i]);
+	wire_delta_free(&d);
+	wire_delta_free(&big);
+}
+
 /* ---- compactness --------------------------------------------------------- */
 
 static double bytes_per_entry(uint32_t key_space)
