@@ -394,28 +394,25 @@ static void put_raw(struct enc *e, const void *p, size_t n)
 	}
 }
 
-static void put_str(struct enc *e, const char *s)
+/* A string (str) or binary (bin): its head, then its bytes. */
+static void put_bytes(struct enc *e, bool str, const void *p, size_t n)
 {
-	size_t n = strlen(s);
-
 	if (n > UINT32_MAX) {
 		e->err = -E2BIG;
 		return;
 	}
-	if (enc_room(e, 5))
-		w_hdr(e, 0xa0, 32, 0xd9, 0xda, 0xdb, (uint32_t)n);
-	put_raw(e, s, n);
+	if (enc_room(e, 5)) {
+		if (str)
+			w_hdr(e, 0xa0, 32, 0xd9, 0xda, 0xdb, (uint32_t)n);
+		else
+			w_hdr(e, 0, 0, 0xc4, 0xc5, 0xc6, (uint32_t)n);
+	}
+	put_raw(e, p, n);
 }
 
-static void put_bin(struct enc *e, const void *p, size_t n)
+static void put_str(struct enc *e, const char *s)
 {
-	if (n > UINT32_MAX) {
-		e->err = -E2BIG;
-		return;
-	}
-	if (enc_room(e, 5))
-		w_hdr(e, 0, 0, 0xc4, 0xc5, 0xc6, (uint32_t)n);
-	put_raw(e, p, n);
+	put_bytes(e, true, s, strlen(s));
 }
 
 /* Starts a message: the topic "KIND/BOX" and its NUL, or nothing. */
@@ -583,7 +580,7 @@ int wire_encode_replay_rep(int status, uint64_t first_available, const struct wi
 	put_uint(&e, first_available);
 	put_array(&e, n);
 	for (i = 0; i < n; i++) {
-		put_bin(&e, msgs[i].p, msgs[i].len);
+		put_bytes(&e, false, msgs[i].p, msgs[i].len);
 		if (e.err)
 			break;		/* enc_finish says why */
 	}

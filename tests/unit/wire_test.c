@@ -782,6 +782,18 @@ static void same_bytes(const char *what, const char *mine, size_t ml, char *thei
 	free(theirs);
 }
 
+/* d encoded by the encoder and by tpack_delta: the same bytes */
+static void same_delta(const char *what, const struct wire_delta *d)
+{
+	char *mine, *theirs;
+	size_t ml, tl;
+
+	cr_assert_eq(wire_encode_delta(d, &mine, &ml), 0, "%s", what);
+	tl = tpack_delta(d, &(struct tweak){ 0 }, &theirs);
+	same_bytes(what, mine, ml, theirs, tl);
+	free(mine);
+}
+
 /* n buckets in slots first, first + gap, ...; min and max at their edges */
 static void spaced_hist(struct hist_sparse *s, uint32_t n, uint32_t first, uint32_t gap,
 			uint64_t cnt)
@@ -842,10 +854,7 @@ Test(writer, same_bytes_as_msgpack_c, .timeout = 60)
 					  .max = e > PF_HIST_OVER_MIN_NS ? e : PF_HIST_OVER_MIN_NS,
 					  .n = 1, .idx = { PF_HIST_NSLOTS - 1 }, .cnt = { 1 } };
 		cr_assert_eq(wire_delta_add(&d, key, 1, &s), 0);
-		cr_assert_eq(wire_encode_delta(&d, &mine, &ml), 0);
-		tl = tpack_delta(&d, &(struct tweak){ 0 }, &theirs);
-		same_bytes("delta of integer edges", mine, ml, theirs, tl);
-		free(mine);
+		same_delta("delta of integer edges", &d);
 	}
 	/* bucket arrays of 1 to 2 * PF_HIST_NSLOTS - 1 values, gaps of 1 to 209 */
 	wire_delta_reset(&d);
@@ -854,22 +863,15 @@ Test(writer, same_bytes_as_msgpack_c, .timeout = 60)
 		spaced_hist(&s, k, 0, k == 1 ? 1 : (PF_HIST_NSLOTS - 1) / (k - 1), 200);
 		cr_assert_eq(wire_delta_add(&d, i, 0, &s), 0);
 	}
-	cr_assert_eq(wire_encode_delta(&d, &mine, &ml), 0);
-	tl = tpack_delta(&d, &(struct tweak){ 0 }, &theirs);
-	same_bytes("delta of bucket arrays", mine, ml, theirs, tl);
-	free(mine);
+	same_delta("delta of bucket arrays", &d);
 	/* arrays of 15, 16 and 65536 customer-halves */
 	wire_delta_init(&big);
 	strcpy(big.box, "shaper-7");
 	spaced_hist(&s, 1, 100, 1, 1);
 	for (i = 0; i < 65536; i++) {
 		cr_assert_eq(wire_delta_add(&big, i / 2, (uint8_t)(i % 2), &s), 0);
-		if (i + 1 == 15 || i + 1 == 16 || i + 1 == 65536) {
-			cr_assert_eq(wire_encode_delta(&big, &mine, &ml), 0);
-			tl = tpack_delta(&big, &(struct tweak){ 0 }, &theirs);
-			same_bytes("delta of many customer-halves", mine, ml, theirs, tl);
-			free(mine);
-		}
+		if (i + 1 == 15 || i + 1 == 16 || i + 1 == 65536)
+			same_delta("delta of many customer-halves", &big);
 	}
 
 	/* a catalog: strings of every form, 17 entries (an array16) */
