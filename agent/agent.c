@@ -290,9 +290,11 @@ static void send_stats(struct agent *a)
 /* ---- after a restart: the journal ----------------------------------------- */
 
 /*
- * The journaled delta either was committed (seq == committed) or not yet
- * (seq == committed + 1; its updates are applied now). Either way it is
- * published again under its own seq, and receivers drop it if they had it.
+ * The journaled delta either was committed (seq == committed: its updates
+ * may still have been pending, datapath/reader.c, and are written again)
+ * or not yet (seq == committed + 1: they are applied and committed now).
+ * Either way it is published again under its own seq, and receivers drop
+ * it if they had it.
  */
 static int journal_recover(struct agent *a)
 {
@@ -315,12 +317,10 @@ static int journal_recover(struct agent *a)
 			pr_warn("journal %s is %s; ignored", a->journal, why);
 		return 0;
 	}
-	if (e.seq == committed + 1) {
-		rc = pf_dp_apply(a->dp, e.upd, e.nupd, e.seq);
-		if (rc) {
-			journal_entry_free(&e);
-			return rc;
-		}
+	rc = pf_dp_apply(a->dp, e.upd, e.nupd, e.seq);
+	if (rc) {
+		journal_entry_free(&e);
+		return rc;
 	}
 	a->seq = e.seq;
 	pr_info("recovered delta %llu of epoch %llu from the journal; publishing it again",

@@ -516,10 +516,9 @@ void pf_dp_close(struct pf_dp *dp)
 		munmap(dp->hists, dp->hists_len);
 	if (dp->dirty)
 		munmap(dp->dirty, dp->dirty_len);
+	pf_dpi_free_state(dp);
 	if (dp->state)
 		munmap(dp->state, dp->state_len);
-	free(dp->staged);
-	free(dp->batch);
 	free(dp->percpu);
 	pingfold__destroy(dp->skel);
 	free(dp);

@@ -126,11 +126,18 @@ const char *pf_dp_stat_name(enum pf_stat s);
 typedef int (*pf_dp_delta_fn)(void *ctx, uint32_t slot, enum pf_half half,
 			      const struct hist_sparse *delta);
 int pf_dp_read(struct pf_dp *dp, pf_dp_delta_fn cb, void *ctx);
-/* Makes the last read's updates the reader's record; seq is stored with them. */
+/*
+ * Makes the last read's updates the reader's record; seq is stored with
+ * them. The shadow itself takes them during the next read (or the close):
+ * until then a restarted reader needs them from the journal (pf_dp_apply).
+ */
 int pf_dp_commit_read(struct pf_dp *dp, uint64_t seq);
 /* The last read's updates (to journal them before committing). */
 const struct pf_dp_upd *pf_dp_staged(const struct pf_dp *dp, size_t *n);
-/* Applies journaled updates (idempotent) and records seq as committed. */
+/*
+ * Applies journaled updates (idempotent): of seq == the committed one,
+ * written again; of a later seq, written and seq recorded as committed.
+ */
 int pf_dp_apply(struct pf_dp *dp, const struct pf_dp_upd *u, size_t n, uint64_t seq);
 /* Sequence number stored with the last commit (0: none in this epoch). */
 uint64_t pf_dp_committed_seq(const struct pf_dp *dp);

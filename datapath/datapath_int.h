@@ -58,6 +58,14 @@ struct pf_dp {
 	bool full_pending;		/* next read compares every slot */
 	struct pf_dp_upd *staged;	/* shadow updates of the last read */
 	size_t nstaged, cap_staged;
+	uint64_t staged_samples;	/* what they add to committed_samples */
+	/*
+	 * Committed updates not yet written into the shadow: the next read
+	 * writes each one as it reaches its customer (reader.c, "Committing").
+	 * pend[pend_next .. npend) are left; same room as staged.
+	 */
+	struct pf_dp_upd *pend;
+	size_t npend, pend_next, cap_pend;
 	struct hist_sparse scratch;
 	struct rd_batch *batch;		/* customers read together */
 	int ncpus;
@@ -73,5 +81,7 @@ int pf_dpi_set_epoch(struct pf_dp *dp, bool renew);
 /* reader.c: the state file mapped, then tied to the maps (pf_dp_open) */
 int pf_dpi_map_state(struct pf_dp *dp);
 int pf_dpi_init_state(struct pf_dp *dp);
+/* reader.c: pending updates written, the reader's buffers freed (pf_dp_close) */
+void pf_dpi_free_state(struct pf_dp *dp);
 
 #endif /* PINGFOLD_DATAPATH_INT_H */

@@ -19,6 +19,7 @@
 #include "common/sys.h"
 
 static int read_all(struct pf_dp *dp, bool full, pf_dp_delta_fn cb, void *ctx);
+static void apply_pending(struct pf_dp *dp, uint32_t upto);
 
 /*
  * The reader walks 100,000 customers' histograms, 3.4 KiB apart, and
@@ -73,10 +74,13 @@ int pf_dpi_map_state(struct pf_dp *dp)
 	 * on a VM: ~30 ms for 100,000 customers). More grows it.
 	 */
 	dp->cap_staged = (size_t)dp->o.max_customers * PF_NHALVES * 2;
+	dp->cap_pend = dp->cap_staged;
 	dp->staged = malloc(dp->cap_staged * sizeof(*dp->staged));
-	if (!dp->batch || !dp->staged)
+	dp->pend = malloc(dp->cap_pend * sizeof(*dp->pend));
+	if (!dp->batch || !dp->staged || !dp->pend)
 		return -ENOMEM;
 	sys_prefault(dp->staged, dp->cap_staged * sizeof(*dp->staged));
+	sys_prefault(dp->pend, dp->cap_pend * sizeof(*dp->pend));
 	if (dp->o.state_path) {
 		fd = open(dp->o.state_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0 || fstat(fd, &st)) {
@@ -151,8 +155,10 @@ int pf_dpi_init_state(struct pf_dp *dp)
 		err = read_all(dp, true, NULL, NULL);
 		if (!err)
 			err = pf_dp_commit_read(dp, 0);
-		if (!err)
+		if (!err) {
+			apply_pending(dp, UINT32_MAX);	/* the baseline is in the shadow now */
 			err = pf_dpi_set_epoch(dp, true);
+		}
 		if (err)
 			return err;
 	}
@@ -308,6 +314,7 @@ static int read_half(struct pf_dp *dp, const struct rd_batch *b, const struct rd
 	sp->n = n;
 	if (!n)
 		return 0;
+	dp->staged_samples += sp->count;
 	cur = __atomic_load_n(&hh->sum_ns, __ATOMIC_ACQUIRE);
 	sp->sum = cur - sh->sum;
 	if (stage(dp, r->cust, r->half, PF_DP_UPD_SUM, cur))
@@ -332,6 +339,8 @@ static int read_batch(struct pf_dp *dp, struct rd_batch *b, bool full,
 
 	rd_prefetch_headers(dp, b);
 	rd_take_masks(dp, b, full);
+	/* the last commit's updates up to this batch, their lines on their way */
+	apply_pending(dp, b->cust[b->ncust - 1]);
 	for (i = 0; i < b->nh; i++) {
 		err = read_half(dp, b, &b->h[i], cb, ctx);
 		if (err)
@@ -366,7 +375,10 @@ static int read_all(struct pf_dp *dp, bool full, pf_dp_delta_fn cb, void *ctx)
 			}
 		}
 	}
-	return b->ncust ? read_batch(dp, b, full, cb, ctx) : 0;
+	err = b->ncust ? read_batch(dp, b, full, cb, ctx) : 0;
+	if (!err)
+		apply_pending(dp, UINT32_MAX);	/* customers without samples this time */
+	return err;
 }
 
 int pf_dp_read(struct pf_dp *dp, pf_dp_delta_fn cb, void *ctx)
@@ -375,6 +387,7 @@ int pf_dp_read(struct pf_dp *dp, pf_dp_delta_fn cb, void *ctx)
 
 	if (dp->nstaged)
 		return -EBUSY;	/* the previous read is not committed */
+	dp->staged_samples = 0;
 	err = read_all(dp, dp->full_pending, cb, ctx);
 	if (!err) {
 		dp->full_pending = false;
@@ -395,34 +408,88 @@ const struct pf_dp_upd *pf_dp_staged(const struct pf_dp *dp, size_t *n)
 	return dp->staged;
 }
 
+/* Writes one update into the shadow. */
+static void shadow_set(struct pf_dp *dp, const struct pf_dp_upd *u)
+{
+	struct pf_shadow_half *sh = &dp->shadow[u->cust].half[u->half];
+
+	if (u->slot == PF_DP_UPD_SUM)
+		sh->sum = u->value;
+	else
+		sh->slots[u->slot] = u->value;
+}
+
+/*
+ * Committing (docs/datapath.md, "Reading exactly once"): a commit records
+ * its sequence number and samples in the state and keeps its updates as
+ * pending; the next read writes them into the shadow customer by customer,
+ * when it has that customer's shadow lines in hand anyway, instead of a
+ * pass of its own over 100,000 customers' cold lines. Until then the
+ * journal holds them (the agent writes it before it commits, and the next
+ * journal only after a read that wrote them all), and pf_dp_apply of that
+ * journal after a restart writes them again: updates are absolute values.
+ * Writes the pending updates of customers up to 'upto'.
+ */
+static void apply_pending(struct pf_dp *dp, uint32_t upto)
+{
+	while (dp->pend_next < dp->npend && dp->pend[dp->pend_next].cust <= upto)
+		shadow_set(dp, &dp->pend[dp->pend_next++]);
+}
+
+/*
+ * Journaled updates: written into the shadow (after any pending ones).
+ * Those of a sequence number not yet committed count as committed samples;
+ * those of one already committed (its shadow writes were pending when the
+ * process stopped) are only written again.
+ */
 int pf_dp_apply(struct pf_dp *dp, const struct pf_dp_upd *u, size_t n, uint64_t seq)
 {
+	bool counted = seq <= dp->state->committed_seq;
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		struct pf_shadow_half *sh;
-
+	for (i = 0; i < n; i++)
 		if (u[i].cust >= dp->o.max_customers || u[i].half >= PF_NHALVES ||
 		    u[i].slot > PF_DP_UPD_SUM)
 			return -EINVAL;
-		sh = &dp->shadow[u[i].cust].half[u[i].half];
-		if (u[i].slot == PF_DP_UPD_SUM) {
-			sh->sum = u[i].value;
-		} else {
-			/* cumulative values: what they grew by is what was reported */
+	apply_pending(dp, UINT32_MAX);
+	for (i = 0; i < n; i++) {
+		struct pf_shadow_half *sh = &dp->shadow[u[i].cust].half[u[i].half];
+
+		/* cumulative values: what they grew by is what was reported */
+		if (!counted && u[i].slot != PF_DP_UPD_SUM)
 			dp->state->committed_samples += u[i].value - sh->slots[u[i].slot];
-			sh->slots[u[i].slot] = u[i].value;
-		}
+		shadow_set(dp, &u[i]);
 	}
-	__atomic_store_n(&dp->state->committed_seq, seq, __ATOMIC_RELEASE);
+	if (!counted)
+		__atomic_store_n(&dp->state->committed_seq, seq, __ATOMIC_RELEASE);
 	return 0;
 }
 
 int pf_dp_commit_read(struct pf_dp *dp, uint64_t seq)
 {
-	int err = pf_dp_apply(dp, dp->staged, dp->nstaged, seq);
+	struct pf_dp_upd *u = dp->pend;
+	size_t cap = dp->cap_pend;
 
-	if (!err)
-		dp->nstaged = 0;
-	return err;
+	apply_pending(dp, UINT32_MAX);	/* a read wrote them all; this is for a failed one */
+	dp->state->committed_samples += dp->staged_samples;
+	__atomic_store_n(&dp->state->committed_seq, seq, __ATOMIC_RELEASE);
+	dp->pend = dp->staged;
+	dp->cap_pend = dp->cap_staged;
+	dp->npend = dp->nstaged;
+	dp->pend_next = 0;
+	dp->staged = u;
+	dp->cap_staged = cap;
+	dp->nstaged = 0;
+	dp->staged_samples = 0;
+	return 0;
+}
+
+/* At close: the pending updates written, so the state file is whole. */
+void pf_dpi_free_state(struct pf_dp *dp)
+{
+	if (dp->shadow)
+		apply_pending(dp, UINT32_MAX);
+	free(dp->staged);
+	free(dp->pend);
+	free(dp->batch);
 }

@@ -20,8 +20,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "common/cfgerr.h"
@@ -1678,6 +1680,148 @@ Test(dp0, reader_batches_read_every_customer_exactly)
 				  round, c);
 		expect_no_deltas("read again");
 	}
+}
+
+/*
+ * A commit leaves its updates pending until the next read writes them into
+ * the shadow (datapath/reader.c, "Committing"). A reader process that ends
+ * in between leaves them out of its state file: the journal puts them back
+ * (pf_dp_apply), and nothing is reported twice or lost. Four ends of a
+ * first life, each with 3 samples of slot 5 read: killed before its commit
+ * (the journal holds an uncommitted read), killed after it (updates
+ * pending), closed after it (pf_dp_close wrote them: nothing to apply),
+ * killed after a next read of a sample of slot 4 alone, not committed (that
+ * read must have written slot 5's pending updates, past its last customer:
+ * the journal then holds only the next read's).
+ */
+enum first_end { END_BEFORE_COMMIT, END_AFTER_COMMIT, END_CLOSED, END_AFTER_NEXT_READ };
+
+struct handoff {		/* the first life's staged updates: its "journal" */
+	size_t n;
+	struct pf_dp_upd u[64];
+};
+
+static int count_samples(void *ctx, uint32_t cust, enum pf_half half, const struct hist_sparse *d)
+{
+	(void)cust, (void)half;
+	*(uint64_t *)ctx += d->count;
+	return 0;
+}
+
+/* n samples in host's access half, by test runs of its own program */
+static int samples_into(struct pf_dp *d, const char *host, uint32_t ts0, int n)
+{
+	int prog = pf_dp_prog_fd(d, "pf_tc_ingress"), k;
+
+	for (k = 0; k < n; k++) {
+		struct pkt_spec rec = DATA(R4A, host, 443, 40000, ts0 + (uint32_t)k);
+		struct pkt_spec echo = pkt_echo(&rec);
+		uint8_t f[PKT_MAX];
+
+		if (run_raw(prog, f, pkt_build(&rec, f, sizeof(f))) ||
+		    run_raw(prog, f, pkt_build(&echo, f, sizeof(f))))
+			return -1;
+	}
+	return 0;
+}
+
+/* The first life, in a child: 3 samples read, then it ends as told. */
+static int first_life(const struct pf_dp_opts *o, enum first_end end, struct handoff *h)
+{
+	const struct pf_dp_upd *u;
+	struct pf_dp *d;
+	struct prefix p;
+	const char *why;
+	uint64_t n = 0;
+
+	if (pf_dp_open(&d, o) || prefix_parse("198.19.60.1/32", &p, &why) ||
+	    pf_dp_prefix_set(d, &p, 5) || prefix_parse("198.19.60.2/32", &p, &why) ||
+	    pf_dp_prefix_set(d, &p, 4) || pf_dp_commit(d) ||
+	    samples_into(d, "198.19.60.1", 100, 3) || pf_dp_read(d, count_samples, &n) || n != 3)
+		return 1;
+	if (end == END_AFTER_NEXT_READ) {
+		if (pf_dp_commit_read(d, 1) || samples_into(d, "198.19.60.2", 100, 1) ||
+		    pf_dp_read(d, count_samples, &n) || n != 4)
+			return 4;
+	}
+	u = pf_dp_staged(d, &h->n);
+	if (h->n > sizeof(h->u) / sizeof(h->u[0]))
+		return 2;
+	memcpy(h->u, u, h->n * sizeof(*u));
+	if ((end == END_AFTER_COMMIT || end == END_CLOSED) && pf_dp_commit_read(d, 1))
+		return 3;
+	if (end == END_CLOSED)
+		pf_dp_close(d);
+	_exit(0);	/* killed: no close, nothing written at exit */
+}
+
+Test(restart, committed_updates_pending_then_restored, .timeout = 60)
+{
+	static const char *const ends[] = { "killed before its commit", "killed after its commit",
+					    "closed after its commit",
+					    "killed after a next read, not committed" };
+	char fs[] = "/tmp/pf-bpffs-XXXXXX", dir[64], state[96];
+	struct handoff *h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct pf_dp_opts o;
+	struct pf_dp *d;
+	int end, status;
+	uint64_t n, seq, total;
+	pid_t pid;
+
+	cr_assert_neq(h, MAP_FAILED);
+	cr_assert(mkdtemp(fs), "mkdtemp: %s", strerror(errno));
+	cr_assert_eq(mount("bpf", fs, "bpf", 0, NULL), 0, "mount bpffs: %s", strerror(errno));
+	for (end = END_BEFORE_COMMIT; end <= END_AFTER_NEXT_READ; end++) {
+		snprintf(dir, sizeof(dir), "%s/%d", fs, end);
+		snprintf(state, sizeof(state), "%s.state%d", fs, end);
+		cr_assert_eq(mkdir(dir, 0700), 0);
+		pf_dp_opts_default(&o);
+		o.pin_dir = dir;
+		o.state_path = state;
+		o.max_flows = 4096;
+		o.max_customers = 64;
+		o.max_prefixes = 64;
+		o.rate_limit_ns = 0;
+		fflush(NULL);
+		pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0)
+			_exit(first_life(&o, (enum first_end)end, h));
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			  "%s: the first life failed (status %d)", ends[end], status);
+
+		cr_assert_eq(pf_dp_open(&d, &o), 0);
+		cr_assert(pf_dp_state_kept(d), "%s: the state file was not kept", ends[end]);
+		cr_assert_eq(pf_dp_committed_seq(d), end == END_BEFORE_COMMIT ? 0 : 1, "%s", ends[end]);
+		cr_assert_eq(pf_dp_committed_samples(d), end == END_BEFORE_COMMIT ? 0 : 3, "%s",
+			     ends[end]);
+		/* what the agent does with its journal */
+		seq = end == END_AFTER_NEXT_READ ? 2 : 1;
+		total = end == END_AFTER_NEXT_READ ? 4 : 3;
+		if (end != END_CLOSED)
+			cr_assert_eq(pf_dp_apply(d, h->u, h->n, seq), 0);
+		cr_assert_eq(pf_dp_committed_seq(d), seq, "%s", ends[end]);
+		cr_assert_eq(pf_dp_committed_samples(d), total, "%s: counted again", ends[end]);
+		n = 0;
+		cr_assert_eq(pf_dp_read(d, count_samples, &n), 0);
+		cr_assert_eq(n, 0, "%s: %" PRIu64 " samples reported again", ends[end], n);
+		cr_assert_eq(pf_dp_commit_read(d, ++seq), 0);
+		/* and on from there: 2 new samples, exactly */
+		cr_assert_eq(samples_into(d, "198.19.60.1", 200, 2), 0);
+		n = 0;
+		cr_assert_eq(pf_dp_read(d, count_samples, &n), 0);
+		cr_assert_eq(pf_dp_commit_read(d, ++seq), 0);
+		cr_assert_eq(n, 2, "%s: %" PRIu64 " samples after the restart, want 2", ends[end], n);
+		cr_assert_eq(pf_dp_committed_samples(d), total + 2, "%s", ends[end]);
+		pf_dp_close(d);
+		cr_assert_eq(pf_dp_unpin(dir), 0);
+		unlink(state);
+	}
+	umount2(fs, MNT_DETACH);
+	rmdir(fs);
+	munmap(h, sizeof(*h));
 }
 
 /* --- 8. passive: TC_ACT_UNSPEC, frames unchanged ---------------------------- */
