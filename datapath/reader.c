@@ -395,9 +395,11 @@ int pf_dp_read(struct pf_dp *dp, pf_dp_delta_fn cb, void *ctx)
 	}
 	/*
 	 * Stopped: the dirty and mask bits cleared so far are gone, but the
-	 * shadow is untouched, so a full comparison next time finds it all.
+	 * shadow holds only committed values (the pending ones written so far
+	 * were committed), so a full comparison next time finds it all.
 	 */
 	dp->nstaged = 0;
+	dp->staged_samples = 0;
 	dp->full_pending = true;
 	return err;
 }
