@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
  * The exactly-once reader of the datapath's histograms (docs/datapath.md,
- * "Reading exactly once"): a shadow of what was reported, kept in the
- * reader state file; each read stages the differences, a commit makes
- * them the new shadow. The agent journals the staged updates before it
- * commits (datapath/journal.c).
+ * "Exact deltas"): a shadow of what was reported, kept in the reader state
+ * file; each read stages the differences, a commit makes them the reader's
+ * record and the next read writes them into the shadow ("Committing",
+ * below). The agent journals the staged updates before it commits
+ * (datapath/journal.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -422,7 +423,7 @@ static void shadow_set(struct pf_dp *dp, const struct pf_dp_upd *u)
 }
 
 /*
- * Committing (docs/datapath.md, "Reading exactly once"): a commit records
+ * Committing (docs/datapath.md, "Exact deltas"): a commit records
  * its sequence number and samples in the state and keeps its updates as
  * pending; the next read writes them into the shadow customer by customer,
  * when it has that customer's shadow lines in hand anyway, instead of a
