@@ -282,11 +282,9 @@ int wire_catalog_add(struct wire_catalog *c, uint32_t key, const char *id,
  * buffer. Room is made before a group of values (enc_room), and each
  * value is then written inline: a delta of 100,000 customer-halves is a
  * million values, and a call through a write callback for each one was
- * most of the encoding time.
- */
-/*
- * Room is made for a group's most bytes, so the buffer may go a little past
- * WIRE_MAX_MSG before enc_finish measures the message against it.
+ * most of the encoding time. Room is made for a group's most bytes, so
+ * the buffer may go up to ENC_MAX, a little past WIRE_MAX_MSG, before
+ * enc_finish measures the message against the limit.
  */
 #define ENC_MAX		((size_t)WIRE_MAX_MSG + (64u << 10))
 
