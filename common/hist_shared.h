@@ -53,8 +53,20 @@
 #define PF_HIST_THRESH_6	15754009503455335899ULL
 #define PF_HIST_THRESH_7	17179869184000000000ULL	/* 1e9 * 2^34, exact */
 
-/* floor(log2(v)) for v > 0, without loops or clz (BPF has neither). */
+/*
+ * floor(log2(v)) for v > 0. BPF has neither loops for this nor clz: a
+ * binary search there. Userspace (the wire checks, the aggregator) uses
+ * the CPU's count of leading zeros: the search's data-dependent branches
+ * mispredict on varied RTTs. hist_test checks both against each other.
+ */
+#ifndef __bpf__
 static __always_inline int pf_hist_log2(__u64 v)
+{
+	return 63 - __builtin_clzll(v);
+}
+#endif
+
+static __always_inline int pf_hist_log2_search(__u64 v)
 {
 	int k = 0;
 
@@ -86,7 +98,11 @@ static __always_inline int pf_hist_log2(__u64 v)
 /* OTel scale-3 index of v ns (seconds-based boundaries); v > 0. */
 static __always_inline int pf_hist_otel_index(__u64 v)
 {
+#ifdef __bpf__
+	int k = pf_hist_log2_search(v);
+#else
 	int k = pf_hist_log2(v);
+#endif
 	__u64 m = v << (63 - k);
 	int n = 0;
 

@@ -369,6 +369,33 @@ Test(index, powers_of_two)
 	cr_assert_eq(pf_hist_otel_index(1), -240);
 }
 
+/*
+ * floor(log2): userspace's count of leading zeros against the BPF
+ * program's binary search, at and beside every power of two and over
+ * pseudo-random values of every length.
+ */
+Test(index, log2_clz_equals_the_bpf_search)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ULL, v;
+	int e, i;
+
+	for (e = 0; e < 64; e++) {
+		uint64_t p = 1ULL << e;
+
+		cr_assert_eq(pf_hist_log2(p), e);
+		cr_assert_eq(pf_hist_log2_search(p), e);
+		if (e > 1)
+			cr_assert_eq(pf_hist_log2(p - 1), pf_hist_log2_search(p - 1), "2^%d - 1", e);
+		cr_assert_eq(pf_hist_log2(p + 1), pf_hist_log2_search(p + 1), "2^%d + 1", e);
+	}
+	for (i = 0; i < 1 << 20; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;	/* xorshift64 */
+		v = x >> (i % 64) | 1;
+		cr_assert_eq(pf_hist_log2(v), pf_hist_log2_search(v), "%llu",
+			     (unsigned long long)v);
+	}
+}
+
 #define NRAND	(3 << 20)
 
 Test(index, random_monotonic)
