@@ -59,13 +59,6 @@
  * the CPU's count of leading zeros: the search's data-dependent branches
  * mispredict on varied RTTs. hist_test checks both against each other.
  */
-#ifndef __bpf__
-static __always_inline int pf_hist_log2(__u64 v)
-{
-	return 63 - __builtin_clzll(v);
-}
-#endif
-
 static __always_inline int pf_hist_log2_search(__u64 v)
 {
 	int k = 0;
@@ -95,14 +88,19 @@ static __always_inline int pf_hist_log2_search(__u64 v)
 	return k;
 }
 
+static __always_inline int pf_hist_log2(__u64 v)
+{
+#ifdef __bpf__
+	return pf_hist_log2_search(v);
+#else
+	return 63 - __builtin_clzll(v);
+#endif
+}
+
 /* OTel scale-3 index of v ns (seconds-based boundaries); v > 0. */
 static __always_inline int pf_hist_otel_index(__u64 v)
 {
-#ifdef __bpf__
-	int k = pf_hist_log2_search(v);
-#else
 	int k = pf_hist_log2(v);
-#endif
 	__u64 m = v << (63 - k);
 	int n = 0;
 
