@@ -42,6 +42,7 @@ static const char *const stat_names[PF_STAT_MAX] = {
 	[PF_STAT_IGNORED] = "ignored",
 	[PF_STAT_FCACHE_HIT] = "fcache_hits",
 	[PF_STAT_PSH_SKIPPED] = "psh_skipped",
+	[PF_STAT_FAST] = "fast_path",
 };
 
 const char *pf_dp_stat_name(enum pf_stat s)

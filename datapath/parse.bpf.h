@@ -92,6 +92,21 @@ static __always_inline void pf_v4_mapped(__u8 *dst, __be32 a)
 	__builtin_memcpy(dst + 12, &a, 4);
 }
 
+/*
+ * The flow key's words as pf_v4_mapped and the parsers write them (the
+ * fast path builds its key in registers): bytes 8-15 of a v4-mapped
+ * address, and bytes 32-39 (ports, protocol, zero padding).
+ */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PF_V4_MAPPED_WORD(a)	(0xffff0000ULL | ((__u64)(__u32)(a) << 32))
+#define PF_PORTS_WORD(sp, dp, proto) \
+	((__u64)(__u16)(sp) | ((__u64)(__u16)(dp) << 16) | ((__u64)(__u8)(proto) << 32))
+#else
+#define PF_V4_MAPPED_WORD(a)	(0x0000ffff00000000ULL | (__u64)(__u32)(a))
+#define PF_PORTS_WORD(sp, dp, proto) \
+	(((__u64)(__u16)(sp) << 48) | ((__u64)(__u16)(dp) << 32) | ((__u64)(__u8)(proto) << 24))
+#endif
+
 /* Walks Ethernet and VLAN tags; returns the L3 ethertype (network order). */
 static __always_inline int pf_parse_eth(void **pos, void *end, __be16 *proto)
 {
@@ -220,11 +235,24 @@ done:
 
 /* NOP, NOP, kind 8, length 10: how Linux starts the options of every segment */
 #define PF_TS_FAST_WORD	0x0101080aU
+/* A TCP header with that option first: what the fast path reads */
+#define PF_FAST_TCP_LEN	32
 
 struct pf_tcp_ts {
 	__u32 tsval;
 	__u32 tsecr;
 };
+
+/* Pure ACKs are not echoed promptly: only data, SYN or FIN record. */
+static __always_inline bool pf_tcp_can_record(const struct tcphdr *th, int l4len, int doff)
+{
+	return !th->rst && (th->syn || th->fin || l4len > doff);
+}
+
+static __always_inline bool pf_tcp_can_match(const struct tcphdr *th, __u32 tsecr)
+{
+	return th->ack && tsecr != 0;
+}
 
 /* Defined in pingfold.bpf.c: global functions, verified once each. */
 int pf_parse_tcp_ts(struct __sk_buff *skb, __u32 optoff, __u32 olen, struct pf_tcp_ts *ts);
@@ -261,11 +289,10 @@ static __always_inline int pf_parse_tcp(struct __sk_buff *skb, void *pos, void *
 	}
 	pk->id = ts.tsval;
 	pk->echo = ts.tsecr;
-	/* pure ACKs are not echoed promptly: only data, SYN or FIN record */
-	pk->can_record = !th->rst && (th->syn || th->fin || l4len > doff);
+	pk->can_record = pf_tcp_can_record(th, l4len, doff);
 	pk->psh = th->psh && !th->syn && !th->fin && l4len - doff < PF_PSH_SMALL &&
 		  !pf_record_psh;
-	pk->can_match = th->ack && ts.tsecr != 0;
+	pk->can_match = pf_tcp_can_match(th, ts.tsecr);
 	return PF_PARSE_OK;
 }
 

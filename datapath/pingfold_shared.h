@@ -145,6 +145,7 @@ enum pf_stat {
 				 * ignored address (its samples must not count) */
 	PF_STAT_FCACHE_HIT,	/* TCP packets with nothing new, left at the flow cache */
 	PF_STAT_PSH_SKIPPED,	/* timestamps not stored: data with PSH (delayed ACKs) */
+	PF_STAT_FAST,		/* of fcache_hits, those the fast path took (no call) */
 	PF_STAT_MAX,
 };
 

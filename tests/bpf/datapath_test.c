@@ -28,6 +28,7 @@
 #include <bpf/libbpf.h>
 #include "common/cfgerr.h"
 #include "datapath/datapath.h"
+#include "pingfold.skel.h"
 #include "pkt.h"
 #include "pkt.c"
 
@@ -206,12 +207,13 @@ static void run(const struct pkt_spec *s)
 struct st {
 	uint64_t packets, parsed, not_ip, truncated, odd, other_l4, tcp_no_ts,
 		 no_customer, recorded, rate_limited, matched, samples, flow_full,
-		 ts_full, bad_slot, ignored, fcache_hits, psh_skipped;
+		 ts_full, bad_slot, ignored, fcache_hits, psh_skipped, fast;
 };
 _Static_assert(sizeof(struct st) == PF_STAT_MAX * sizeof(uint64_t),
 	       "struct st must list every pf_stat");
 _Static_assert(PF_STAT_PACKETS == 0 && PF_STAT_RECORDED == 8 && PF_STAT_BAD_SLOT == 14 &&
-	       PF_STAT_IGNORED == 15 && PF_STAT_FCACHE_HIT == 16 && PF_STAT_PSH_SKIPPED == 17,
+	       PF_STAT_IGNORED == 15 && PF_STAT_FCACHE_HIT == 16 && PF_STAT_PSH_SKIPPED == 17 &&
+	       PF_STAT_FAST == 18,
 	       "struct st follows enum pf_stat");
 
 static uint64_t st_mark[PF_STAT_MAX];
@@ -732,6 +734,18 @@ static void cut(const uint8_t *f, size_t n, size_t len, const char *what)
 }
 
 /*
+ * The shape pf_fast takes (untagged, IPv4 without options or IPv6 without
+ * extension headers, TCP whose options begin NOP NOP TS): its hits count
+ * fast_path as well as fcache_hits.
+ */
+static bool fast_shape(const struct pkt_spec *s)
+{
+	return s->proto == 0 && s->ntags == 0 && s->ethertype == 0 && s->ip_optlen == 0 &&
+	       s->next == 0 && !s->no_ts && !s->opts && !s->doff && !s->ip_version &&
+	       !s->ip_ihl && !s->ip_frag;
+}
+
+/*
  * rec and its echo cut at every length: inside the headers, nothing is
  * stored or matched and the cut counts as truncated; inside the payload
  * (the IP header says how long it is) the TSval is no longer new. The
@@ -756,7 +770,7 @@ static void truncation(const struct pkt_spec *rec, uint32_t cust, int half)
 		cr_assert_eq(run_raw(prog_in, f, len), 0);
 		/* TCP: the same flow and TSval as the whole one, left at the cache */
 		EXPECT_STATS("record cut in its payload", .packets = 1, .parsed = 1,
-			     .fcache_hits = rec->proto == 0);
+			     .fcache_hits = rec->proto == 0, .fast = fast_shape(rec));
 	}
 	sleep_ns(MS(3));
 	for (len = 0; len < en; len++)
@@ -777,6 +791,9 @@ Test(dp, truncated_tcp)
 
 	rec.payload = 20;
 	truncation(&rec, 1, PF_HALF_ACCESS);
+	rec = DATA(R6A, C6_3, 443, 40003, 1000);
+	rec.payload = 20;
+	truncation(&rec, 3, PF_HALF_ACCESS);
 	/* tagged frames: the kernel runs cuts inside the IP header too */
 	rec = DATA(C4_1, R4A, 40002, 443, 1000);
 	set_tags(&rec, tag, 1);
@@ -1167,7 +1184,7 @@ Test(dp0, ignored_prefixes_count_nothing_towards_them)
 	EXPECT_STATS("its echo", .packets = 1, .parsed = 1);
 	up.tsval = 1001;
 	run(&up);
-	EXPECT_STATS("the same TSval again: nothing", .packets = 1, .parsed = 1, .fcache_hits = 1);
+	EXPECT_STATS("the same TSval again: nothing", .packets = 1, .parsed = 1, .fcache_hits = 1, .fast = 1);
 
 	/* the other direction of the same flow: the customer's access half counts */
 	down = DATA(R4A, C4_1, 443, 40001, 7000);
@@ -1335,7 +1352,7 @@ Test(dp0, same_tsval_records_once_echo_matches_once)
 	EXPECT_STATS("TSval 100", .packets = 1, .parsed = 1, .recorded = 1);
 	sleep_ns(MS(3));
 	run(&rec);
-	EXPECT_STATS("TSval 100 again", .packets = 1, .parsed = 1, .fcache_hits = 1);
+	EXPECT_STATS("TSval 100 again", .packets = 1, .parsed = 1, .fcache_hits = 1, .fast = 1);
 	rec.tsval = 99;
 	run(&rec);
 	EXPECT_STATS("older TSval 99", .packets = 1, .parsed = 1);
@@ -1349,7 +1366,7 @@ Test(dp0, same_tsval_records_once_echo_matches_once)
 	/* the RTT runs from the first packet with TSval 100 */
 	EXPECT_DELTAS({ 1, PF_HALF_ACCESS, 1, { MS(3), now_ns() - t0 } });
 	run(&echo);
-	EXPECT_STATS("echo of 100 again", .packets = 1, .parsed = 1, .fcache_hits = 1);
+	EXPECT_STATS("echo of 100 again", .packets = 1, .parsed = 1, .fcache_hits = 1, .fast = 1);
 	echo.payload = 50;	/* data echoing it, and carrying a TSval of its own */
 	run(&echo);
 	EXPECT_STATS("data echoing 100", .packets = 1, .parsed = 1, .recorded = 1);
@@ -1403,7 +1420,7 @@ Test(dp0, only_data_syn_fin_record)
 	padded.flags = PKT_ACK | PKT_PSH;
 	padded.trailer = 6;	/* Ethernet padding is not payload */
 	run(&padded);
-	EXPECT_STATS("pure ACK with Ethernet padding", .packets = 1, .parsed = 1, .fcache_hits = 1);
+	EXPECT_STATS("pure ACK with Ethernet padding", .packets = 1, .parsed = 1, .fcache_hits = 1, .fast = 1);
 	fin = ack;
 	fin.dport = 40011;
 	fin.tsval = 200;
@@ -2001,7 +2018,7 @@ Test(dp0, fcache_hit_miss_and_eviction)
 	run(&a);
 	EXPECT_STATS("first TSval", .packets = 1, .parsed = 1, .recorded = 1);
 	run(&a);
-	EXPECT_STATS("the same again: a hit", .packets = 1, .parsed = 1, .fcache_hits = 1);
+	EXPECT_STATS("the same again: a hit", .packets = 1, .parsed = 1, .fcache_hits = 1, .fast = 1);
 	a.tsval = 101;
 	t0 = now_ns();
 	run(&a);
@@ -2022,19 +2039,111 @@ Test(dp0, fcache_hit_miss_and_eviction)
 	run(&b);
 	EXPECT_STATS("b again, evicted by a", .packets = 1, .parsed = 1);
 	run(&b);
-	EXPECT_STATS("b once more: a hit", .packets = 1, .parsed = 1, .fcache_hits = 1);
+	EXPECT_STATS("b once more: a hit", .packets = 1, .parsed = 1, .fcache_hits = 1, .fast = 1);
 	sleep_ns(MS(2));
 	echo = pkt_echo(&a);
 	run(&echo);
 	EXPECT_STATS("a's echo", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
 	run(&echo);
-	EXPECT_STATS("a's echo again: a hit", .packets = 1, .parsed = 1, .fcache_hits = 1);
+	EXPECT_STATS("a's echo again: a hit", .packets = 1, .parsed = 1, .fcache_hits = 1, .fast = 1);
 	EXPECT_DELTAS({ 1, PF_HALF_INTERNET, 1, { MS(2), now_ns() - t0 } });
 	echo = pkt_echo(&b);
 	run(&echo);
 	EXPECT_STATS("b's echo", .packets = 1, .parsed = 1, .matched = 1, .samples = 1);
 	read_deltas();
 	cr_assert_eq(deltas_total(), 1, "one sample for b:%s", deltas_str());
+}
+
+/*
+ * The fast path (pf_fast) against the whole way, on one flow whose cache
+ * entry holds the packets' TSval and TSecr: the same packet in a shape the
+ * fast path leaves to pf_parse (a VLAN tag, IPv4 options, an IPv6
+ * extension header, TS not the first option) is a hit the whole way; a
+ * malformed one is what the whole way says it is (odd), never a hit.
+ */
+static void fast_and_whole(struct pkt_spec a, const char *fam)
+{
+	static const uint16_t tag[] = { 0x8100 };
+	static const struct pkt_ext hop8[] = { { 0, 8, 0 } };
+	uint8_t late_ts[12] = { 1, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1 };	/* NOP, TS, NOP */
+	struct pkt_spec v;
+	char what[96];
+	uint32_t ts;
+
+#define SAY(s) (snprintf(what, sizeof(what), "%s: %s", fam, s), what)
+	run(&a);
+	EXPECT_STATS(SAY("first"), .packets = 1, .parsed = 1, .recorded = 1);
+	run(&a);
+	EXPECT_STATS(SAY("again: the fast path"), .packets = 1, .parsed = 1, .fcache_hits = 1,
+		     .fast = 1);
+	v = a;
+	set_tags(&v, tag, 1);
+	run(&v);
+	EXPECT_STATS(SAY("tagged: a hit the whole way"), .packets = 1, .parsed = 1,
+		     .fcache_hits = 1);
+	v = a;
+	if (a.src[0] == '2')
+		set_ext(&v, hop8, 1);
+	else
+		v.ip_optlen = 4;
+	run(&v);
+	EXPECT_STATS(SAY("IP options: a hit the whole way"), .packets = 1, .parsed = 1,
+		     .fcache_hits = 1);
+	v = a;
+	ts = htonl(a.tsval);
+	memcpy(late_ts + 3, &ts, 4);
+	ts = htonl(a.tsecr);
+	memcpy(late_ts + 7, &ts, 4);
+	v.opts = late_ts;
+	v.optlen = sizeof(late_ts);
+	run(&v);
+	EXPECT_STATS(SAY("TS after a NOP: a hit the whole way"), .packets = 1, .parsed = 1,
+		     .fcache_hits = 1);
+	v = a;
+	v.payload = 0;
+	v.ip_totlen = (a.src[0] == '2' ? 0 : 20) + 24;	/* the TCP header is 32 bytes */
+	run(&v);
+	EXPECT_STATS(SAY("TCP header beyond the IP length"), .packets = 1, .odd = 1);
+	v = a;
+	v.ip_version = a.src[0] == '2' ? 4 : 6;
+	run(&v);
+	EXPECT_STATS(SAY("the other IP version"), .packets = 1, .odd = 1);
+	v = a;
+	v.doff = 4;
+	run(&v);
+	EXPECT_STATS(SAY("TCP data offset 4"), .packets = 1, .odd = 1);
+	if (a.src[0] != '2') {
+		v = a;
+		v.ip_totlen = 19;
+		run(&v);
+		EXPECT_STATS(SAY("IP length below its header"), .packets = 1, .odd = 1);
+		v = a;
+		v.ip_frag = 0x2000;	/* MF */
+		run(&v);
+		EXPECT_STATS(SAY("a first fragment"), .packets = 1, .odd = 1);
+	}
+	run(&a);
+	EXPECT_STATS(SAY("the packet itself once more"), .packets = 1, .parsed = 1,
+		     .fcache_hits = 1, .fast = 1);
+#undef SAY
+}
+
+Test(dp0, fast_path_agrees_with_the_whole_way)
+{
+	struct pkt_spec ack;
+
+	on_cpu0();
+	fast_and_whole(DATA(C4_1, R4A, 40031, 443, 300), "IPv4");
+	fast_and_whole(DATA(R6A, C6_3, 443, 40032, 300), "IPv6");
+	/* a pure ACK: matches nothing here, then leaves at the fast path */
+	ack = DATA(R4A, C4_1, 443, 40033, 900);
+	ack.flags = PKT_ACK;
+	ack.payload = 0;
+	run(&ack);
+	EXPECT_STATS("pure ACK", .packets = 1, .parsed = 1);
+	run(&ack);
+	EXPECT_STATS("pure ACK again", .packets = 1, .parsed = 1, .fcache_hits = 1, .fast = 1);
+	expect_no_deltas("no echo of a stored TSval");
 }
 
 /*
@@ -2060,7 +2169,7 @@ Test(dp0, fcache_stale_entry_never_makes_a_wrong_sample)
 	idx = pf_fcache_slot(&ent.key);
 	cr_assert_eq(bpf_map_update_elem(pf_dp_map_fd(dp, "fcache"), &idx, &ent, BPF_ANY), 0);
 	run(&a);
-	EXPECT_STATS("a TSval the entry has seen", .packets = 1, .parsed = 1, .fcache_hits = 1);
+	EXPECT_STATS("a TSval the entry has seen", .packets = 1, .parsed = 1, .fcache_hits = 1, .fast = 1);
 	echo = pkt_echo(&a);
 	run(&echo);
 	EXPECT_STATS("its echo: nothing stored, no sample", .packets = 1, .parsed = 1);
@@ -2135,12 +2244,12 @@ Test(dp0, data_with_psh_is_not_recorded)
 	run(&msg);
 	EXPECT_STATS("a message (PSH)", .packets = 1, .parsed = 1, .psh_skipped = 1);
 	run(&msg);
-	EXPECT_STATS("the same again", .packets = 1, .parsed = 1, .fcache_hits = 1);
+	EXPECT_STATS("the same again", .packets = 1, .parsed = 1, .fcache_hits = 1, .fast = 1);
 	bulk = msg;
 	bulk.flags = PKT_ACK;
 	run(&bulk);
 	EXPECT_STATS("a segment without PSH, the same TSval: seen", .packets = 1, .parsed = 1,
-		     .fcache_hits = 1);
+		     .fcache_hits = 1, .fast = 1);
 	echo = pkt_echo(&msg);
 	run(&echo);
 	EXPECT_STATS("their ACK: nothing to match", .packets = 1, .parsed = 1);
@@ -2175,4 +2284,46 @@ Test(dpp, record_psh_records_messages_too)
 
 	msg.flags = PKT_ACK | PKT_PSH;
 	one_rtt(&msg, 1, PF_HALF_INTERNET, MS(2));
+}
+
+/*
+ * The verifier's work for each program, from its own statistics (log level
+ * 4): within a quarter of its limit of 1,000,000 instructions, so that a
+ * change that multiplies the paths (a loop or a walk inlined into a caller)
+ * fails here rather than at a customer's box whose kernel prunes less.
+ */
+#define PF_VERIFIER_BUDGET 250000
+
+static long verified_insns(const char *log)
+{
+	const char *p = strstr(log, "processed ");
+
+	return p ? strtol(p + strlen("processed "), NULL, 10) : -1;
+}
+
+Test(load, verifier_work_within_a_quarter_of_its_limit, .timeout = 120)
+{
+	static char log_in[1 << 16], log_eg[1 << 16];
+	struct pingfold *s = pingfold__open();
+	long n_in, n_eg;
+
+	cr_assert_not_null(s, "open: %s", strerror(errno));
+	/* small maps: only the programs are of interest */
+	bpf_map__set_max_entries(s->maps.flows, 1024);
+	bpf_map__set_max_entries(s->maps.tstamps, 1024);
+	bpf_program__set_autoload(s->progs.pf_tc_empty, false);
+	bpf_program__set_autoload(s->progs.pf_tc_empty_egress, false);
+	bpf_program__set_log_level(s->progs.pf_tc_ingress, 4);
+	bpf_program__set_log_buf(s->progs.pf_tc_ingress, log_in, sizeof(log_in));
+	bpf_program__set_log_level(s->progs.pf_tc_egress, 4);
+	bpf_program__set_log_buf(s->progs.pf_tc_egress, log_eg, sizeof(log_eg));
+	cr_assert_eq(pingfold__load(s), 0, "load: %s", strerror(errno));
+	n_in = verified_insns(log_in);
+	n_eg = verified_insns(log_eg);
+	pingfold__destroy(s);
+	cr_assert_gt(n_in, 0, "no statistics in the verifier's log: %s", log_in);
+	cr_assert_gt(n_eg, 0, "no statistics in the verifier's log: %s", log_eg);
+	cr_assert_leq(n_in, PF_VERIFIER_BUDGET, "pf_tc_ingress: %ld instructions verified", n_in);
+	cr_assert_leq(n_eg, PF_VERIFIER_BUDGET, "pf_tc_egress: %ld instructions verified", n_eg);
+	cr_log_info("verified: ingress %ld, egress %ld instructions", n_in, n_eg);
 }
