@@ -12,6 +12,7 @@
 set -u
 OUT=${OUT:-build}
 ROUNDS=${BENCH_ROUNDS:-7}
+# shellcheck disable=SC2034  # read by bench/lib.sh (gbps)
 SECS=${BENCH_SECS:-3}
 
 echo "== datapath: BPF_PROG_TEST_RUN"
@@ -39,43 +40,19 @@ echo "== aggregator: Prometheus remote write bodies (protobuf + snappy) against 
 
 echo
 echo "== datapath: forwarding throughput through the shaper namespace"
-. "$(dirname "$0")/../tests/e2e/lib.sh"
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 PFDP=$TOPO_ROOT/$OUT/pingfold-dp
 [[ $OUT == /* ]] && PFDP=$OUT/pingfold-dp
+bench_topo
 
-topo_setup nooffload nodelay || exit 1
-topo_add_customer 198.18.1.10
-topo_add_server 198.19.0.1
-topo_iperf_server 5201 || exit 1
-
-old_stats=$(sysctl -n kernel.bpf_stats_enabled)
-trap 'sysctl -qw kernel.bpf_stats_enabled=$old_stats; topo_cleanup' EXIT
-
-# gbps STREAMS: one iperf3 run from the customer, received rate in Gbit/s
-gbps() {
-	topo_exec cli iperf3 -c 198.19.0.1 -B 198.18.1.10 -p 5201 -t "$SECS" \
-		-P "$1" -J 2>/dev/null |
-		awk -F'[:,]' '/"sum_received"/ { f = 1 } f && /"bits_per_second"/ { printf "%.3f\n", $2 / 1e9; exit }'
-}
-
-# prog_ns ID: run_time_ns / run_cnt of loaded program ID
+# prog_ns ID: "N ns/packet (R runs)" of loaded program ID
 prog_ns() {
-	bpftool prog show id "$1" 2>/dev/null |
-		awk '{ for (i = 1; i < NF; i++) { if ($i == "run_time_ns") t = $(i + 1); if ($i == "run_cnt") c = $(i + 1) } }
-		     END { if (c > 0) printf "%.0f ns/packet (%d runs)", t / c, c; else print "no runs" }'
-}
+	local r
 
-median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-
-# dp_start MODE [ARGS] / dp_stop: pingfold-dp on the shaper's customer-facing
-# interface, attached with tcx or tc (clsact); ARGS -E: empty programs instead.
-dp_start() {
-	DP_LOG=$TOPO_DIR/pfdp-$RANDOM.log
-	topo_bg shp "$DP_LOG" "$PFDP" -i "$SHP_CUST_IF" -c 0=198.18.1.0/24 -f 65536 -a "$@"
-	DP_PID=$TOPO_LAST_PID
-	for _ in $(seq 100); do grep -qs '^ready' "$DP_LOG" && break; sleep 0.05; done
+	r=$(runs_of "$1")
+	if [ "$r" -gt 0 ]; then printf '%.0f ns/packet (%d runs)' "$(ns_of "$1")" "$r"; else echo "no runs"; fi
 }
-dp_stop() { kill -TERM "$DP_PID"; wait "$DP_PID" 2>/dev/null; }
 
 sysctl -qw kernel.bpf_stats_enabled=0
 for streams in 1 4; do
@@ -85,9 +62,9 @@ for streams in 1 4; do
 		for k in $(seq 0 3); do
 			case $(((r + k) % 4)) in
 			0) off+=("$(gbps "$streams")") ;;
-			1) dp_start tcx; tcx+=("$(gbps "$streams")"); dp_stop ;;
-			2) dp_start tc; tc+=("$(gbps "$streams")"); dp_stop ;;
-			3) dp_start tcx -E; empty+=("$(gbps "$streams")"); dp_stop ;;
+			1) dp_start "$PFDP" tcx; tcx+=("$(gbps "$streams")"); dp_stop ;;
+			2) dp_start "$PFDP" tc; tc+=("$(gbps "$streams")"); dp_stop ;;
+			3) dp_start "$PFDP" tcx -E; empty+=("$(gbps "$streams")"); dp_stop ;;
 			esac
 		done
 	done
@@ -114,11 +91,9 @@ echo "== datapath: ns per invocation under iperf3 traffic (kernel bpf_stats)"
 sysctl -qw kernel.bpf_stats_enabled=1
 # prog_run NAME-REGEX: ids of the two programs just attached
 prog_ids() { bpftool prog show 2>/dev/null | awk -F: -v re="$1" '$0 ~ " name " re " " { print $1 }' | tail -n 2; }
-# ns_of ID: run_time_ns / run_cnt
-ns_of() { bpftool prog show id "$1" | awk '{ for (i = 1; i < NF; i++) { if ($i == "run_time_ns") t = $(i + 1); if ($i == "run_cnt") c = $(i + 1) } } END { print (c > 0 ? t / c : 0) }'; }
 for streams in 1 4; do
 	# the empty programs attached the same way first: the hook's own cost
-	dp_start tcx -E
+	dp_start "$PFDP" tcx -E
 	ids=$(prog_ids 'pf_tc_empty(_egress)?')
 	gbps "$streams" >/dev/null
 	e_in=0 e_eg=0
@@ -130,7 +105,7 @@ for streams in 1 4; do
 	done
 	dp_stop
 	for mode in tcx tc; do
-		dp_start "$mode"
+		dp_start "$PFDP" "$mode"
 		ids=$(prog_ids 'pf_tc_(ingress|egress)')
 		gbps "$streams" >/dev/null
 		for id in $ids; do
