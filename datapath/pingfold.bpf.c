@@ -644,6 +644,8 @@ __noinline int pf_fast(struct __sk_buff *skb, int dir)
 	tsecr = bpf_ntohl(*(__be32 *)(opt + 8));
 	rec = pf_tcp_can_record(th, l4len, doff);
 	match = pf_tcp_can_match(th, tsecr);
+	if (!rec && !match)
+		return 0;	/* the whole way counts it parsed and leaves it */
 	w[4] = PF_PORTS_WORD(th->source, th->dest, PF_NEXTHDR_TCP);
 	idx = pf_fcache_slot(&k) | (bpf_get_smp_processor_id() << PF_FCACHE_BITS);
 	e = bpf_map_lookup_elem(&fcache, &idx);

@@ -2122,6 +2122,12 @@ static void fast_and_whole(struct pkt_spec a, const char *fam)
 		run(&v);
 		EXPECT_STATS(SAY("a first fragment"), .packets = 1, .odd = 1);
 	}
+	v = a;
+	v.payload = 0;
+	v.tsecr = 0;	/* a pure ACK echoing nothing: neither records nor matches */
+	run(&v);
+	EXPECT_STATS(SAY("nothing to record or match: parsed, no hit"), .packets = 1,
+		     .parsed = 1);
 	run(&a);
 	EXPECT_STATS(SAY("the packet itself once more"), .packets = 1, .parsed = 1,
 		     .fcache_hits = 1, .fast = 1);
