@@ -663,14 +663,16 @@ __noinline int pf_fast(struct __sk_buff *skb, int dir)
 
 static __always_inline void pf_handle(struct __sk_buff *skb, int dir)
 {
-	struct pf_stats *stats = pf_stats();
-	struct pf_pkt pk = {};
+	struct pf_stats *stats;
+	struct pf_pkt pk;
 	__u32 r;
 
-	if (!stats)
-		return;
 	if (pf_fast(skb, dir))
 		return;
+	stats = pf_stats();
+	if (!stats)
+		return;
+	__builtin_memset(&pk, 0, sizeof(pk));
 	r = pf_parse(skb, &pk);
 	stats->c[PF_STAT_PACKETS]++;
 	stats->hook_pkts[dir & 1][skb->ifindex & (PF_HOOK_SLOTS - 1)]++;
