@@ -212,6 +212,13 @@ static __always_inline struct pf_stats *pf_stats(void)
 	return bpf_map_lookup_elem(&stats, &zero);
 }
 
+/* Every packet a program sees: in all, and by hook (direction, interface). */
+static __always_inline void pf_count_packet(struct pf_stats *st, struct __sk_buff *skb, int dir)
+{
+	st->c[PF_STAT_PACKETS]++;
+	st->hook_pkts[dir & 1][skb->ifindex & (PF_HOOK_SLOTS - 1)]++;
+}
+
 static __always_inline void pf_stat(__u32 id)
 {
 	struct pf_stats *st = pf_stats();
@@ -597,7 +604,7 @@ __noinline int pf_fast(struct __sk_buff *skb, int dir)
 	struct pf_flow_key k;
 	__u64 *w = (__u64 *)&k;
 	struct tcphdr *th;
-	__u32 tsval, tsecr, idx;
+	__u32 tsval, tsecr;
 	int l4len, doff;
 	bool rec, match;
 	__u8 *opt;
@@ -647,12 +654,10 @@ __noinline int pf_fast(struct __sk_buff *skb, int dir)
 	if (!rec && !match)
 		return 0;	/* the whole way counts it parsed and leaves it */
 	w[4] = PF_PORTS_WORD(th->source, th->dest, PF_NEXTHDR_TCP);
-	idx = pf_fcache_slot(&k) | (bpf_get_smp_processor_id() << PF_FCACHE_BITS);
-	e = bpf_map_lookup_elem(&fcache, &idx);
+	e = pf_fcache(&k);
 	if (!e || !pf_key_eq(&e->key, &k) || !pf_fcache_holds(e, rec, tsval, match, tsecr))
 		return 0;
-	stats->c[PF_STAT_PACKETS]++;
-	stats->hook_pkts[dir & 1][skb->ifindex & (PF_HOOK_SLOTS - 1)]++;
+	pf_count_packet(stats, skb, dir);
 	stats->c[PF_STAT_PARSED]++;
 	stats->c[PF_STAT_FCACHE_HIT]++;
 	stats->c[PF_STAT_FAST]++;
@@ -674,8 +679,7 @@ static __always_inline void pf_handle(struct __sk_buff *skb, int dir)
 		return;
 	__builtin_memset(&pk, 0, sizeof(pk));
 	r = pf_parse(skb, &pk);
-	stats->c[PF_STAT_PACKETS]++;
-	stats->hook_pkts[dir & 1][skb->ifindex & (PF_HOOK_SLOTS - 1)]++;
+	pf_count_packet(stats, skb, dir);
 	switch (r) {
 	case PF_PARSE_OK:
 		stats->c[PF_STAT_PARSED]++;
